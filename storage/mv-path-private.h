@@ -1,0 +1,50 @@
+/* mv-path: the one validator for paths that come from layers and annotations.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+#define MV_PATH_MAX 4096
+#define MV_PATH_COMPONENT_MAX 255
+#define MV_PATH_DEPTH_MAX 256
+
+typedef enum
+{
+  MV_PATH_NONE = 0,
+  /* A tar member name: a leading "./" and one trailing "/" are accepted and dropped. */
+  MV_PATH_TAR_MEMBER = 1 << 0,
+} MvPathFlags;
+
+/**
+ * mv_path_normalize:
+ * @path: a path from outside (tar name, annotation)
+ * @flags: #MvPathFlags
+ * @out_path: (out) (transfer full): the canonical relative path ("a/b/c")
+ *
+ * Accepts only relative, normalized, valid UTF-8 paths with no "." or ".." or empty
+ * component, no NUL or control characters, at most MV_PATH_MAX bytes, MV_PATH_DEPTH_MAX
+ * components of at most MV_PATH_COMPONENT_MAX bytes. The root itself ("" or ".") is refused.
+ * Returns: TRUE if safe; else MV_ERROR_UNSAFE_PATH with the path (escaped) and the reason
+ */
+gboolean mv_path_normalize (const char *path, MvPathFlags flags, char **out_path,
+                            GError **error);
+
+/**
+ * mv_path_check_link_target:
+ * @link_path: the canonical path of the symlink itself (from mv_path_normalize)
+ * @target: the symlink's target
+ *
+ * A target is kept only if relative, of the form "../../"*k followed by normal components,
+ * with k no more than the depth of the link's directory: it then resolves inside the tree
+ * whatever other in-tree links it passes through.
+ * Returns: TRUE if safe; else MV_ERROR_UNSAFE_PATH
+ */
+gboolean mv_path_check_link_target (const char *link_path, const char *target, GError **error);
+
+/**
+ * mv_escape_for_display:
+ * Returns: (transfer full): @s with control characters, ANSI escapes and invalid UTF-8 shown
+ *   as \xNN, truncated to @max_len bytes (with "...") when longer. Use for every untrusted
+ *   string placed into a message.
+ */
+char *mv_escape_for_display (const char *s, gsize max_len);
