@@ -72,3 +72,45 @@ gboolean mv_store_set_name (MvStore *store, const char *name, const char *digest
 
 /** mv_store_has_model: TRUE if the model ref for @digest exists */
 gboolean mv_store_has_model (MvStore *store, const char *digest);
+
+/** mv_store_lookup_name: (transfer full) (nullable): the digest a normalized name points at */
+char *mv_store_lookup_name (MvStore *store, const char *name, GError **error);
+
+/**
+ * mv_store_find_digest:
+ * @digest_or_prefix: "sha256:<hex>", "sha256:<prefix>" or "<prefix>" (>= 4 hex digits)
+ * Returns: (transfer full) (nullable): the one model digest matching; MV_ERROR_NOT_FOUND or
+ *   MV_ERROR_AMBIGUOUS otherwise
+ */
+char *mv_store_find_digest (MvStore *store, const char *digest_or_prefix, GError **error);
+
+/** mv_store_get_model_by_digest: (transfer full): info of a stored model */
+MvModelInfo *mv_store_get_model_by_digest (MvStore *store, const char *digest, GError **error);
+
+/** mv_store_checkout_digest: the shared checkout of a stored model, created if needed */
+gboolean mv_store_checkout_digest (MvStore *store, const char *digest, char **out_path,
+                                   GCancellable *cancellable, GError **error);
+
+/** mv_store_remove_name: removes a name (normalized); MV_ERROR_NOT_FOUND if absent */
+gboolean mv_store_remove_name (MvStore *store, const char *name, GCancellable *cancellable,
+                               GError **error);
+/** mv_store_remove_model: removes a model, all its names and (if unused) its checkout */
+gboolean mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancellable,
+                                GError **error);
+
+/* A held store lock; released by mv_store_lock_clear(). */
+typedef struct
+{
+  MvStore *store;
+} MvStoreLock;
+
+/**
+ * mv_store_lock_acquire:
+ * Takes the store lock, shared (imports, checkouts: held across a whole import so prune never
+ * sees a layer before its model) or exclusive (prune, rm), waiting for other processes while
+ * honouring @cancellable. Shared locks nest; an exclusive lock is taken only at depth 0.
+ */
+gboolean mv_store_lock_acquire (MvStore *store, gboolean exclusive, MvStoreLock *out_lock,
+                                GCancellable *cancellable, GError **error);
+void mv_store_lock_clear (MvStoreLock *lock);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MvStoreLock, mv_store_lock_clear)

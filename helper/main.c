@@ -1,0 +1,191 @@
+/* modelvol: the node operator's CLI.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mv-builtins.h"
+
+MvGlobals mv_globals;
+
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  gboolean (*fn) (int argc, char **argv, GCancellable *cancellable, GError **error);
+} MvCommand;
+
+static const MvCommand commands[] = {
+  { "import", "Import a ModelPack model from an OCI image layout", mv_builtin_import },
+  { "ls", "List stored models", mv_builtin_ls },
+  { "inspect", "Show a model's manifest, config, layers and warnings", mv_builtin_inspect },
+  { "path", "Print the shared read-only checkout of a model", mv_builtin_path },
+  { "rm", "Remove model names or models", mv_builtin_rm },
+  { "prune", "Remove unnamed models and unreachable data", mv_builtin_prune },
+  { "fsck", "Verify every stored object", mv_builtin_fsck },
+  { "df", "Show logical and stored bytes", mv_builtin_df },
+  { NULL },
+};
+
+static const GOptionEntry global_entries[] = {
+  { "root", 0, 0, G_OPTION_ARG_FILENAME, &mv_globals.root,
+    "Store root (default $MODELVOL_ROOT or " MV_DEFAULT_ROOT ")", "DIR" },
+  { "json", 0, 0, G_OPTION_ARG_NONE, &mv_globals.json, "Machine-readable output", NULL },
+  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &mv_globals.quiet, "Print only results", NULL },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &mv_globals.verbose, "Print debug messages", NULL },
+  { NULL },
+};
+
+gboolean
+mv_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s", msg);
+  return FALSE;
+}
+
+MvStore *
+mv_option_context_parse (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                         char ***argv, GCancellable *cancellable, GError **error)
+{
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  {
+    GOptionGroup *g = g_option_group_new ("global", "Global options:", "Show global options",
+                                          NULL, NULL);
+    g_option_group_add_entries (g, global_entries);
+    g_option_context_add_group (context, g);
+  }
+  if (!g_option_context_parse (context, argc, argv, error))
+    return NULL;
+  if (mv_globals.verbose)
+    g_log_set_debug_enabled (TRUE);
+  return mv_store_open (mv_globals.root, MV_STORE_OPEN_CREATE, cancellable, error);
+}
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: modelvol [--root DIR] [--json] [-q] [-v] COMMAND [ARGS...]\n\n"
+                "ModelPack AI models as deduplicated read-only volumes.\n\nCommands:\n");
+  for (const MvCommand *c = commands; c->name; c++)
+    fprintf (out, "  %-10s %s\n", c->name, c->summary);
+  fprintf (out, "\nRun 'modelvol COMMAND --help' for a command's options. See modelvol(1).\n");
+}
+
+/* SIGINT and SIGTERM cancel the running operation; a second one ends the process. */
+static void *
+signal_thread (void *data)
+{
+  GCancellable *cancellable = data;
+  sigset_t set;
+  int sig;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  for (int n = 0;; n++)
+    {
+      if (sigwait (&set, &sig) != 0)
+        continue;
+      if (n > 0)
+        _exit (128 + sig);
+      g_cancellable_cancel (cancellable);
+    }
+  return NULL;
+}
+
+static void
+print_error (GError *error)
+{
+  g_autofree char *msg = mv_sanitize (error->message);
+  fprintf (stderr, "modelvol: %s\n", msg);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  const MvCommand *cmd = NULL;
+  const char *name = NULL;
+  sigset_t set;
+  pthread_t thread;
+  int cmd_index = -1;
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("modelvol");
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGTERM);
+  pthread_sigmask (SIG_BLOCK, &set, NULL);
+  if (pthread_create (&thread, NULL, signal_thread, cancellable) == 0)
+    pthread_detach (thread);
+
+  /* Global options may come before the command: modelvol --root X ls. */
+  for (int i = 1; i < argc; i++)
+    {
+      if (argv[i][0] != '-')
+        {
+          cmd_index = i;
+          break;
+        }
+      if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+        {
+          usage (stdout);
+          return 0;
+        }
+      if (g_str_equal (argv[i], "--version"))
+        {
+          printf ("modelvol %s\n", PACKAGE_VERSION);
+          return 0;
+        }
+      if (g_str_equal (argv[i], "--root"))
+        i++;
+    }
+  if (cmd_index < 0)
+    {
+      usage (stderr);
+      return 2;
+    }
+  name = argv[cmd_index];
+  for (const MvCommand *c = commands; c->name; c++)
+    if (g_str_equal (c->name, name))
+      cmd = c;
+  if (cmd == NULL)
+    {
+      g_autofree char *shown = mv_sanitize (name);
+      fprintf (stderr, "modelvol: unknown command '%s'; see 'modelvol --help'\n", shown);
+      return 2;
+    }
+
+  {
+    /* Hand the command "modelvol-CMD [global options] [args]": GOption parses both. */
+    g_autofree char *prog = g_strdup_printf ("modelvol %s", name);
+    g_autofree char **args = g_new0 (char *, argc + 1);
+    int n = 0;
+    args[n++] = prog;
+    for (int i = 1; i < argc; i++)
+      if (i != cmd_index)
+        args[n++] = argv[i];
+    if (!cmd->fn (n, args, cancellable, &error))
+      {
+        print_error (error);
+        if (error->domain == G_OPTION_ERROR)
+          {
+            fprintf (stderr, "see 'modelvol %s --help'\n", name);
+            return 2;
+          }
+        return 1;
+      }
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+/* The modelvol CLI: one file per command, found through the table in main.c.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "modelvol.h"
+
+typedef struct
+{
+  const char *root;
+  gboolean json;
+  gboolean quiet;
+  gboolean verbose;
+} MvGlobals;
+
+extern MvGlobals mv_globals;
+
+/**
+ * mv_option_context_parse:
+ * Adds the global options to @context, parses, and opens the store (created if missing).
+ * Errors in the command line are G_OPTION_ERROR (exit 2).
+ * Returns: (transfer full) (nullable): the store, or NULL with @error set
+ */
+MvStore *mv_option_context_parse (GOptionContext *context, const GOptionEntry *entries, int *argc,
+                                  char ***argv, GCancellable *cancellable, GError **error);
+
+/** mv_usage_error: sets a G_OPTION_ERROR usage error ("... see modelvol CMD --help") */
+gboolean mv_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
+  G_GNUC_PRINTF (3, 4);
+
+/* Output: everything that comes from outside is escaped before it reaches the terminal. */
+char *mv_sanitize (const char *s);
+void mv_print_json (JsonNode *node);
+char *mv_format_bytes (guint64 bytes);
+char *mv_short_digest (const char *digest);
+
+#define MV_BUILTIN(name)                                                                         \
+  gboolean mv_builtin_##name (int argc, char **argv, GCancellable *cancellable, GError **error)
+
+MV_BUILTIN (import);
+MV_BUILTIN (ls);
+MV_BUILTIN (inspect);
+MV_BUILTIN (path);
+MV_BUILTIN (rm);
+MV_BUILTIN (prune);
+MV_BUILTIN (fsck);
+MV_BUILTIN (df);

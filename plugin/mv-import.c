@@ -1,0 +1,310 @@
+/* mv-import: source -> ModelPack manifest -> layers -> model -> name; and the public store
+ * calls that take a MODEL string (name, digest or digest prefix).
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <string.h>
+
+#include "mv-config-private.h"
+#include "mv-digest-private.h"
+#include "mv-error-private.h"
+#include "mv-manifest-private.h"
+#include "mv-path-private.h"
+#include "mv-reference-private.h"
+#include "mv-source-private.h"
+#include "mv-store-private.h"
+
+#define MAX_INDEX_CANDIDATES 64
+
+/* Fetches and parses the manifest a descriptor names; follows one level of index to the
+ * first ModelPack manifest in it. */
+static MvManifest *
+resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GBytes **out_bytes,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *media_type = NULL;
+  g_autoptr(MvIndex) index = NULL;
+
+  bytes = source->klass->fetch_bytes (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE,
+                                      cancellable, error);
+  if (bytes == NULL)
+    return NULL;
+  media_type = mv_manifest_sniff_media_type (g_bytes_get_data (bytes, NULL),
+                                             g_bytes_get_size (bytes));
+  if (media_type == NULL)
+    media_type = g_strdup (root->media_type);
+  if (g_strcmp0 (media_type, MV_OCI_INDEX) != 0
+      && g_strcmp0 (media_type, MV_DOCKER_MANIFEST_LIST) != 0)
+    {
+      MvManifest *m = mv_manifest_parse (g_bytes_get_data (bytes, NULL),
+                                         g_bytes_get_size (bytes), error);
+      if (m == NULL)
+        return NULL;
+      *out_digest = g_strdup (root->digest);
+      *out_bytes = g_steal_pointer (&bytes);
+      return m;
+    }
+
+  index = mv_index_parse (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), error);
+  if (index == NULL)
+    return NULL;
+  for (guint i = 0; i < index->manifests->len && i < MAX_INDEX_CANDIDATES; i++)
+    {
+      MvDescriptor *d = index->manifests->pdata[i];
+      g_autoptr(GBytes) mb = NULL;
+      g_autoptr(MvManifest) m = NULL;
+
+      if (g_strcmp0 (d->media_type, MV_OCI_MANIFEST) != 0)
+        continue;
+      if (d->artifact_type != NULL && mv_mediatype_artifact_family (d->artifact_type) == MV_FAMILY_NONE)
+        continue;
+      mb = source->klass->fetch_bytes (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE,
+                                       cancellable, error);
+      if (mb == NULL)
+        return NULL;
+      m = mv_manifest_parse (g_bytes_get_data (mb, NULL), g_bytes_get_size (mb), error);
+      if (m == NULL)
+        return mv_prefix_error (error, "manifest %s in index", d->digest), NULL;
+      if (mv_manifest_get_family (m) == MV_FAMILY_NONE)
+        continue;
+      *out_digest = g_strdup (d->digest);
+      *out_bytes = g_steal_pointer (&mb);
+      return g_steal_pointer (&m);
+    }
+  mv_throw (error, MV_ERROR_NOT_MODELPACK, "%s: the index lists no ModelPack manifest",
+            source->klass->describe (source));
+  return NULL;
+}
+
+/* Every raw layer's path is checked, and duplicates refused, before any byte is written. */
+static gboolean
+check_raw_paths (MvManifest *m, GError **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < m->layers->len; i++)
+    {
+      MvDescriptor *d = m->layers->pdata[i];
+      const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
+      const char *fp;
+      char *norm = NULL;
+
+      if (mt == NULL || mt->format != MV_LAYER_FORMAT_RAW)
+        continue;
+      fp = mv_descriptor_get_filepath (d, TRUE);
+      if (fp == NULL)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                         "raw layer %s has no %s annotation", d->digest, MV_ANNOT_CNCF_FILEPATH);
+      if (!mv_path_normalize (fp, MV_PATH_NONE, &norm, error))
+        return mv_prefix_error (error, "layer %s: file path", d->digest);
+      if (!g_hash_table_add (seen, norm))
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "layer %s: file path '%s' appears in two layers",
+                         d->digest, norm);
+    }
+  return TRUE;
+}
+
+static char *
+default_name (const char *ref_name)
+{
+  g_autoptr(MvReference) ref = NULL;
+
+  /* skopeo's oci:DIR:TAG stores just "TAG"; CRI-O stores the full reference. Only the
+   * latter names a model. */
+  if (ref_name == NULL || strchr (ref_name, '/') == NULL)
+    return NULL;
+  ref = mv_reference_parse (ref_name, MV_REFERENCE_NONE, NULL);
+  return ref ? mv_reference_to_string (ref) : NULL;
+}
+
+gboolean
+mv_import_from_source (MvStore *store, MvSource *source, const char *name, char **out_digest,
+                       GCancellable *cancellable, GError **error)
+{
+  g_auto(MvStoreLock) lock = { 0 };
+  g_autoptr(MvDescriptor) root = NULL;
+  g_autofree char *ref_name = NULL;
+  g_autofree char *digest = NULL;
+  g_autofree char *auto_name = NULL;
+  g_autoptr(GBytes) manifest_bytes = NULL;
+  g_autoptr(GBytes) config_bytes = NULL;
+  g_autoptr(MvManifest) m = NULL;
+  g_autoptr(GPtrArray) layer_digests = g_ptr_array_new ();
+  const char *what = source->klass->describe (source);
+  MvModelSpec spec = { 0 };
+
+  root = source->klass->get_root (source, &ref_name, cancellable, error);
+  if (root == NULL)
+    return FALSE;
+  m = resolve_manifest (source, root, &digest, &manifest_bytes, cancellable, error);
+  if (m == NULL)
+    return mv_prefix_error (error, "%s", what);
+  if (!mv_manifest_check_modelpack (m, error))
+    return mv_prefix_error (error, "%s", what);
+  if (!check_raw_paths (m, error))
+    return mv_prefix_error (error, "%s", what);
+  config_bytes = source->klass->fetch_bytes (source, m->config->digest, m->config->size,
+                                             MV_CONFIG_MAX_SIZE, cancellable, error);
+  if (config_bytes == NULL)
+    return mv_prefix_error (error, "%s: config", what);
+
+  /* Held until the name is set: prune must never see our layers before their model. */
+  if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
+    return FALSE;
+
+  if (!mv_store_has_model (store, digest))
+    {
+      for (guint i = 0; i < m->layers->len; i++)
+        {
+          MvDescriptor *d = m->layers->pdata[i];
+          const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
+          MvLayerSpec ls = { .digest = d->digest, .size = d->size, .format = mt->format };
+          g_autoptr(GInputStream) blob = NULL;
+
+          g_ptr_array_add (layer_digests, d->digest);
+          if (mv_store_has_layer (store, d->digest))
+            {
+              g_debug ("layer %s is already stored", d->digest);
+              continue;
+            }
+          if (mt->format == MV_LAYER_FORMAT_RAW)
+            {
+              ls.filepath = mv_descriptor_get_filepath (d, TRUE);
+              ls.mode = mv_descriptor_get_file_mode (d);
+            }
+          blob = source->klass->open_blob (source, d, cancellable, error);
+          if (blob == NULL)
+            return FALSE;
+          if (!mv_store_import_layer (store, &ls, blob, cancellable, error))
+            return mv_prefix_error (error, "%s", what);
+        }
+      spec.digest = digest;
+      spec.manifest = manifest_bytes;
+      spec.config = config_bytes;
+      spec.artifact_type = m->artifact_type ? m->artifact_type : m->config->media_type;
+      spec.layer_digests = (const char *const *) layer_digests->pdata;
+      spec.n_layers = layer_digests->len;
+      if (!mv_store_commit_model (store, &spec, cancellable, error))
+        return mv_prefix_error (error, "%s", what);
+    }
+
+  if (name == NULL)
+    name = auto_name = default_name (ref_name);
+  if (name != NULL && !mv_store_set_name (store, name, digest, error))
+    return FALSE;
+  if (out_digest)
+    *out_digest = g_steal_pointer (&digest);
+  return TRUE;
+}
+
+gboolean
+mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry,
+                        const char *name, char **out_digest, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr(MvSource) source = NULL;
+  g_autoptr(MvReference) ref = NULL;
+  g_autofree char *normalized = NULL;
+
+  if (name != NULL)
+    {
+      ref = mv_reference_parse (name, MV_REFERENCE_NONE, error);
+      if (ref == NULL)
+        return FALSE;
+      normalized = mv_reference_to_string (ref);
+    }
+  source = mv_layout_source_new (layout_dir, entry, error);
+  if (source == NULL)
+    return FALSE;
+  return mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* MODEL strings                                                                            */
+
+static gboolean
+looks_like_digest (const char *s)
+{
+  gsize n = strlen (s);
+  if (g_str_has_prefix (s, "sha256:") || g_str_has_prefix (s, "sha512:"))
+    return TRUE;
+  return n >= 4 && strspn (s, "0123456789abcdef") == n;
+}
+
+/* Resolves MODEL; @out_name is set (normalized) when MODEL was a name. */
+static char *
+resolve_model (MvStore *store, const char *model, char **out_name, GError **error)
+{
+  g_autoptr(MvReference) ref = NULL;
+  g_autoptr(GError) name_error = NULL;
+  g_autofree char *name = NULL;
+  char *digest;
+
+  if (looks_like_digest (model))
+    {
+      g_autoptr(GError) local_error = NULL;
+      digest = mv_store_find_digest (store, model, &local_error);
+      if (digest != NULL)
+        return digest;
+      /* All-hex strings can be names too ("docker.io/library/abcd:latest"). */
+      if (g_str_has_prefix (model, "sha") || !g_error_matches (local_error, MV_ERROR, MV_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+  ref = mv_reference_parse (model, MV_REFERENCE_NONE, &name_error);
+  if (ref == NULL)
+    {
+      g_autofree char *shown = mv_escape_for_display (model, 200);
+      mv_throw (error, MV_ERROR_NOT_FOUND, "no model '%s' (%s)", shown, name_error->message);
+      return NULL;
+    }
+  name = mv_reference_to_string (ref);
+  digest = mv_store_lookup_name (store, name, error);
+  if (digest != NULL && out_name)
+    *out_name = g_steal_pointer (&name);
+  return digest;
+}
+
+gboolean
+mv_store_resolve (MvStore *store, const char *model, char **out_digest, GError **error)
+{
+  char *digest = resolve_model (store, model, NULL, error);
+  if (digest == NULL)
+    return FALSE;
+  *out_digest = digest;
+  return TRUE;
+}
+
+MvModelInfo *
+mv_store_get_model (MvStore *store, const char *model, GError **error)
+{
+  g_autofree char *digest = resolve_model (store, model, NULL, error);
+  if (digest == NULL)
+    return NULL;
+  return mv_store_get_model_by_digest (store, digest, error);
+}
+
+gboolean
+mv_store_checkout (MvStore *store, const char *model, char **out_path, GCancellable *cancellable,
+                   GError **error)
+{
+  g_autofree char *digest = resolve_model (store, model, NULL, error);
+  if (digest == NULL)
+    return FALSE;
+  return mv_store_checkout_digest (store, digest, out_path, cancellable, error);
+}
+
+gboolean
+mv_store_remove (MvStore *store, const char *model, GError **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *digest = resolve_model (store, model, &name, error);
+  if (digest == NULL)
+    return FALSE;
+  if (name != NULL)
+    return mv_store_remove_name (store, name, NULL, error);
+  return mv_store_remove_model (store, digest, NULL, error);
+}

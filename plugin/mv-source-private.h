@@ -1,0 +1,53 @@
+/* mv-source: where a model's manifest and blobs come from. An OCI image layout on disk now;
+ * a registry (libcurl) implements the same interface.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mv-manifest-private.h"
+
+typedef struct MvSource MvSource;
+
+typedef struct
+{
+  /* The manifest (or index) the source was opened on: its descriptor, and its ref name. */
+  MvDescriptor *(*get_root) (MvSource *self, char **out_ref_name, GCancellable *cancellable,
+                             GError **error);
+  /* A whole small blob (manifest, index, config): at most @max_size bytes, digest verified. */
+  GBytes *(*fetch_bytes) (MvSource *self, const char *digest, gint64 size, gsize max_size,
+                          GCancellable *cancellable, GError **error);
+  /* A layer blob as a stream; the caller verifies digest and size as it reads. */
+  GInputStream *(*open_blob) (MvSource *self, const MvDescriptor *desc, GCancellable *cancellable,
+                              GError **error);
+  /* What to call the source in messages: "oci:/path:entry". */
+  const char *(*describe) (MvSource *self);
+  void (*free) (MvSource *self);
+} MvSourceClass;
+
+struct MvSource
+{
+  const MvSourceClass *klass;
+};
+
+void mv_source_free (MvSource *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvSource, mv_source_free)
+
+/**
+ * mv_layout_source_new:
+ * @dir: an OCI image layout directory
+ * @entry: (nullable): a ref name in index.json, "@sha256:..." for a manifest digest, or NULL
+ *   for the only entry
+ * Returns: (transfer full) (nullable): a source, or NULL if the layout is not usable
+ */
+MvSource *mv_layout_source_new (const char *dir, const char *entry, GError **error);
+
+/**
+ * mv_import_from_source:
+ * @name: (nullable): normalized reference to name the model by; NULL: the source's ref name
+ *   when it is a full reference, else no name
+ * Resolves the source's root to a ModelPack manifest (following an index), checks it, imports
+ * missing layers, commits the model and sets its name, all under the store's shared lock.
+ */
+gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *name,
+                                char **out_digest, GCancellable *cancellable, GError **error);

@@ -1,0 +1,90 @@
+/* mv-repo: the store handle, its directories, locks and ref names. Internal to storage/.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <ostree.h>
+
+#include "mv-error-private.h"
+#include "mv-fdio-private.h"
+#include "mv-store-private.h"
+
+#define MV_REF_LAYER_PREFIX "modelvol/layer"
+#define MV_REF_MODEL_PREFIX "modelvol/model"
+#define MV_REF_NAME_PREFIX "modelvol/name"
+
+/* Commit metadata keys. */
+#define MV_META_DIGEST "modelvol.digest"
+#define MV_META_MANIFEST "modelvol.manifest"
+#define MV_META_CONFIG "modelvol.config"
+#define MV_META_ARTIFACT_TYPE "modelvol.artifact-type"
+#define MV_META_LAYERS "modelvol.layers"
+#define MV_META_FILES "modelvol.files"
+#define MV_META_BYTES "modelvol.bytes"
+#define MV_META_FORMAT "modelvol.format"
+
+struct MvStore
+{
+  char *root;
+  char *run_dir; /* use records: <run_dir>/uses/<manifest hex>/<user id> */
+  int root_dfd;
+  int tmp_dfd;
+  int checkouts_dfd;
+  int objects_dfd; /* repo/objects */
+  int lock_fd;
+  int lock_depth;
+  gboolean lock_exclusive;
+  OstreeRepo *repo;
+  char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
+};
+
+/** mv_layer_ref / mv_model_ref: (transfer full): ref names for a validated digest */
+char *mv_layer_ref (const char *digest);
+char *mv_model_ref (const char *digest);
+/** mv_name_ref: (transfer full): the escaped ref for a normalized reference string */
+char *mv_name_ref (const char *name);
+/** mv_name_from_ref: (transfer full) (nullable): the reverse of mv_name_ref (without prefix) */
+char *mv_name_from_ref (const char *escaped);
+/** mv_digest_from_ref: (transfer full): "sha256:<hex>" from "<prefix>/sha256/<hex>" */
+char *mv_digest_from_ref (const char *ref, const char *prefix);
+
+/** mv_store_resolve_ref: (transfer full) (nullable): commit checksum of @ref, NULL if absent */
+char *mv_store_resolve_ref (MvStore *store, const char *ref, GError **error);
+
+/** mv_store_dirmeta: the canonical dirmeta checksum (written on open). */
+const char *mv_store_dirmeta (MvStore *store);
+
+/** mv_store_model_in_use: TRUE if a use record exists for the model (manifest hex) */
+gboolean mv_store_model_in_use (MvStore *store, const char *digest);
+
+/** mv_store_load_commit_meta: (transfer full): the metadata a{sv} of a commit */
+GVariant *mv_store_load_commit_meta (MvStore *store, const char *commit, char **out_root_tree,
+                                     char **out_root_meta, GError **error);
+
+/** mv_store_model_info_new: (transfer full): info for a model commit */
+MvModelInfo *mv_store_model_info_load (MvStore *store, const char *digest, const char *commit,
+                                       GError **error);
+
+/** mv_store_list_names: (transfer full): name -> commit checksum for every name ref */
+GHashTable *mv_store_list_names (MvStore *store, GError **error);
+/** mv_store_list_prefix: (transfer full): digest -> commit for refs under a prefix */
+GHashTable *mv_store_list_prefix (MvStore *store, const char *prefix, GError **error);
+
+/* Content objects: written by us into repo/objects with checksums from libcrypto. */
+typedef struct MvObjectWriter MvObjectWriter;
+MvObjectWriter *mv_object_writer_new (MvStore *store, guint32 mode, GError **error);
+gboolean mv_object_writer_write (MvObjectWriter *w, const void *buf, gsize len, GError **error);
+void mv_object_writer_free (MvObjectWriter *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvObjectWriter, mv_object_writer_free)
+
+/**
+ * mv_store_verify_file_object:
+ * Re-hashes a file object (libcrypto) and compares with its name.
+ * Returns: TRUE if intact; FALSE with MV_ERROR_CORRUPTED (or an I/O error) otherwise
+ */
+gboolean mv_store_verify_file_object (MvStore *store, const char *checksum,
+                                      GCancellable *cancellable, GError **error);
+/** mv_object_path: (transfer full): "xx/yyyy.file" relative to repo/objects */
+char *mv_object_path (const char *checksum, const char *ext);
+
+/** mv_strptrcmp: g_ptr_array_sort() comparator for strings */
+int mv_strptrcmp (gconstpointer a, gconstpointer b);

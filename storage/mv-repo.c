@@ -1,0 +1,596 @@
+/* mv-repo: opening the store, its lock, ref names, model metadata.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "mv-digest-private.h"
+#include "mv-repo-private.h"
+
+static gboolean
+ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GFileInfo) info = g_file_info_new ();
+  g_autoptr(GVariant) dirmeta = NULL;
+  g_autofree guchar *csum = NULL;
+
+  g_file_info_set_file_type (info, G_FILE_TYPE_DIRECTORY);
+  g_file_info_set_attribute_uint32 (info, "unix::uid", 0);
+  g_file_info_set_attribute_uint32 (info, "unix::gid", 0);
+  g_file_info_set_attribute_uint32 (info, "unix::mode", S_IFDIR | 0755);
+  dirmeta = g_variant_ref_sink (ostree_create_directory_metadata (info, NULL));
+  if (!ostree_repo_write_metadata (self->repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, dirmeta, &csum,
+                                   cancellable, error))
+    return mv_prefix_error (error, "writing directory metadata");
+  self->dirmeta_checksum = ostree_checksum_from_bytes (csum);
+  return TRUE;
+}
+
+/* Removes what interrupted operations left in tmp/, only when no one else uses the store. */
+static gboolean
+sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GFileEnumerator) en = NULL;
+  g_autoptr(GFile) tmp = NULL;
+  g_autofree char *tmp_path = NULL;
+
+  if (flock (self->lock_fd, LOCK_EX | LOCK_NB) < 0)
+    return TRUE; /* another process is at work: its files are not leftovers */
+
+  tmp_path = g_build_filename (self->root, "tmp", NULL);
+  tmp = g_file_new_for_path (tmp_path);
+  en = g_file_enumerate_children (tmp, "standard::name", G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                  cancellable, error);
+  if (en == NULL)
+    {
+      flock (self->lock_fd, LOCK_UN);
+      return FALSE;
+    }
+  for (;;)
+    {
+      GFileInfo *info;
+      if (!g_file_enumerator_iterate (en, &info, NULL, cancellable, error))
+        {
+          flock (self->lock_fd, LOCK_UN);
+          return FALSE;
+        }
+      if (info == NULL)
+        break;
+      g_debug ("sweeping leftover tmp/%s", g_file_info_get_name (info));
+      if (!mv_rm_rf_at (self->tmp_dfd, g_file_info_get_name (info), cancellable, error))
+        {
+          flock (self->lock_fd, LOCK_UN);
+          return FALSE;
+        }
+    }
+  flock (self->lock_fd, LOCK_UN);
+  return TRUE;
+}
+
+MvStore *
+mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellable,
+               GError **error)
+{
+  g_autoptr(MvStore) self = g_new0 (MvStore, 1);
+  g_autoptr(GFile) repo_file = NULL;
+  g_autofree char *repo_path = NULL;
+  struct stat st;
+  gboolean created = FALSE;
+
+  self->root_dfd = self->tmp_dfd = self->checkouts_dfd = self->objects_dfd = self->lock_fd = -1;
+
+  if (root == NULL || *root == '\0')
+    root = g_getenv ("MODELVOL_ROOT");
+  if (root == NULL || *root == '\0')
+    root = MV_DEFAULT_ROOT;
+  if (g_path_is_absolute (root))
+    self->root = g_canonicalize_filename (root, NULL);
+  else
+    self->root = g_canonicalize_filename (root, NULL); /* relative to the cwd */
+
+  if (stat (self->root, &st) < 0)
+    {
+      if (errno != ENOENT || !(flags & MV_STORE_OPEN_CREATE))
+        {
+          if (errno == ENOENT)
+            {
+              mv_throw (error, MV_ERROR_NOT_FOUND, "no store at '%s'", self->root);
+              return NULL;
+            }
+          mv_throw_errno_prefix (error, "store root '%s'", self->root);
+          return NULL;
+        }
+      if (g_mkdir_with_parents (self->root, 0700) < 0)
+        {
+          mv_throw_errno_prefix (error, "creating store root '%s'", self->root);
+          return NULL;
+        }
+      created = TRUE;
+    }
+  self->root_dfd = open (self->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (self->root_dfd < 0)
+    {
+      mv_throw_errno_prefix (error, "opening store root '%s'", self->root);
+      return NULL;
+    }
+  if (flags & MV_STORE_OPEN_CREATE)
+    {
+      /* The top directory keeps unprivileged users out of objects and checkouts. */
+      if (fchmod (self->root_dfd, 0700) < 0)
+        {
+          mv_throw_errno_prefix (error, "setting mode of store root '%s'", self->root);
+          return NULL;
+        }
+      if (!mv_ensure_dirat (self->root_dfd, "tmp", 0700, error)
+          || !mv_ensure_dirat (self->root_dfd, "checkouts", 0755, error))
+        return NULL;
+    }
+
+  self->lock_fd = openat (self->root_dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (self->lock_fd < 0)
+    {
+      if (errno == ENOENT)
+        mv_throw (error, MV_ERROR_NOT_FOUND, "no store at '%s'", self->root);
+      else
+        mv_throw_errno_prefix (error, "opening lock of store '%s'", self->root);
+      return NULL;
+    }
+  self->tmp_dfd = mv_opendirat (self->root_dfd, "tmp", FALSE, error);
+  if (self->tmp_dfd < 0)
+    return NULL;
+  self->checkouts_dfd = mv_opendirat (self->root_dfd, "checkouts", FALSE, error);
+  if (self->checkouts_dfd < 0)
+    return NULL;
+
+  repo_path = g_build_filename (self->root, "repo", NULL);
+  repo_file = g_file_new_for_path (repo_path);
+  self->repo = ostree_repo_new (repo_file);
+  if (fstatat (self->root_dfd, "repo", &st, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      if (errno != ENOENT)
+        {
+          mv_throw_errno_prefix (error, "store repository '%s'", repo_path);
+          return NULL;
+        }
+      if (!(flags & MV_STORE_OPEN_CREATE))
+        {
+          mv_throw (error, MV_ERROR_NOT_FOUND, "no store at '%s'", self->root);
+          return NULL;
+        }
+      /* Create under a temp name and rename, so a crash never leaves a half repo. */
+      g_autofree char *tmpname = g_strdup_printf ("repo-init-%d", getpid ());
+      g_autofree char *tmp_path = g_build_filename (self->root, "tmp", tmpname, NULL);
+      g_autoptr(GFile) tmp_file = g_file_new_for_path (tmp_path);
+      g_autoptr(OstreeRepo) tmp_repo = ostree_repo_new (tmp_file);
+      if (!mv_rm_rf_at (self->tmp_dfd, tmpname, cancellable, error))
+        return NULL;
+      if (!ostree_repo_create (tmp_repo, OSTREE_REPO_MODE_BARE_USER_ONLY, cancellable, error))
+        {
+          mv_prefix_error (error, "creating repository in '%s'", self->root);
+          return NULL;
+        }
+      g_clear_object (&tmp_repo);
+      if (renameat (self->tmp_dfd, tmpname, self->root_dfd, "repo") < 0 && errno != ENOTEMPTY
+          && errno != EEXIST)
+        {
+          mv_throw_errno_prefix (error, "creating repository in '%s'", self->root);
+          return NULL;
+        }
+      (void) mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
+    }
+  if (!ostree_repo_open (self->repo, cancellable, error))
+    {
+      mv_prefix_error (error, "opening repository '%s'", repo_path);
+      return NULL;
+    }
+  if (ostree_repo_get_mode (self->repo) != OSTREE_REPO_MODE_BARE_USER_ONLY)
+    {
+      mv_throw (error, MV_ERROR_CORRUPTED, "repository '%s' is not in bare-user-only mode",
+                repo_path);
+      return NULL;
+    }
+  self->objects_dfd = openat (ostree_repo_get_dfd (self->repo), "objects",
+                              O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (self->objects_dfd < 0)
+    {
+      mv_throw_errno_prefix (error, "opening '%s/objects'", repo_path);
+      return NULL;
+    }
+
+  if (!sweep_tmp (self, cancellable, error))
+    return NULL;
+
+  {
+    g_auto(MvStoreLock) lock = { 0 };
+    if (!mv_store_lock_acquire (self, FALSE, &lock, cancellable, error))
+      return NULL;
+    if (!ensure_canonical_dirmeta (self, cancellable, error))
+      return NULL;
+  }
+
+  {
+    const char *run = g_getenv ("MODELVOL_RUN_DIR");
+    if (run != NULL && *run != '\0')
+      self->run_dir = g_strdup (run);
+    else if (g_str_equal (self->root, MV_DEFAULT_ROOT))
+      self->run_dir = g_strdup (MV_DEFAULT_RUN_DIR);
+    else
+      self->run_dir = g_build_filename (self->root, "run", NULL);
+  }
+
+  if (created)
+    g_debug ("created store at %s", self->root);
+  return g_steal_pointer (&self);
+}
+
+void
+mv_store_free (MvStore *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_object (&self->repo);
+  mv_close_fdp (&self->root_dfd);
+  mv_close_fdp (&self->tmp_dfd);
+  mv_close_fdp (&self->checkouts_dfd);
+  mv_close_fdp (&self->objects_dfd);
+  mv_close_fdp (&self->lock_fd);
+  g_free (self->root);
+  g_free (self->run_dir);
+  g_free (self->dirmeta_checksum);
+  g_free (self);
+}
+
+const char *
+mv_store_get_root (MvStore *self)
+{
+  return self->root;
+}
+
+const char *
+mv_store_dirmeta (MvStore *self)
+{
+  return self->dirmeta_checksum;
+}
+
+gboolean
+mv_store_lock_acquire (MvStore *self, gboolean exclusive, MvStoreLock *out_lock,
+                       GCancellable *cancellable, GError **error)
+{
+  g_return_val_if_fail (out_lock->store == NULL, FALSE);
+
+  if (self->lock_depth > 0)
+    {
+      if (exclusive && !self->lock_exclusive)
+        return mv_throw (error, MV_ERROR_BUSY, "store lock: cannot upgrade a shared lock");
+      self->lock_depth++;
+      out_lock->store = self;
+      return TRUE;
+    }
+
+  /* Poll so that cancellation (Ctrl-C) is honoured while another process holds the lock. */
+  for (guint i = 0;; i++)
+    {
+      if (flock (self->lock_fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+        break;
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return mv_throw_errno_prefix (error, "locking store '%s'", self->root);
+      if (i == 0)
+        g_debug ("waiting for the %s store lock", exclusive ? "exclusive" : "shared");
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      g_usleep (MIN (1000 * (i + 1), 50000));
+    }
+  self->lock_depth = 1;
+  self->lock_exclusive = exclusive;
+  out_lock->store = self;
+  return TRUE;
+}
+
+void
+mv_store_lock_clear (MvStoreLock *lock)
+{
+  MvStore *self = lock->store;
+
+  if (self == NULL)
+    return;
+  lock->store = NULL;
+  g_assert (self->lock_depth > 0);
+  if (--self->lock_depth == 0)
+    {
+      (void) flock (self->lock_fd, LOCK_UN);
+      self->lock_exclusive = FALSE;
+    }
+}
+
+/* Refs: modelvol/layer/sha256/<hex>, modelvol/model/sha256/<hex>, modelvol/name/<escaped>.
+ * Names are references; each "/" component is escaped on its own so that ostree's ref rules
+ * ([\w\d][-._\w\d]*) hold: bytes other than [A-Za-z0-9.-] (and a leading '.' or '-') become
+ * "_xx". Since '_' is escaped too, a leaf always differs from an intermediate directory. */
+static char *
+ref_for_digest (const char *prefix, const char *digest)
+{
+  const char *colon = strchr (digest, ':');
+  g_assert (colon != NULL);
+  g_autofree char *alg = g_strndup (digest, colon - digest);
+  return g_strconcat (prefix, "/", alg, "/", colon + 1, NULL);
+}
+
+char *
+mv_layer_ref (const char *digest)
+{
+  return ref_for_digest (MV_REF_LAYER_PREFIX, digest);
+}
+
+char *
+mv_model_ref (const char *digest)
+{
+  return ref_for_digest (MV_REF_MODEL_PREFIX, digest);
+}
+
+char *
+mv_name_ref (const char *name)
+{
+  GString *s = g_string_new (MV_REF_NAME_PREFIX "/");
+  gboolean start = TRUE;
+
+  for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+    {
+      if (*p == '/')
+        {
+          g_string_append_c (s, '/');
+          start = TRUE;
+          continue;
+        }
+      if (g_ascii_isalnum (*p) || (!start && (*p == '.' || *p == '-')))
+        g_string_append_c (s, *p);
+      else
+        g_string_append_printf (s, "_%02x", *p);
+      start = FALSE;
+    }
+  return g_string_free (s, FALSE);
+}
+
+char *
+mv_name_from_ref (const char *escaped)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const char *p = escaped; *p; p++)
+    {
+      if (*p == '_')
+        {
+          if (!g_ascii_isxdigit (p[1]) || !g_ascii_isxdigit (p[2]))
+            {
+              g_string_free (s, TRUE);
+              return NULL;
+            }
+          g_string_append_c (s, (char) (g_ascii_xdigit_value (p[1]) * 16
+                                        + g_ascii_xdigit_value (p[2])));
+          p += 2;
+        }
+      else
+        g_string_append_c (s, *p);
+    }
+  return g_string_free (s, FALSE);
+}
+
+char *
+mv_digest_from_ref (const char *ref, const char *prefix)
+{
+  gsize plen = strlen (prefix);
+  const char *rest;
+  const char *slash;
+
+  if (!g_str_has_prefix (ref, prefix) || ref[plen] != '/')
+    return NULL;
+  rest = ref + plen + 1;
+  slash = strchr (rest, '/');
+  if (slash == NULL)
+    return NULL;
+  g_autofree char *alg = g_strndup (rest, slash - rest);
+  return g_strconcat (alg, ":", slash + 1, NULL);
+}
+
+char *
+mv_store_resolve_ref (MvStore *self, const char *ref, GError **error)
+{
+  char *rev = NULL;
+  if (!ostree_repo_resolve_rev_ext (self->repo, ref, TRUE, 0, &rev, error))
+    return NULL;
+  return rev;
+}
+
+gboolean
+mv_store_has_layer (MvStore *self, const char *digest)
+{
+  g_autofree char *ref = mv_layer_ref (digest);
+  g_autofree char *rev = mv_store_resolve_ref (self, ref, NULL);
+  return rev != NULL;
+}
+
+gboolean
+mv_store_has_model (MvStore *self, const char *digest)
+{
+  g_autofree char *ref = mv_model_ref (digest);
+  g_autofree char *rev = mv_store_resolve_ref (self, ref, NULL);
+  return rev != NULL;
+}
+
+GHashTable *
+mv_store_list_prefix (MvStore *self, const char *prefix, GError **error)
+{
+  g_autoptr(GHashTable) refs = NULL;
+  g_autoptr(GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter it;
+  gpointer k, v;
+
+  if (!ostree_repo_list_refs_ext (self->repo, prefix, &refs, OSTREE_REPO_LIST_REFS_EXT_NONE, NULL,
+                                  error))
+    return NULL;
+  g_hash_table_iter_init (&it, refs);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      char *digest = mv_digest_from_ref (k, prefix);
+      if (digest == NULL || !mv_digest_validate (digest, NULL, NULL, NULL))
+        {
+          g_debug ("ignoring stray ref %s", (char *) k);
+          g_free (digest);
+          continue;
+        }
+      g_hash_table_insert (ret, digest, g_strdup (v));
+    }
+  return g_steal_pointer (&ret);
+}
+
+GHashTable *
+mv_store_list_names (MvStore *self, GError **error)
+{
+  g_autoptr(GHashTable) refs = NULL;
+  g_autoptr(GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter it;
+  gpointer k, v;
+  const gsize plen = strlen (MV_REF_NAME_PREFIX "/");
+
+  if (!ostree_repo_list_refs_ext (self->repo, MV_REF_NAME_PREFIX, &refs,
+                                  OSTREE_REPO_LIST_REFS_EXT_NONE, NULL, error))
+    return NULL;
+  g_hash_table_iter_init (&it, refs);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      char *name = g_str_has_prefix (k, MV_REF_NAME_PREFIX "/")
+                     ? mv_name_from_ref ((const char *) k + plen)
+                     : NULL;
+      if (name == NULL)
+        continue;
+      g_hash_table_insert (ret, name, g_strdup (v));
+    }
+  return g_steal_pointer (&ret);
+}
+
+gboolean
+mv_store_set_name (MvStore *self, const char *name, const char *digest, GError **error)
+{
+  g_autofree char *model_ref = mv_model_ref (digest);
+  g_autofree char *name_ref = mv_name_ref (name);
+  g_autofree char *rev = NULL;
+  g_auto(MvStoreLock) lock = { 0 };
+
+  if (!mv_store_lock_acquire (self, FALSE, &lock, NULL, error))
+    return FALSE;
+  rev = mv_store_resolve_ref (self, model_ref, error);
+  if (rev == NULL)
+    return mv_throw (error, MV_ERROR_NOT_FOUND, "model %s is not in the store", digest);
+  if (!ostree_repo_set_ref_immediate (self->repo, NULL, name_ref, rev, NULL, error))
+    return mv_prefix_error (error, "naming model %s '%s'", digest, name);
+  return TRUE;
+}
+
+GVariant *
+mv_store_load_commit_meta (MvStore *self, const char *commit, char **out_root_tree,
+                           char **out_root_meta, GError **error)
+{
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GVariant) meta = NULL;
+
+  if (!ostree_repo_load_variant (self->repo, OSTREE_OBJECT_TYPE_COMMIT, commit, &v, error))
+    return NULL;
+  meta = g_variant_get_child_value (v, 0);
+  if (out_root_tree)
+    {
+      g_autoptr(GVariant) t = g_variant_get_child_value (v, 6);
+      *out_root_tree = ostree_checksum_from_bytes_v (t);
+    }
+  if (out_root_meta)
+    {
+      g_autoptr(GVariant) m = g_variant_get_child_value (v, 7);
+      *out_root_meta = ostree_checksum_from_bytes_v (m);
+    }
+  return g_steal_pointer (&meta);
+}
+
+int
+mv_strptrcmp (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
+static char *
+lookup_bytestring (GVariantDict *d, const char *key)
+{
+  g_autoptr(GVariant) v = g_variant_dict_lookup_value (d, key, G_VARIANT_TYPE_BYTESTRING);
+  gsize len;
+  const char *data;
+  if (v == NULL)
+    return g_strdup ("");
+  data = g_variant_get_fixed_array (v, &len, 1);
+  return g_strndup (data, len);
+}
+
+MvModelInfo *
+mv_store_model_info_load (MvStore *self, const char *digest, const char *commit, GError **error)
+{
+  g_autoptr(GVariant) meta = mv_store_load_commit_meta (self, commit, NULL, NULL, error);
+  g_autoptr(MvModelInfo) info = NULL;
+  g_autoptr(GHashTable) names = NULL;
+  g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GVariantDict) d;
+  guint64 u64;
+  const char *s;
+  g_autofree const char **layers = NULL;
+
+  if (meta == NULL)
+    return NULL;
+  names = mv_store_list_names (self, error);
+  if (names == NULL)
+    return NULL;
+  g_variant_dict_init (&d, meta);
+  info = g_new0 (MvModelInfo, 1);
+  info->digest = g_strdup (digest);
+  if (g_variant_dict_lookup (&d, MV_META_FILES, "t", &u64))
+    info->n_files = u64;
+  if (g_variant_dict_lookup (&d, MV_META_BYTES, "t", &u64))
+    info->logical_bytes = u64;
+  if (g_variant_dict_lookup (&d, MV_META_ARTIFACT_TYPE, "&s", &s))
+    info->artifact_type = g_strdup (s);
+  if (g_variant_dict_lookup (&d, MV_META_LAYERS, "^a&s", &layers))
+    info->n_layers = g_strv_length ((char **) layers);
+  info->manifest_json = lookup_bytestring (&d, MV_META_MANIFEST);
+  info->config_json = lookup_bytestring (&d, MV_META_CONFIG);
+
+  {
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init (&it, names);
+    while (g_hash_table_iter_next (&it, &k, &v))
+      if (g_str_equal (v, commit))
+        g_ptr_array_add (mine, g_strdup (k));
+  }
+  g_ptr_array_sort (mine, mv_strptrcmp);
+  g_ptr_array_add (mine, NULL);
+  info->names = (char **) g_ptr_array_free (g_steal_pointer (&mine), FALSE);
+  return g_steal_pointer (&info);
+}
+
+void
+mv_model_info_free (MvModelInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->digest);
+  g_strfreev (info->names);
+  g_free (info->artifact_type);
+  g_free (info->manifest_json);
+  g_free (info->config_json);
+  g_free (info);
+}
+
+gboolean
+mv_store_model_in_use (MvStore *self, const char *digest)
+{
+  const char *hex = strchr (digest, ':');
+  g_autofree char *dir = g_build_filename (self->run_dir, "uses", hex ? hex + 1 : digest, NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  return d != NULL && g_dir_read_name (d) != NULL;
+}

@@ -1,0 +1,68 @@
+/* mv-unpack: layer bytes -> a stream of entries. The consumer (mv-commit) validates every
+ * entry and writes the store; the producer only parses. That split is what lets the tar
+ * parser move into a sandboxed child that sends entries over a pipe.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mv-digest-private.h"
+#include "mv-store-private.h"
+
+/* A layer blob read once from the start: hashed and counted as it flows, never more than
+ * its descriptor's size. */
+typedef struct
+{
+  GInputStream *in;
+  MvDigester *digester;
+  gint64 size;
+  guint64 nread;
+  const char *digest; /* for messages */
+  GCancellable *cancellable;
+} MvBlobReader;
+
+void mv_blob_reader_init (MvBlobReader *self, GInputStream *in, const char *digest, gint64 size,
+                          GCancellable *cancellable);
+void mv_blob_reader_clear (MvBlobReader *self);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MvBlobReader, mv_blob_reader_clear)
+/** mv_blob_reader_read: up to @len bytes; 0 at the end; -1 on error (more than size: error) */
+gssize mv_blob_reader_read (MvBlobReader *self, void *buf, gsize len, GError **error);
+/** mv_blob_reader_finish: reads what is left, then checks size and digest */
+gboolean mv_blob_reader_finish (MvBlobReader *self, GError **error);
+
+typedef enum
+{
+  MV_ENTRY_FILE,
+  MV_ENTRY_DIR,
+  MV_ENTRY_SYMLINK,
+  MV_ENTRY_HARDLINK,
+  MV_ENTRY_OTHER, /* devices, fifos, sockets, unknown type flags */
+} MvEntryType;
+
+typedef struct
+{
+  MvEntryType type;
+  char *path;        /* as in the layer, unvalidated */
+  char *link_target; /* symlinks and hardlinks */
+  guint32 mode;      /* permission bits as in the layer; only the exec bit is kept */
+  gint64 size;       /* regular files */
+  const char *what;  /* type in words for messages: "character device", "fifo", ... */
+  gboolean sparse;
+} MvEntry;
+
+void mv_entry_clear (MvEntry *entry);
+
+typedef struct MvEntryReader MvEntryReader;
+
+/**
+ * mv_tar_reader_new:
+ * @blob: (transfer none): the blob; must outlive the reader
+ * @format: TAR, TAR_GZIP or TAR_ZSTD; the compression must be exactly that
+ */
+MvEntryReader *mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error);
+/** mv_entry_reader_next: 1 with @out_entry filled, 0 at the end, -1 on error */
+int mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error);
+/** mv_entry_reader_read_data: the current file entry's bytes; 0 at its end, -1 on error */
+gssize mv_entry_reader_read_data (MvEntryReader *self, const void **out_buf, GError **error);
+void mv_entry_reader_free (MvEntryReader *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvEntryReader, mv_entry_reader_free)
