@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: Apache-2.0
+# Sourceable: a throwaway docker-registry (distribution 2.8) on 127.0.0.1 for tests.
+#
+#   registry_start DIR [USER:PASS]   filesystem storage under DIR/data, delete enabled, a free
+#                                    port; with USER:PASS, htpasswd Basic auth. Waits until /v2/
+#                                    answers; exports REGISTRY_PORT, REGISTRY_PID, REGISTRY
+#                                    (127.0.0.1:PORT) and REGISTRY_LOG.
+#   registry_stop                    stops the registry started by registry_start.
+#   registry_url PATH                http://127.0.0.1:PORT/PATH
+
+registry_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+registry_start() {
+  local dir=$1 auth=${2:-} port conf i code
+  command -v docker-registry >/dev/null || { echo "registry_start: docker-registry not installed" >&2; return 1; }
+  mkdir -p "$dir/data"
+  dir=$(cd "$dir" && pwd)
+  conf=$dir/config.yml
+  REGISTRY_LOG=$dir/registry.log
+  for i in 1 2 3 4 5; do
+    port=$(registry_free_port)
+    {
+      echo "version: 0.1"
+      echo "log:"
+      echo "  level: warn"
+      echo "  accesslog:"
+      echo "    disabled: true"
+      echo "storage:"
+      echo "  filesystem:"
+      echo "    rootdirectory: $dir/data"
+      echo "  delete:"
+      echo "    enabled: true"
+      echo "  maintenance:"
+      echo "    uploadpurging:"
+      echo "      enabled: false"
+      echo "http:"
+      echo "  addr: 127.0.0.1:$port"
+      echo "  secret: modelvol-tests-secret"
+      if [ -n "$auth" ]; then
+        htpasswd -Bbn "${auth%%:*}" "${auth#*:}" >"$dir/htpasswd"
+        echo "auth:"
+        echo "  htpasswd:"
+        echo "    realm: modelvol-tests"
+        echo "    path: $dir/htpasswd"
+      fi
+    } >"$conf"
+    docker-registry serve "$conf" >"$REGISTRY_LOG" 2>&1 &
+    REGISTRY_PID=$!
+    for _ in $(seq 1 100); do
+      code=$(python3 - "$port" <<'PY' 2>/dev/null || true
+import http.client, sys
+try:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=1)
+    c.request("GET", "/v2/")
+    print(c.getresponse().status)
+except Exception:
+    print(0)
+PY
+)
+      # 200 open, 401 with auth: either way the registry answers.
+      if [ "$code" = 200 ] || [ "$code" = 401 ]; then
+        REGISTRY_PORT=$port
+        REGISTRY=127.0.0.1:$port
+        export REGISTRY_PORT REGISTRY_PID REGISTRY REGISTRY_LOG
+        return 0
+      fi
+      kill -0 "$REGISTRY_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    # Lost a race for the port or did not come up: retry on another port.
+    kill "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+  done
+  echo "registry_start: docker-registry did not come up; log:" >&2
+  cat "$REGISTRY_LOG" >&2 || true
+  return 1
+}
+
+registry_stop() {
+  if [ -n "${REGISTRY_PID:-}" ]; then
+    kill "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+    unset REGISTRY_PID REGISTRY_PORT REGISTRY
+  fi
+}
+
+registry_url() {
+  echo "http://127.0.0.1:$REGISTRY_PORT/${1#/}"
+}
