@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers for tests/integration/test-*.sh. Source it first thing:
+#   . "$(dirname "$0")/../lib/common.sh"
+#
+# Gives: strict mode; $T, a per-test temp dir removed on exit (KEEP_TMP=1 keeps it);
+# $ROOT, a fresh store root ($T/root) and `mvol ARGS` = "$MODELVOL" --root "$ROOT" ARGS;
+# $MKMODEL and $OCIPUSH; TAP-style checks that count failures; the script exits 1 at the end
+# if any check failed, or at once (with the line) if an unchecked command fails.
+set -euo pipefail
+shopt -s inherit_errexit 2>/dev/null || true
+export LC_ALL=C
+
+TESTS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRCDIR=$(cd "$TESTS_LIB/../.." && pwd)
+TEST_NAME=$(basename "$0" .sh)
+
+MODELVOL=${MODELVOL:-build/helper/modelvol}
+if [ "${MODELVOL#/}" = "$MODELVOL" ]; then
+  if [ -x "$PWD/$MODELVOL" ]; then MODELVOL=$PWD/$MODELVOL; else MODELVOL=$SRCDIR/$MODELVOL; fi
+fi
+if [ ! -x "$MODELVOL" ]; then
+  echo "$TEST_NAME: modelvol binary not found at $MODELVOL (set MODELVOL)" >&2
+  exit 1
+fi
+export MODELVOL
+unset MODELVOL_ROOT
+
+MKMODEL=(python3 "$TESTS_LIB/mkmodel.py")
+OCIPUSH=(python3 "$TESTS_LIB/ocipush.py")
+
+T=$(mktemp -d "${TEST_TMPDIR:-${TMPDIR:-/tmp}}/modelvol-$TEST_NAME.XXXXXX")
+ROOT=$T/root
+TESTS_RUN=0
+TESTS_FAILED=0
+FAILED_NAMES=()
+CLEANUP_PIDS=()
+TEST_START=$SECONDS
+
+_common_exit() {
+  local rc=$?
+  set +e
+  for p in "${CLEANUP_PIDS[@]}"; do
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  if declare -F registry_stop >/dev/null; then registry_stop; fi
+  if [ "${KEEP_TMP:-0}" = 1 ]; then
+    echo "# kept $T"
+  else
+    # A store may hold read-only dirs: make them writable before removing.
+    chmod -R u+w "$T" 2>/dev/null
+    rm -rf "$T"
+  fi
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -z "${_COMMON_DONE:-}" ]; then
+    echo "# $TEST_NAME: aborted (exit $rc) after $TESTS_RUN checks, $TESTS_FAILED failed"
+    rc=1
+  fi
+  exit $rc
+}
+trap _common_exit EXIT
+trap 'echo "# $TEST_NAME: line $LINENO: command failed: $BASH_COMMAND" >&2' ERR
+
+# --- reporting ------------------------------------------------------------------------------
+
+tap_ok() {
+  TESTS_RUN=$((TESTS_RUN + 1))
+  echo "ok $TESTS_RUN - $*"
+}
+
+tap_not_ok() {
+  TESTS_RUN=$((TESTS_RUN + 1))
+  TESTS_FAILED=$((TESTS_FAILED + 1))
+  FAILED_NAMES+=("$*")
+  echo "not ok $TESTS_RUN - $*"
+}
+
+# diag LINES...: indented detail for the last check (goes to stdout, after "not ok").
+diag() {
+  local l
+  for l in "$@"; do
+    printf '%s\n' "$l" | sed 's/^/#   /'
+  done
+}
+
+# check DESC -- CMD...: ok when CMD exits 0.
+check() {
+  local desc=$1 out rc=0
+  shift
+  [ "${1:-}" = "--" ] && shift
+  out=$("$@" 2>&1) || rc=$?
+  if [ $rc -eq 0 ]; then
+    tap_ok "$desc"
+  else
+    tap_not_ok "$desc"
+    diag "command: $*" "exit: $rc" "$out"
+  fi
+  return 0
+}
+
+# assert_eq GOT WANT DESC
+assert_eq() {
+  if [ "$1" == "$2" ]; then
+    tap_ok "$3"
+  else
+    tap_not_ok "$3"
+    diag "got:  $1" "want: $2"
+  fi
+}
+
+# assert_match STRING ERE DESC
+assert_match() {
+  if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+    tap_ok "$3"
+  else
+    tap_not_ok "$3"
+    diag "string: $1" "does not match: $2"
+  fi
+}
+
+# assert_lt A B DESC  (integers)
+assert_lt() {
+  if [ "$1" -lt "$2" ]; then tap_ok "$3"; else tap_not_ok "$3"; diag "$1 is not < $2"; fi
+}
+
+# re_escape STRING: STRING as a literal ERE.
+re_escape() {
+  printf '%s' "$1" | sed -e 's/[][\.*^$+?(){}|/]/\\&/g'
+}
+
+# expect_fail CODE ERE [DESC] -- CMD...
+# Runs CMD; passes when it exits CODE and its stderr is exactly ONE line matching ERE.
+# Leaves the stderr line in $LAST_STDERR and stdout in $LAST_STDOUT.
+expect_fail() {
+  local code=$1 pat=$2 desc rc=0 nlines
+  shift 2
+  desc="exits $code with one stderr line matching /$pat/"
+  if [ "${1:-}" != "--" ]; then desc="$1: $desc"; shift; fi
+  [ "${1:-}" = "--" ] && shift
+  LAST_STDOUT=$("$@" 2>"$T/.stderr") || rc=$?
+  LAST_STDERR=$(cat "$T/.stderr")
+  nlines=$(wc -l <"$T/.stderr")
+  if [ $rc -eq "$code" ] && [ "$nlines" -eq 1 ] && grep -Eq -- "$pat" "$T/.stderr"; then
+    tap_ok "$desc"
+  else
+    tap_not_ok "$desc"
+    diag "command: $*" "exit: $rc (want $code); stderr lines: $nlines (want 1)" "stderr:" \
+      "$LAST_STDERR"
+  fi
+  return 0
+}
+
+# run_ok DESC -- CMD...: like check, but keeps stdout in $LAST_STDOUT, stderr in $LAST_STDERR
+# and the exit code in $LAST_RC. Always returns 0.
+run_ok() {
+  local desc=$1
+  shift
+  [ "${1:-}" = "--" ] && shift
+  LAST_RC=0
+  LAST_STDOUT=$("$@" 2>"$T/.stderr") || LAST_RC=$?
+  LAST_STDERR=$(cat "$T/.stderr")
+  if [ $LAST_RC -eq 0 ]; then
+    tap_ok "$desc"
+  else
+    tap_not_ok "$desc"
+    diag "command: $*" "exit: $LAST_RC" "stderr:" "$LAST_STDERR"
+  fi
+  return 0
+}
+
+# expect_exit CODE DESC -- CMD...: passes when CMD exits CODE (any output).
+expect_exit() {
+  local code=$1 desc=$2 rc=0
+  shift 2
+  [ "${1:-}" = "--" ] && shift
+  LAST_STDOUT=$("$@" 2>"$T/.stderr") || rc=$?
+  LAST_STDERR=$(cat "$T/.stderr")
+  if [ $rc -eq "$code" ]; then
+    tap_ok "$desc (exit $code)"
+  else
+    tap_not_ok "$desc (exit $code)"
+    diag "command: $*" "exit: $rc" "stderr:" "$LAST_STDERR"
+  fi
+  return 0
+}
+
+# finish: prints the summary and exits 1 if anything failed. Call at the end of every script.
+finish() {
+  _COMMON_DONE=1
+  echo "1..$TESTS_RUN"
+  if [ $TESTS_FAILED -gt 0 ]; then
+    echo "# $TEST_NAME: FAILED $TESTS_FAILED of $TESTS_RUN checks ($((SECONDS - TEST_START))s):"
+    local n
+    for n in "${FAILED_NAMES[@]}"; do echo "#   - $n"; done
+    exit 1
+  fi
+  echo "# $TEST_NAME: all $TESTS_RUN checks passed ($((SECONDS - TEST_START))s)"
+  exit 0
+}
+
+# --- modelvol -------------------------------------------------------------------------------
+
+# mvol ARGS...: modelvol on this test's store.
+mvol() {
+  "$MODELVOL" --root "$ROOT" "$@"
+}
+
+# mkmodel ARGS...: the fixture generator.
+mkmodel() {
+  "${MKMODEL[@]}" "$@"
+}
+
+ocipush() {
+  "${OCIPUSH[@]}" "$@"
+}
+
+# new_root [DIR]: switch to a fresh store root (default $T/root-N).
+_ROOTS=0
+new_root() {
+  _ROOTS=$((_ROOTS + 1))
+  ROOT=${1:-$T/root-$_ROOTS}
+}
+
+# model_count: number of models in `ls --json`.
+model_count() {
+  mvol --json ls | jq '.models | length'
+}
+
+# tree_listing DIR: one line per entry: path, type, octal mode, size for files, symlink target.
+tree_listing() {
+  (cd "$1" && find . -mindepth 1 \( -type f -printf '%P %y %m %s\n' \) -o \
+    \( -type l -printf '%P %y -> %l\n' \) -o -printf '%P %y %m\n' | sort)
+}
+
+# assert_tree_eq GOT EXPECTED DESC: same names, types, modes, symlink targets and bytes.
+assert_tree_eq() {
+  local got=$1 want=$2 desc=$3 d1 d2
+  d1=$(diff <(tree_listing "$got") <(tree_listing "$want") 2>&1) || true
+  d2=$(diff -r --no-dereference "$got" "$want" 2>&1) || true
+  if [ -z "$d1" ] && [ -z "$d2" ]; then
+    tap_ok "$desc"
+  else
+    tap_not_ok "$desc"
+    diag "listing diff (< got, > want):" "$(printf '%s\n' "$d1" | head -20)" \
+      "content diff:" "$(printf '%s\n' "$d2" | head -20)"
+  fi
+}
+
+# assert_canonical_modes DIR DESC: files 0644/0755, dirs 0755, nothing else but symlinks.
+assert_canonical_modes() {
+  local bad
+  bad=$(cd "$1" && find . -mindepth 1 \( -type f ! -perm 644 ! -perm 755 -printf '%P %m\n' \) \
+    -o \( -type d ! -perm 755 -printf '%P %m\n' \) -o \( ! -type f ! -type d ! -type l \
+    -printf '%P %y\n' \) | head -20)
+  if [ -z "$bad" ]; then tap_ok "$2"; else tap_not_ok "$2"; diag "$bad"; fi
+}
+
+# snapshot DIR [EXCLUDE_DIR]: every name under DIR with type, mode, size, inode and a hash of
+# file bytes, EXCLUDE_DIR (a path under DIR) left out. For "nothing written outside" checks.
+snapshot() {
+  local dir=$1 ex=${2:-/nonexistent}
+  find "$dir" -path "$ex" -prune -o -printf '%p %y %m %s %i %l\n' | sort
+  find "$dir" -path "$ex" -prune -o -type f -print0 | sort -z | xargs -0r md5sum
+}
+
+# wait_for_file PATH SECONDS
+wait_for_file() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    [ -e "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
