@@ -1,0 +1,133 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Crash safety (SECURITY-BAR item 27): kill -9 an import of a ~300 MB model at several points in
+# time, and a small import at the N-th rename/link syscall (strace inject). After each kill: no
+# process of that import is left, fsck is clean, and the model is either absent from ls or
+# complete and byte-exact. The next import completes; its staging is swept.
+: "${TEST_TMPDIR:=/var/tmp}"
+export TEST_TMPDIR
+. "$(dirname "$0")/../lib/common.sh"
+
+SIZE_MB=${CRASH_SIZE_MB:-300}
+BIG=localhost:5000/test/big:v1
+mkmodel preset big --size-mb "$SIZE_MB" --layers 3 --seed crash --out "$T/big" --ref "$BIG" \
+  --expect "$T/exp-big" --info "$T/big.json" >/dev/null
+dbig=$(jq -r .manifest "$T/big.json")
+
+now_ms() { date +%s%3N; }
+
+# verify_after_kill DESC DIGEST EXPECT: the invariants after a crash.
+verify_after_kill() {
+  local desc=$1 digest=$2 exp=$3 present
+  run_ok "$desc: fsck clean" -- mvol fsck
+  present=$(mvol --json ls | jq --arg d "$digest" '[.models[] | select(.digest == $d)] | length')
+  if [ "$present" = 0 ]; then
+    tap_ok "$desc: model absent"
+    expect_fail 1 '.' "$desc: path of the absent model fails" -- mvol path "$digest"
+  else
+    run_ok "$desc: model listed, path" -- mvol path "$digest"
+    assert_tree_eq "$LAST_STDOUT" "$exp" "$desc: listed model is complete and byte-exact"
+  fi
+}
+
+# kill_import_after MS DESC REF: starts the import in its own process group, SIGKILLs the
+# modelvol process after MS milliseconds, and checks that no process of the group survives.
+kill_import_after() {
+  local ms=$1 desc=$2 src=$3 pid rc=0 left
+  setsid "$MODELVOL" --root "$ROOT" import "$src" >"$T/kill.out" 2>"$T/kill.err" &
+  pid=$!
+  CLEANUP_PIDS+=("$pid")
+  sleep "$(awk -v m="$ms" 'BEGIN {printf "%.3f", m / 1000}')"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || rc=$?
+  CLEANUP_PIDS=()
+  if [ $rc -eq 137 ]; then
+    echo "#   $desc: killed after ${ms} ms"
+  else
+    echo "#   $desc: the import ended by itself before the kill (exit $rc)"
+  fi
+  # Children of the import (unpacker, decompressor) must not outlive it.
+  sleep 0.5
+  left=$(pgrep -g "$pid" 2>/dev/null | tr '\n' ' ' || true)
+  if [ -z "$left" ]; then
+    tap_ok "$desc: no process of the killed import is left"
+  else
+    tap_not_ok "$desc: no process of the killed import is left"
+    diag "still running in process group $pid: $left" "$(ps -o pid,ppid,stat,args -g "$pid" 2>/dev/null)"
+    kill -9 -- "-$pid" 2>/dev/null || true
+    sleep 0.2
+  fi
+}
+
+# --- a full import, for timing and reference ------------------------------------------------------
+new_root "$T/root-ref"
+t0=$(now_ms)
+run_ok "baseline: full import of a ${SIZE_MB} MB model" -- mvol import "oci:$T/big:$BIG"
+full_ms=$(($(now_ms) - t0))
+echo "# full import: $full_ms ms"
+assert_eq "$LAST_STDOUT" "$dbig" "baseline: digest"
+assert_tree_eq "$(mvol path "$BIG")" "$T/exp-big" "baseline: byte-exact"
+chmod -R u+w "$ROOT" 2>/dev/null || true
+rm -rf "$ROOT"
+
+# --- kill -9 at fractions of the full import time, each in a fresh store -------------------------
+for pct in 2 15 40 65 90 98; do
+  new_root
+  kill_import_after $((full_ms * pct / 100)) "kill at ${pct}%" "oci:$T/big:$BIG"
+  verify_after_kill "kill at ${pct}%" "$dbig" "$T/exp-big"
+  chmod -R u+w "$ROOT" 2>/dev/null || true
+  rm -rf "$ROOT"
+done
+
+# --- repeated kills in one store, then an import that completes ----------------------------------
+new_root
+for i in 1 2 3; do
+  kill_import_after $((full_ms * 35 / 100)) "store kept, kill $i" "oci:$T/big:$BIG"
+  verify_after_kill "store kept, kill $i" "$dbig" "$T/exp-big"
+done
+run_ok "after the kills: the next import completes" -- mvol import "oci:$T/big:$BIG"
+assert_eq "$LAST_STDOUT" "$dbig" "after the kills: digest"
+run_ok "after the kills: path" -- mvol path "$BIG"
+assert_tree_eq "$LAST_STDOUT" "$T/exp-big" "after the kills: byte-exact"
+check "after the kills: fsck clean" -- mvol fsck
+assert_eq "$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 | head -3)" "" "after the kills: <root>/tmp swept"
+assert_eq "$(find "$ROOT/repo" -name '*.commitpartial' | head -3)" "" "after the kills: no .commitpartial left"
+diag "repo/tmp after recovery: $(find "$ROOT/repo/tmp" -mindepth 1 -maxdepth 1 | wc -l) entries"
+chmod -R u+w "$ROOT" 2>/dev/null || true
+rm -rf "$ROOT" "$T/exp-big" "$T/big"
+
+# --- kill -9 at the N-th rename / link syscall (strace inject), small model ----------------------
+if command -v strace >/dev/null && strace -f -qq -o /dev/null -e trace=getpid true 2>/dev/null; then
+  S=localhost:5000/test/small:v1
+  mkmodel preset shared --seed crash-small --out "$T/small" --ref "$S" --expect "$T/exp-small" \
+    --info "$T/small.json" >/dev/null
+  dsmall=$(jq -r .manifest "$T/small.json")
+  new_root
+  sc='rename,renameat,renameat2,linkat,symlinkat'
+  strace -f -qq -o "$T/strace.log" -e trace=$sc "$MODELVOL" --root "$ROOT" import "oci:$T/small:$S" >/dev/null 2>&1 || true
+  total=$(grep -Ec '(rename|renameat|renameat2|linkat|symlinkat)\(' "$T/strace.log" || true)
+  echo "# small import makes $total rename/link calls"
+  rm -rf "$ROOT"
+  points=$(python3 -c 'import sys; t=int(sys.argv[1]); print(" ".join(str(n) for n in sorted({max(1, round(t*k/8)) for k in range(1, 9)})) if t else "")' "$total")
+  for n in $points; do
+    new_root
+    rc=0
+    setsid strace -f -qq -o /dev/null -e trace=$sc -e inject=$sc:signal=KILL:when=$n \
+      "$MODELVOL" --root "$ROOT" import "oci:$T/small:$S" >/dev/null 2>"$T/strace.err" &
+    spid=$!
+    CLEANUP_PIDS+=("$spid")
+    wait "$spid" || rc=$?
+    CLEANUP_PIDS=()
+    echo "#   kill at rename/link call $n of $total: exit $rc"
+    left=$(pgrep -g "$spid" 2>/dev/null | tr '\n' ' ' || true)
+    assert_eq "$left" "" "syscall $n: no process left"
+    verify_after_kill "syscall $n/$total" "$dsmall" "$T/exp-small"
+    run_ok "syscall $n/$total: the next import completes" -- mvol import "oci:$T/small:$S"
+    assert_tree_eq "$(mvol path "$S")" "$T/exp-small" "syscall $n/$total: then byte-exact"
+    rm -rf "$ROOT"
+  done
+else
+  echo "# strace unusable here: syscall-point kills skipped"
+fi
+
+finish
