@@ -14,8 +14,8 @@ MV_BUILTIN (rm)
 
   g_option_context_set_summary (context,
                                 "Remove names (MODEL is a name) or models with all their names "
-                                "(MODEL is a digest). A model's last name takes the model with "
-                                "it; 'modelvol prune' reclaims the space.");
+                                "(MODEL is a digest). A model left without names stays until "
+                                "'modelvol prune', which also reclaims the space.");
   store = mv_option_context_parse (context, NULL, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;

@@ -226,8 +226,8 @@ MV_PUBLIC gboolean mv_store_checkout (MvStore *store, const char *model, char **
  * @model: a name removes that name; a digest (or prefix) removes the model and all its names
  * @error: return location for a #GError
  *
- * Removes a name or a model. A model left with no name is no longer listed and its checkout is
- * removed unless in use; its objects are reclaimed by mv_store_prune().
+ * Removes a name or a model. A model left with no name stays listed until mv_store_prune()
+ * removes it (unless a container uses it); a model in use cannot be removed by digest.
  *
  * Returns: TRUE on success
  */

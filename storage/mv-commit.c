@@ -544,7 +544,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   LayerImport li = { .store = store, .spec = spec, .staging_dfd = -1,
                      .cancellable = cancellable };
   g_autofree char *ref = NULL;
-  g_auto(GVariantBuilder) mb;
+  g_auto(GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   gboolean ok = FALSE;
 
   if (!mv_digest_validate (spec->digest, NULL, NULL, error))
@@ -589,7 +589,6 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   if (!publish_staged (&li, error))
     goto abort;
 
-  g_variant_builder_init (&mb, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&mb, "{sv}", MV_META_DIGEST, g_variant_new_string (spec->digest));
   g_variant_builder_add (&mb, "{sv}", MV_META_FORMAT,
                          g_variant_new_string (format_name (spec->format)));
@@ -710,7 +709,7 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
   g_auto(MvStoreLock) lock = { 0 };
   g_autoptr(OstreeMutableTree) root = ostree_mutable_tree_new ();
   g_autofree char *ref = NULL;
-  g_auto(GVariantBuilder) mb;
+  g_auto(GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   Merge m = { .store = store };
   guint64 n_files = 0, n_bytes = 0;
   g_autoptr(GPtrArray) layers = g_ptr_array_new ();
@@ -759,7 +758,6 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
     }
   g_ptr_array_add (layers, NULL);
 
-  g_variant_builder_init (&mb, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&mb, "{sv}", MV_META_DIGEST, g_variant_new_string (spec->digest));
   g_variant_builder_add (&mb, "{sv}", MV_META_MANIFEST,
                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE,

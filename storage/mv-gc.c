@@ -57,9 +57,6 @@ mv_store_remove_name (MvStore *store, const char *name, GCancellable *cancellabl
   g_auto(MvStoreLock) lock = { 0 };
   g_autofree char *ref = mv_name_ref (name);
   g_autofree char *rev = NULL;
-  g_autoptr(GHashTable) names = NULL;
-  g_autoptr(GVariant) meta = NULL;
-  const char *digest = NULL;
 
   if (!mv_store_lock_acquire (store, TRUE, &lock, cancellable, error))
     return FALSE;
@@ -71,25 +68,8 @@ mv_store_remove_name (MvStore *store, const char *name, GCancellable *cancellabl
         mv_throw (error, MV_ERROR_NOT_FOUND, "no model named '%s'", shown);
       return FALSE;
     }
-  if (!delete_ref (store, ref, error))
-    return FALSE;
-  names = mv_store_list_names (store, error);
-  if (names == NULL)
-    return FALSE;
-  meta = mv_store_load_commit_meta (store, rev, NULL, NULL, NULL);
-  if (meta == NULL || !g_variant_lookup (meta, MV_META_DIGEST, "&s", &digest))
-    return TRUE;
-  /* The last name of a model that no container uses takes the model with it; its objects
-   * go at the next prune. A model in use stays, unnamed, until its users are gone. */
-  if (names_pointing_at (names, rev) == 0 && !mv_store_model_in_use (store, digest))
-    {
-      g_autofree char *mref = mv_model_ref (digest);
-      if (!delete_ref (store, mref, error))
-        return FALSE;
-      if (!remove_checkout (store, digest, cancellable, error))
-        return FALSE;
-    }
-  return TRUE;
+  /* Only the name goes: a model left without names stays listed (as <none>) until prune. */
+  return delete_ref (store, ref, error);
 }
 
 gboolean
