@@ -135,14 +135,15 @@ run_ok "registry: ocipush the cncf model" -- ocipush "oci:$T/lay-cncf:localhost:
 run_ok "registry: ocipush the index-wrapped cnai model" -- ocipush "oci:$T/lay-idx:localhost:5000/test/indexed:v1" "$REGISTRY/org/indexed:v1"
 run_ok "skopeo copy the model to oci:" -- skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/org/model:v1" "oci:$T/sk:v1"
 run_ok "skopeo copy --all the index to oci:" -- skopeo copy -q --all --src-tls-verify=false "docker://$REGISTRY/org/indexed:v1" "oci:$T/sk:indexed"
+REG=$REGISTRY
 registry_stop
 want=$(jq -r .manifest "$T/info-cncf.json")
-run_ok "skopeo layout: import" -- mvol import "oci:$T/sk:v1" --name "$REGISTRY/org/model:v1"
+run_ok "skopeo layout: import" -- mvol import "oci:$T/sk:v1" --name "$REG/org/model:v1"
 assert_eq "$LAST_STDOUT" "$want" "skopeo layout: same manifest digest as the source layout"
-assert_tree_eq "$(mvol path "$REGISTRY/org/model:v1")" "$T/exp-cncf" "skopeo layout: byte-exact tree"
-run_ok "skopeo layout: import the index entry" -- mvol import "oci:$T/sk:indexed" --name "$REGISTRY/org/indexed:v1"
+assert_tree_eq "$(mvol path "$REG/org/model:v1")" "$T/exp-cncf" "skopeo layout: byte-exact tree"
+run_ok "skopeo layout: import the index entry" -- mvol import "oci:$T/sk:indexed" --name "$REG/org/indexed:v1"
 assert_eq "$LAST_STDOUT" "$(jq -r .manifest "$T/info-idx.json")" "skopeo layout: index followed to the manifest"
-assert_tree_eq "$(mvol path "$REGISTRY/org/indexed:v1")" "$T/exp-idx" "skopeo layout: index entry byte-exact tree"
+assert_tree_eq "$(mvol path "$REG/org/indexed:v1")" "$T/exp-idx" "skopeo layout: index entry byte-exact tree"
 check "skopeo layout: fsck clean" -- mvol fsck
 
 finish
