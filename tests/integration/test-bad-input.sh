@@ -43,19 +43,36 @@ for p in "${bad_presets[@]}"; do
     --ref "localhost:5000/bad/$p:v1" --info "$W/bad/$p.info.json" >/dev/null
 done
 
-# Manifest-level faults made by hand: manifest / config bytes that do not hash to their digest.
-mkmodel preset shared --seed bad-manifest --out "$W/bad/bad-manifest-digest" \
-  --ref localhost:5000/bad/bad-manifest-digest:v1 --info "$W/bad/bad-manifest-digest.info.json" >/dev/null
-mkmodel preset shared --seed bad-config --out "$W/bad/bad-config-digest" \
-  --ref localhost:5000/bad/bad-config-digest:v1 --info "$W/bad/bad-config-digest.info.json" >/dev/null
-reserialize() { # same JSON, other bytes
+# Manifest-level faults made by hand: manifest / config bytes that do not hash to their digest,
+# with the same size (one byte changed, still valid JSON) or another size (re-serialized).
+same_size_edit() {
+  python3 - "$1" <<'PY'
+import json, sys
+p = sys.argv[1]
+d = open(p, "rb").read()
+e = d.replace(b"\n ", b"\n\t", 1) if b"\n " in d else d.replace(b"modelvol", b"modelvoL", 1)
+assert e != d and len(e) == len(d)
+json.loads(e)
+open(p, "wb").write(e)
+PY
+}
+reserialize() { # same JSON, other bytes, other size
   python3 -c 'import json,sys; p=sys.argv[1]; o=json.load(open(p)); open(p,"w").write(json.dumps(o, indent=7))' "$1"
 }
-m=$(jq -r .manifest "$W/bad/bad-manifest-digest.info.json")
-reserialize "$W/bad/bad-manifest-digest/blobs/sha256/${m#sha256:}"
-c=$(jq -r .config "$W/bad/bad-config-digest.info.json")
-reserialize "$W/bad/bad-config-digest/blobs/sha256/${c#sha256:}"
-bad_presets+=(bad-manifest-digest bad-config-digest)
+for kind in manifest config; do
+  for how in digest size; do
+    p=bad-$kind-$how
+    mkmodel preset shared --seed "$p" --out "$W/bad/$p" --ref "localhost:5000/bad/$p:v1" \
+      --info "$W/bad/$p.info.json" >/dev/null
+    d=$(jq -r ".$kind" "$W/bad/$p.info.json")
+    if [ $how = digest ]; then
+      same_size_edit "$W/bad/$p/blobs/sha256/${d#sha256:}"
+    else
+      reserialize "$W/bad/$p/blobs/sha256/${d#sha256:}"
+    fi
+    bad_presets+=("$p")
+  done
+done
 
 snap_before=$(snapshot "$W" "$ROOT")
 
@@ -63,8 +80,8 @@ for p in "${bad_presets[@]}"; do
   info=$W/bad/$p.info.json
   case $p in
     not-modelpack) pat='[Mm]odel[Pp]ack' ;;
-    bad-manifest-digest) m=$(jq -r .manifest "$info"); pat=${m:7:12} ;;
-    bad-config-digest) c=$(jq -r .config "$info"); pat=${c:7:12} ;;
+    bad-manifest-*) m=$(jq -r .manifest "$info"); pat=${m:7:12} ;;
+    bad-config-*) c=$(jq -r .config "$info"); pat=${c:7:12} ;;
     *)
       fault=$(jq -r .fault "$info")
       if [[ $fault == sha256:* ]]; then pat=${fault:7:12}; else pat=$(re_escape "$fault"); fi
