@@ -39,7 +39,7 @@ kill_import_after() {
   CLEANUP_PIDS+=("$pid")
   sleep "$(awk -v m="$ms" 'BEGIN {printf "%.3f", m / 1000}')"
   kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || rc=$?
+  { wait "$pid"; } 2>/dev/null || rc=$?
   CLEANUP_PIDS=()
   if [ $rc -eq 137 ]; then
     echo "#   $desc: killed after ${ms} ms"
@@ -59,31 +59,82 @@ kill_import_after() {
   fi
 }
 
-# --- a full import, for timing and reference ------------------------------------------------------
-new_root "$T/root-ref"
-t0=$(now_ms)
-run_ok "baseline: full import of a ${SIZE_MB} MB model" -- mvol import "oci:$T/big:$BIG"
-full_ms=$(($(now_ms) - t0))
-echo "# full import: $full_ms ms"
-assert_eq "$LAST_STDOUT" "$dbig" "baseline: digest"
-assert_tree_eq "$(mvol path "$BIG")" "$T/exp-big" "baseline: byte-exact"
-chmod -R u+w "$ROOT" 2>/dev/null || true
-rm -rf "$ROOT"
+# kill_when_refs N DESC SRC: SIGKILLs the import as soon as N layer refs exist in the store.
+kill_when_refs() {
+  local n=$1 desc=$2 src=$3 pid rc=0
+  setsid "$MODELVOL" --root "$ROOT" import "$src" >"$T/kill.out" 2>"$T/kill.err" &
+  pid=$!
+  CLEANUP_PIDS+=("$pid")
+  python3 - "$pid" "$ROOT/repo/refs/heads/modelvol/layer/sha256" "$n" <<'PY'
+import os, signal, sys, time
+pid, d, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+while True:
+    try:
+        if len([f for f in os.listdir(d) if not f.startswith("tmp")]) >= n:
+            os.kill(pid, signal.SIGKILL)
+            break
+    except FileNotFoundError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        break
+    if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+        break
+    time.sleep(0.002)
+PY
+  { wait "$pid"; } 2>/dev/null || rc=$?
+  CLEANUP_PIDS=()
+  if [ $rc -eq 137 ]; then
+    echo "#   $desc: killed with $(ls "$ROOT/repo/refs/heads/modelvol/layer/sha256" | wc -l) layer refs"
+  else
+    echo "#   $desc: the import ended by itself before the kill (exit $rc)"
+  fi
+  sleep 0.2
+  assert_eq "$(pgrep -g "$pid" 2>/dev/null | tr '\n' ' ' || true)" "" "$desc: no process of the killed import is left"
+}
+
+drop_root() {
+  chmod -R u+w "$ROOT" 2>/dev/null || true
+  rm -rf "$ROOT"
+}
+
+# --- full imports, for timing and reference --------------------------------------------------------
+full_ms=
+for i in 1 2; do
+  new_root
+  t0=$(now_ms)
+  run_ok "baseline $i: full import of a ${SIZE_MB} MB model" -- mvol import "oci:$T/big:$BIG"
+  ms=$(($(now_ms) - t0))
+  echo "# full import $i: $ms ms"
+  if [ -z "$full_ms" ] || [ "$ms" -lt "$full_ms" ]; then full_ms=$ms; fi
+  assert_eq "$LAST_STDOUT" "$dbig" "baseline $i: digest"
+  [ $i = 1 ] && assert_tree_eq "$(mvol path "$BIG")" "$T/exp-big" "baseline: byte-exact"
+  drop_root
+done
 
 # --- kill -9 at fractions of the full import time, each in a fresh store -------------------------
-for pct in 2 15 40 65 90 98; do
+for pct in 3 10 25 40 55 70 85 95; do
   new_root
   kill_import_after $((full_ms * pct / 100)) "kill at ${pct}%" "oci:$T/big:$BIG"
   verify_after_kill "kill at ${pct}%" "$dbig" "$T/exp-big"
-  chmod -R u+w "$ROOT" 2>/dev/null || true
-  rm -rf "$ROOT"
+  drop_root
 done
 
-# --- repeated kills in one store, then an import that completes ----------------------------------
+# --- kill -9 as soon as the k-th layer ref appears (in the middle of the next layer) -------------
+nlayers=$(jq '.layers | length' "$T/big.json")
+for k in $(seq 1 $((nlayers - 1))); do
+  new_root
+  kill_when_refs "$k" "kill after layer ref $k" "oci:$T/big:$BIG"
+  verify_after_kill "kill after layer ref $k" "$dbig" "$T/exp-big"
+  drop_root
+done
+
+# --- repeated kills in one store, each later, then an import that completes ----------------------
 new_root
-for i in 1 2 3; do
-  kill_import_after $((full_ms * 35 / 100)) "store kept, kill $i" "oci:$T/big:$BIG"
-  verify_after_kill "store kept, kill $i" "$dbig" "$T/exp-big"
+for pct in 30 60 90; do
+  kill_import_after $((full_ms * pct / 100)) "store kept, kill at ${pct}%" "oci:$T/big:$BIG"
+  verify_after_kill "store kept, kill at ${pct}%" "$dbig" "$T/exp-big"
 done
 run_ok "after the kills: the next import completes" -- mvol import "oci:$T/big:$BIG"
 assert_eq "$LAST_STDOUT" "$dbig" "after the kills: digest"
@@ -92,39 +143,42 @@ assert_tree_eq "$LAST_STDOUT" "$T/exp-big" "after the kills: byte-exact"
 check "after the kills: fsck clean" -- mvol fsck
 assert_eq "$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 | head -3)" "" "after the kills: <root>/tmp swept"
 assert_eq "$(find "$ROOT/repo" -name '*.commitpartial' | head -3)" "" "after the kills: no .commitpartial left"
-diag "repo/tmp after recovery: $(find "$ROOT/repo/tmp" -mindepth 1 -maxdepth 1 | wc -l) entries"
-chmod -R u+w "$ROOT" 2>/dev/null || true
-rm -rf "$ROOT" "$T/exp-big" "$T/big"
+echo "# repo/tmp after recovery: $(find "$ROOT/repo/tmp" -mindepth 1 -maxdepth 1 | wc -l) entries"
+drop_root
+rm -rf "$T/exp-big" "$T/big"
 
-# --- kill -9 at the N-th rename / link syscall (strace inject), small model ----------------------
+# --- kill -9 at the N-th renameat / linkat (strace inject; counters are per syscall), small model ---
 if command -v strace >/dev/null && strace -f -qq -o /dev/null -e trace=getpid true 2>/dev/null; then
   S=localhost:5000/test/small:v1
   mkmodel preset shared --seed crash-small --out "$T/small" --ref "$S" --expect "$T/exp-small" \
     --info "$T/small.json" >/dev/null
   dsmall=$(jq -r .manifest "$T/small.json")
   new_root
-  sc='rename,renameat,renameat2,linkat,symlinkat'
-  strace -f -qq -o "$T/strace.log" -e trace=$sc "$MODELVOL" --root "$ROOT" import "oci:$T/small:$S" >/dev/null 2>&1 || true
-  total=$(grep -Ec '(rename|renameat|renameat2|linkat|symlinkat)\(' "$T/strace.log" || true)
-  echo "# small import makes $total rename/link calls"
-  rm -rf "$ROOT"
-  points=$(python3 -c 'import sys; t=int(sys.argv[1]); print(" ".join(str(n) for n in sorted({max(1, round(t*k/8)) for k in range(1, 9)})) if t else "")' "$total")
-  for n in $points; do
-    new_root
-    rc=0
-    setsid strace -f -qq -o /dev/null -e trace=$sc -e inject=$sc:signal=KILL:when=$n \
-      "$MODELVOL" --root "$ROOT" import "oci:$T/small:$S" >/dev/null 2>"$T/strace.err" &
-    spid=$!
-    CLEANUP_PIDS+=("$spid")
-    wait "$spid" || rc=$?
-    CLEANUP_PIDS=()
-    echo "#   kill at rename/link call $n of $total: exit $rc"
-    left=$(pgrep -g "$spid" 2>/dev/null | tr '\n' ' ' || true)
-    assert_eq "$left" "" "syscall $n: no process left"
-    verify_after_kill "syscall $n/$total" "$dsmall" "$T/exp-small"
-    run_ok "syscall $n/$total: the next import completes" -- mvol import "oci:$T/small:$S"
-    assert_tree_eq "$(mvol path "$S")" "$T/exp-small" "syscall $n/$total: then byte-exact"
-    rm -rf "$ROOT"
+  strace -f -qq -o "$T/strace.log" -e trace=renameat,renameat2,linkat "$MODELVOL" --root "$ROOT" \
+    import "oci:$T/small:$S" >/dev/null 2>&1 || true
+  drop_root
+  for sc in renameat linkat renameat2; do
+    total=$(grep -c " $sc(" "$T/strace.log" || true)
+    echo "# small import: $total $sc calls"
+    [ "$total" -gt 0 ] || continue
+    # every call when there are few (each ref update is one), else 12 spread out
+    points=$(python3 -c 'import sys; t=int(sys.argv[1]); print(" ".join(str(n) for n in (range(1, t+1) if t <= 30 else sorted({max(1, round(t*k/12)) for k in range(1, 13)}))))' "$total")
+    for n in $points; do
+      new_root
+      rc=0
+      setsid strace -f -qq -o /dev/null -e trace=$sc -e inject=$sc:signal=KILL:when=$n \
+        "$MODELVOL" --root "$ROOT" import "oci:$T/small:$S" >/dev/null 2>"$T/strace.err" &
+      spid=$!
+      CLEANUP_PIDS+=("$spid")
+      { wait "$spid"; } 2>/dev/null || rc=$?
+      CLEANUP_PIDS=()
+      [ $rc -eq 137 ] || echo "#   $sc $n/$total: not killed (exit $rc)"
+      assert_eq "$(pgrep -g "$spid" 2>/dev/null | tr '\n' ' ' || true)" "" "$sc $n/$total: no process left"
+      verify_after_kill "$sc $n/$total" "$dsmall" "$T/exp-small"
+      run_ok "$sc $n/$total: the next import completes" -- mvol import "oci:$T/small:$S"
+      assert_tree_eq "$(mvol path "$S")" "$T/exp-small" "$sc $n/$total: then byte-exact"
+      drop_root
+    done
   done
 else
   echo "# strace unusable here: syscall-point kills skipped"
