@@ -3,31 +3,52 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include "mv-mediatype-private.h"
 
 /* Size caps applied before any parsing. */
 #define MV_MANIFEST_MAX_SIZE (4 * 1024 * 1024)
 #define MV_CONFIG_MAX_SIZE (4 * 1024 * 1024)
 #define MV_INDEX_MAX_SIZE (4 * 1024 * 1024)
-#define MV_MANIFEST_MAX_LAYERS 4096
+#define MV_MANIFEST_MAX_LAYERS 4096 /* also the cap on an index's manifests */
+#define MV_JSON_MAX_DEPTH 32        /* nesting of arrays and objects */
+#define MV_FILE_METADATA_MAX_SIZE (64 * 1024)
+
+/**
+ * mv_json_parse_object:
+ * @data: (array length=len): a JSON document from outside
+ * @len: its length in bytes
+ * @max_size: the size cap, checked before anything is parsed
+ * @what: what the document is, for messages ("manifest", "config")
+ *
+ * Parses strict RFC 8259 JSON whose top level is an object. json-glib 1.6 alone accepts
+ * comments, single quotes, hex numbers and trailing values, wraps integers that overflow
+ * 64 bits, cuts strings at "\u0000", keeps the last of duplicate keys and recurses without
+ * bound; this checks the bytes first and refuses all of that, raw control characters in
+ * strings, invalid UTF-8, and nesting deeper than MV_JSON_MAX_DEPTH.
+ * Returns: (transfer full) (nullable): the root node (an object), or NULL with
+ *   MV_ERROR_LIMIT_EXCEEDED (above @max_size) or MV_ERROR_INVALID_MANIFEST
+ */
+JsonNode *mv_json_parse_object (const char *data, gsize len, gsize max_size, const char *what,
+                                GError **error);
 
 typedef struct
 {
-  char *media_type;     /* required */
-  char *digest;         /* required, validated with mv_digest_validate() */
-  gint64 size;          /* required, >= 0 */
-  char *artifact_type;  /* nullable */
+  char *media_type;        /* required */
+  char *digest;            /* required, validated with mv_digest_validate() */
+  gint64 size;             /* required, >= 0 */
+  char *artifact_type;     /* nullable */
   GHashTable *annotations; /* nullable; string -> string */
-  char **urls;          /* nullable; kept only to be ignored: foreign URLs are never fetched */
+  char **urls;             /* nullable; kept only to be ignored: foreign URLs are never fetched */
 } MvDescriptor;
 
 typedef struct
 {
-  int schema_version;   /* must be 2 */
-  char *media_type;     /* nullable (optional in OCI), else must be MV_OCI_MANIFEST */
-  char *artifact_type;  /* nullable */
-  MvDescriptor *config; /* required */
-  GPtrArray *layers;    /* (element-type MvDescriptor) */
+  int schema_version;      /* must be 2 */
+  char *media_type;        /* nullable (optional in OCI), else must be MV_OCI_MANIFEST */
+  char *artifact_type;     /* nullable */
+  MvDescriptor *config;    /* required */
+  GPtrArray *layers;       /* (element-type MvDescriptor) */
   GHashTable *annotations; /* nullable */
   MvDescriptor *subject;   /* nullable */
 } MvManifest;
@@ -51,13 +72,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvIndex, mv_index_free)
  * mv_manifest_parse:
  * Parses an OCI image manifest. Rejects bodies above MV_MANIFEST_MAX_SIZE before parsing,
  * non-objects, wrong types, schemaVersion != 2, a mediaType other than the OCI manifest one,
- * invalid digests, negative sizes, more than MV_MANIFEST_MAX_LAYERS layers.
- * Returns: (transfer full) (nullable): the manifest, or NULL with MV_ERROR_INVALID_MANIFEST
+ * invalid digests, negative sizes, more than MV_MANIFEST_MAX_LAYERS layers. JSON is parsed
+ * with mv_json_parse_object(). Unknown members are ignored, as OCI requires; JSON null is not
+ * accepted for any member. Annotations must map strings to strings.
+ * Returns: (transfer full) (nullable): the manifest, or NULL with MV_ERROR_INVALID_MANIFEST,
+ *   or MV_ERROR_LIMIT_EXCEEDED when the body or the layer count is above its cap
  */
 MvManifest *mv_manifest_parse (const char *data, gsize len, GError **error);
 
 /**
- * mv_index_parse: the same for an OCI image index (or Docker manifest list).
+ * mv_index_parse: the same for an OCI image index (or Docker manifest list): mediaType, when
+ * present, must be MV_OCI_INDEX or MV_DOCKER_MANIFEST_LIST; at most MV_MANIFEST_MAX_LAYERS
+ * entries.
  */
 MvIndex *mv_index_parse (const char *data, gsize len, GError **error);
 
@@ -77,8 +103,9 @@ MvFamily mv_manifest_get_family (MvManifest *manifest);
 
 /**
  * mv_manifest_check_modelpack:
- * Structural checks of a ModelPack manifest: it is ModelPack, and every layer has one of the
- * 40 layer media types. (Path checks happen in the store.)
+ * Structural checks of a ModelPack manifest: it is ModelPack, its config has a ModelPack
+ * config media type, and every layer has one of the 40 layer media types. (Path checks
+ * happen in the store.)
  * Returns: FALSE with MV_ERROR_NOT_MODELPACK or MV_ERROR_UNSUPPORTED naming the media type
  */
 gboolean mv_manifest_check_modelpack (MvManifest *manifest, GError **error);

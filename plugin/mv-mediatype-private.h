@@ -11,6 +11,12 @@
 #define MV_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MV_OCI_EMPTY "application/vnd.oci.empty.v1+json"
 
+/* ModelPack artifact and config media types, one per family. */
+#define MV_ARTIFACT_TYPE_CNCF "application/vnd.cncf.model.manifest.v1+json"
+#define MV_ARTIFACT_TYPE_CNAI "application/vnd.cnai.model.manifest.v1+json"
+#define MV_CONFIG_TYPE_CNCF "application/vnd.cncf.model.config.v1+json"
+#define MV_CONFIG_TYPE_CNAI "application/vnd.cnai.model.config.v1+json"
+
 #define MV_ANNOT_CNCF_FILEPATH "org.cncf.model.filepath"
 #define MV_ANNOT_CNAI_FILEPATH "org.cnai.model.filepath"
 #define MV_ANNOT_CNCF_FILE_METADATA "org.cncf.model.file.metadata+json"
@@ -57,6 +63,6 @@ MvFamily mv_mediatype_artifact_family (const char *media_type);
 /** mv_mediatype_config_family: family of a ModelPack config media type, or MV_FAMILY_NONE */
 MvFamily mv_mediatype_config_family (const char *media_type);
 
-const char *mv_layer_kind_to_string (MvLayerKind kind);     /* "weight", "weight.config", ... */
+const char *mv_layer_kind_to_string (MvLayerKind kind);       /* "weight", "weight.config", ... */
 const char *mv_layer_format_to_string (MvLayerFormat format); /* "raw", "tar", "tar+gzip", ... */
-const char *mv_family_to_string (MvFamily family);          /* "cncf", "cnai", "none" */
+const char *mv_family_to_string (MvFamily family);            /* "cncf", "cnai", "none" */

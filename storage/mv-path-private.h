@@ -45,6 +45,8 @@ gboolean mv_path_check_link_target (const char *link_path, const char *target, G
  * mv_escape_for_display:
  * Returns: (transfer full): @s with control characters, ANSI escapes and invalid UTF-8 shown
  *   as \xNN, truncated to @max_len bytes (with "...") when longer. Use for every untrusted
- *   string placed into a message.
+ *   string placed into a message. Also shown as \xNN: C1 controls, and invisible formatting
+ *   characters (bidi overrides, zero-width, line/paragraph separators, unassigned and private
+ *   use code points); a backslash is doubled. @max_len 0 means no limit; NULL gives "(null)".
  */
 char *mv_escape_for_display (const char *s, gsize max_len);
