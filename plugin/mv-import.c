@@ -15,6 +15,26 @@
 #include "mv-store-private.h"
 
 #define MAX_INDEX_CANDIDATES 64
+#define MAX_JOBS 4
+
+guint
+mv_import_jobs (void)
+{
+  const char *env = g_getenv ("MODELVOL_JOBS");
+  guint64 n = 0;
+
+  if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 64, &n, NULL))
+    return n;
+  return CLAMP (g_get_num_processors (), 1, MAX_JOBS);
+}
+
+static int
+descriptor_size_cmp (gconstpointer a, gconstpointer b)
+{
+  const MvDescriptor *da = *(MvDescriptor *const *) a;
+  const MvDescriptor *db = *(MvDescriptor *const *) b;
+  return (db->size > da->size) - (db->size < da->size);
+}
 
 /* Fetches and parses the manifest a descriptor names; follows one level of index to the
  * first ModelPack manifest in it. */
@@ -105,6 +125,108 @@ check_raw_paths (MvManifest *m, GError **error)
   return TRUE;
 }
 
+typedef struct
+{
+  MvStore *store;
+  MvSource *source;
+  GCancellable *cancellable; /* cancelled on the first failure, to stop the others */
+  GMutex mutex;
+  GError *error; /* the first failure */
+} LayerJobs;
+
+static void
+import_one_layer (gpointer data, gpointer user_data)
+{
+  MvDescriptor *d = data;
+  LayerJobs *jobs = user_data;
+  const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
+  MvLayerSpec ls = { .digest = d->digest, .size = d->size, .format = mt->format };
+  g_autoptr(GInputStream) blob = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (g_cancellable_is_cancelled (jobs->cancellable))
+    return;
+  if (mt->format == MV_LAYER_FORMAT_RAW)
+    {
+      ls.filepath = mv_descriptor_get_filepath (d, TRUE);
+      ls.mode = mv_descriptor_get_file_mode (d);
+    }
+  blob = jobs->source->klass->open_blob (jobs->source, d, jobs->cancellable, &local_error);
+  if (blob != NULL
+      && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
+    return;
+  g_mutex_lock (&jobs->mutex);
+  /* The first real failure wins; the others only saw our cancellation. */
+  if (jobs->error == NULL
+      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    jobs->error = g_steal_pointer (&local_error);
+  g_mutex_unlock (&jobs->mutex);
+  g_cancellable_cancel (jobs->cancellable);
+}
+
+/* Imports the layers the store lacks, several at a time: each layer is read once and hashed
+ * as it flows, and parallel layers keep both cores busy with hashing and writing. */
+static gboolean
+import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *cancellable,
+               GError **error)
+{
+  LayerJobs jobs = { .store = store, .source = source };
+  g_autoptr(GPtrArray) todo = g_ptr_array_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GThreadPool *pool;
+  gulong handler = 0;
+  guint n_threads;
+
+  for (guint i = 0; i < m->layers->len; i++)
+    {
+      MvDescriptor *d = m->layers->pdata[i];
+      if (!g_hash_table_add (seen, d->digest))
+        continue; /* the same blob twice in one manifest */
+      if (mv_store_has_layer (store, d->digest))
+        {
+          g_debug ("layer %s is already stored", d->digest);
+          continue;
+        }
+      g_ptr_array_add (todo, d);
+    }
+  if (todo->len == 0)
+    return TRUE;
+
+  n_threads = MIN (todo->len, mv_import_jobs ());
+  jobs.cancellable = g_cancellable_new ();
+  g_mutex_init (&jobs.mutex);
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (g_cancellable_cancel),
+                                     jobs.cancellable, NULL);
+  /* Largest first, so that a big layer does not start last and run alone. */
+  g_ptr_array_sort (todo, descriptor_size_cmp);
+  if (n_threads <= 1)
+    {
+      for (guint i = 0; i < todo->len; i++)
+        import_one_layer (todo->pdata[i], &jobs);
+    }
+  else
+    {
+      pool = g_thread_pool_new (import_one_layer, &jobs, n_threads, TRUE, NULL);
+      for (guint i = 0; i < todo->len; i++)
+        g_thread_pool_push (pool, todo->pdata[i], NULL);
+      g_thread_pool_free (pool, FALSE, TRUE);
+    }
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  g_mutex_clear (&jobs.mutex);
+
+  if (jobs.error == NULL && g_cancellable_is_cancelled (jobs.cancellable))
+    g_set_error_literal (&jobs.error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled");
+  g_object_unref (jobs.cancellable);
+  if (jobs.error != NULL)
+    {
+      g_propagate_error (error, jobs.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static char *
 default_name (const char *ref_name)
 {
@@ -156,29 +278,9 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   if (!mv_store_has_model (store, digest))
     {
       for (guint i = 0; i < m->layers->len; i++)
-        {
-          MvDescriptor *d = m->layers->pdata[i];
-          const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
-          MvLayerSpec ls = { .digest = d->digest, .size = d->size, .format = mt->format };
-          g_autoptr(GInputStream) blob = NULL;
-
-          g_ptr_array_add (layer_digests, d->digest);
-          if (mv_store_has_layer (store, d->digest))
-            {
-              g_debug ("layer %s is already stored", d->digest);
-              continue;
-            }
-          if (mt->format == MV_LAYER_FORMAT_RAW)
-            {
-              ls.filepath = mv_descriptor_get_filepath (d, TRUE);
-              ls.mode = mv_descriptor_get_file_mode (d);
-            }
-          blob = source->klass->open_blob (source, d, cancellable, error);
-          if (blob == NULL)
-            return FALSE;
-          if (!mv_store_import_layer (store, &ls, blob, cancellable, error))
-            return mv_prefix_error (error, "%s", what);
-        }
+        g_ptr_array_add (layer_digests, ((MvDescriptor *) m->layers->pdata[i])->digest);
+      if (!import_layers (store, source, m, cancellable, error))
+        return mv_prefix_error (error, "%s", what);
       spec.digest = digest;
       spec.manifest = manifest_bytes;
       spec.config = config_bytes;

@@ -264,6 +264,7 @@ mtree_parent_for (MvStore *store, OstreeMutableTree *root, const char *path,
 typedef struct
 {
   MvStore *store;
+  OstreeRepo *repo; /* this import's own handle: its transaction */
   const MvLayerSpec *spec;
   OstreeMutableTree *root;
   int staging_dfd;
@@ -278,6 +279,8 @@ static void
 layer_import_clear (LayerImport *li)
 {
   g_clear_object (&li->root);
+  if (li->repo != NULL)
+    mv_store_give_repo (li->store, g_steal_pointer (&li->repo));
   if (li->staging_name != NULL)
     (void) mv_rm_rf_at (li->store->tmp_dfd, li->staging_name, NULL, NULL);
   g_clear_pointer (&li->staging_name, g_free);
@@ -429,7 +432,7 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
         g_autofree char *csum = NULL;
         if (!mv_path_check_link_target (path, e->link_target, error))
           return mv_prefix_error (error, "tar member '%s'", path);
-        csum = ostree_repo_write_symlink (li->store->repo, NULL, 0, 0, NULL, e->link_target,
+        csum = ostree_repo_write_symlink (li->repo, NULL, 0, 0, NULL, e->link_target,
                                           li->cancellable, error);
         if (csum == NULL)
           return FALSE;
@@ -516,23 +519,23 @@ format_name (MvLayerFormat f)
 }
 
 static gboolean
-write_commit_and_ref (MvStore *store, OstreeMutableTree *root, GVariant *metadata,
+write_commit_and_ref (OstreeRepo *repo, OstreeMutableTree *root, GVariant *metadata,
                       const char *subject, const char *ref, GCancellable *cancellable,
                       GError **error)
 {
   g_autoptr(GFile) root_file = NULL;
   g_autofree char *commit = NULL;
 
-  if (!ostree_repo_write_mtree (store->repo, root, &root_file, cancellable, error))
+  if (!ostree_repo_write_mtree (repo, root, &root_file, cancellable, error))
     return FALSE;
   /* Time 0 and no parent: the same content always gives the same commit, so concurrent
    * importers of one layer or model agree on the ref's value. */
-  if (!ostree_repo_write_commit_with_time (store->repo, NULL, subject, NULL, metadata,
+  if (!ostree_repo_write_commit_with_time (repo, NULL, subject, NULL, metadata,
                                            OSTREE_REPO_FILE (root_file), 0, &commit, cancellable,
                                            error))
     return FALSE;
-  ostree_repo_transaction_set_ref (store->repo, NULL, ref, commit);
-  return ostree_repo_commit_transaction (store->repo, NULL, cancellable, error);
+  ostree_repo_transaction_set_ref (repo, NULL, ref, commit);
+  return ostree_repo_commit_transaction (repo, NULL, cancellable, error);
 }
 
 gboolean
@@ -551,10 +554,24 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
     return FALSE;
   if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
     return FALSE;
-  if (mv_store_has_layer (store, spec->digest))
-    return TRUE;
-
   ref = mv_layer_ref (spec->digest);
+  li.repo = mv_store_take_repo (store, cancellable, error);
+  if (li.repo == NULL)
+    return FALSE;
+  {
+    g_autofree char *rev = NULL;
+    if (!ostree_repo_resolve_rev_ext (li.repo, ref, TRUE, 0, &rev, error))
+      {
+        mv_store_give_repo (store, g_steal_pointer (&li.repo));
+        return FALSE;
+      }
+    if (rev != NULL)
+      {
+        mv_store_give_repo (store, g_steal_pointer (&li.repo));
+        return TRUE; /* stored meanwhile, by another thread or process */
+      }
+  }
+
   mv_blob_reader_init (&br, blob, spec->digest, spec->size, cancellable);
   li.root = ostree_mutable_tree_new ();
   ostree_mutable_tree_set_metadata_checksum (li.root, mv_store_dirmeta (store));
@@ -575,7 +592,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   if (li.staging_dfd < 0)
     goto out;
 
-  if (!ostree_repo_prepare_transaction (store->repo, NULL, cancellable, error))
+  if (!ostree_repo_prepare_transaction (li.repo, NULL, cancellable, error))
     goto out;
 
   if (spec->format == MV_LAYER_FORMAT_RAW)
@@ -597,14 +614,14 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   {
     g_autoptr(GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
     g_autofree char *subject = g_strconcat ("layer ", spec->digest, NULL);
-    if (!write_commit_and_ref (store, li.root, meta, subject, ref, cancellable, error))
+    if (!write_commit_and_ref (li.repo, li.root, meta, subject, ref, cancellable, error))
       goto abort;
   }
   ok = TRUE;
   goto out;
 
 abort:
-  (void) ostree_repo_abort_transaction (store->repo, NULL, NULL);
+  (void) ostree_repo_abort_transaction (li.repo, NULL, NULL);
 out:
   if (!ok && error && *error)
     {
@@ -776,7 +793,7 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
   {
     g_autoptr(GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
     g_autofree char *subject = g_strconcat ("model ", spec->digest, NULL);
-    if (!write_commit_and_ref (store, root, meta, subject, ref, cancellable, error))
+    if (!write_commit_and_ref (store->repo, root, meta, subject, ref, cancellable, error))
       goto abort;
   }
   return TRUE;

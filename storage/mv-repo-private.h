@@ -33,9 +33,20 @@ struct MvStore
   int lock_fd;
   int lock_depth;
   gboolean lock_exclusive;
-  OstreeRepo *repo;
+  OstreeRepo *repo;      /* the calling thread's */
+  GMutex mutex;          /* guards the lock depth and the pool below */
+  GPtrArray *repo_pool;  /* more OstreeRepo handles for layer imports in worker threads */
   char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
 };
+
+/**
+ * mv_store_take_repo:
+ * An OstreeRepo of its own for one thread's transaction (libostree allows one transaction
+ * per OstreeRepo object). Give it back with mv_store_give_repo().
+ * Returns: (transfer full) (nullable): a repo handle
+ */
+OstreeRepo *mv_store_take_repo (MvStore *store, GCancellable *cancellable, GError **error);
+void mv_store_give_repo (MvStore *store, OstreeRepo *repo);
 
 /** mv_layer_ref / mv_model_ref: (transfer full): ref names for a validated digest */
 char *mv_layer_ref (const char *digest);

@@ -80,6 +80,8 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
   gboolean created = FALSE;
 
   self->root_dfd = self->tmp_dfd = self->checkouts_dfd = self->objects_dfd = self->lock_fd = -1;
+  g_mutex_init (&self->mutex);
+  self->repo_pool = g_ptr_array_new_with_free_func (g_object_unref);
 
   if (root == NULL || *root == '\0')
     root = g_getenv ("MODELVOL_ROOT");
@@ -231,6 +233,8 @@ mv_store_free (MvStore *self)
   if (self == NULL)
     return;
   g_clear_object (&self->repo);
+  g_clear_pointer (&self->repo_pool, g_ptr_array_unref);
+  g_mutex_clear (&self->mutex);
   mv_close_fdp (&self->root_dfd);
   mv_close_fdp (&self->tmp_dfd);
   mv_close_fdp (&self->checkouts_dfd);
@@ -258,6 +262,8 @@ gboolean
 mv_store_lock_acquire (MvStore *self, gboolean exclusive, MvStoreLock *out_lock,
                        GCancellable *cancellable, GError **error)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+
   g_return_val_if_fail (out_lock->store == NULL, FALSE);
 
   if (self->lock_depth > 0)
@@ -296,12 +302,39 @@ mv_store_lock_clear (MvStoreLock *lock)
   if (self == NULL)
     return;
   lock->store = NULL;
+  g_mutex_lock (&self->mutex);
   g_assert (self->lock_depth > 0);
   if (--self->lock_depth == 0)
     {
       (void) flock (self->lock_fd, LOCK_UN);
       self->lock_exclusive = FALSE;
     }
+  g_mutex_unlock (&self->mutex);
+}
+
+OstreeRepo *
+mv_store_take_repo (MvStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(OstreeRepo) repo = NULL;
+
+  g_mutex_lock (&self->mutex);
+  if (self->repo_pool->len > 0)
+    repo = g_ptr_array_steal_index_fast (self->repo_pool, self->repo_pool->len - 1);
+  g_mutex_unlock (&self->mutex);
+  if (repo != NULL)
+    return g_steal_pointer (&repo);
+  repo = ostree_repo_new (ostree_repo_get_path (self->repo));
+  if (!ostree_repo_open (repo, cancellable, error))
+    return NULL;
+  return g_steal_pointer (&repo);
+}
+
+void
+mv_store_give_repo (MvStore *self, OstreeRepo *repo)
+{
+  g_mutex_lock (&self->mutex);
+  g_ptr_array_add (self->repo_pool, repo);
+  g_mutex_unlock (&self->mutex);
 }
 
 /* Refs: modelvol/layer/sha256/<hex>, modelvol/model/sha256/<hex>, modelvol/name/<escaped>.
