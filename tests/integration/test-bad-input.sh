@@ -27,11 +27,12 @@ good=$LAST_STDOUT
 run_ok "path of the good model" -- mvol path "$G"
 good_co=$LAST_STDOUT
 assert_tree_eq "$good_co" "$T/exp-good" "good model: byte-exact tree"
-good_ls=$(mvol --json ls)
+good_ls=$(mvol --json ls | jq -c .)
 
 # Every bad layout is built before the first bad import, so the snapshot covers them too.
 bad_presets=(
-  bad-dotdot bad-dotdot-deep bad-abs bad-dotdot-mid
+  bad-dotdot bad-dotdot-deep bad-abs bad-dotdot-mid bad-dotdot-only bad-pax-nul
+  bad-whiteout bad-opaque-whiteout bad-dup-in-tar bad-file-then-dir bad-dir-then-symlink
   bad-symlink-abs bad-symlink-abs-write bad-symlink-rel bad-symlink-write
   bad-hardlink bad-chardev bad-fifo
   bad-digest bad-digest-raw bad-size-larger bad-size-smaller
@@ -87,9 +88,12 @@ for p in "${bad_presets[@]}"; do
       if [[ $fault == sha256:* ]]; then pat=${fault:7:12}; else pat=$(re_escape "$fault"); fi
       ;;
   esac
+  n_before=$(model_count)
   expect_fail 1 "$pat" "$p" -- mvol import "oci:$W/bad/$p:localhost:5000/bad/$p:v1"
   echo "#   $p: $LAST_STDERR"
-  assert_eq "$(model_count)" 1 "$p: no new model"
+  assert_eq "$(model_count)" "$n_before" "$p: no new model"
+  check "$p: its manifest is not in the store" -- bash -c '! "$0" --root "$1" --json ls | grep -q "$2"' \
+    "$MODELVOL" "$ROOT" "$(jq -r .manifest "$info" | cut -c8-)"
   # No layer ref for a layer at fault (blob-level faults name the layer).
   fault=$(jq -r '.fault // ""' "$info")
   if [[ $fault == sha256:* ]]; then
@@ -100,7 +104,7 @@ for p in "${bad_presets[@]}"; do
 done
 
 # Afterwards.
-assert_eq "$(mvol --json ls)" "$good_ls" "ls unchanged after all bad imports"
+assert_eq "$(mvol --json ls | jq -c .)" "$good_ls" "ls unchanged after all bad imports"
 run_ok "fsck clean after all bad imports" -- mvol fsck
 run_ok "path of the good model after all bad imports" -- mvol path "$G"
 assert_eq "$LAST_STDOUT" "$good_co" "same checkout path"

@@ -92,6 +92,25 @@ assert_eq "$(jq -c .config <<<"$ins")" "{}" "config {}: inspect shows {}"
 assert_lt 0 "$(jq '.warnings|length' <<<"$ins")" "config {}: inspect has warnings"
 assert_tree_eq "$(mvol path localhost:5000/test/empty-config:v1)" "$T/exp-empty" "config {}: byte-exact tree"
 
+# --- hostile metadata is canonicalized (SECURITY-BAR 16, 17) ------------------------------------
+O=localhost:5000/test/odd-metadata:v1
+mkmodel preset odd-metadata --out "$T/lay-odd" --ref "$O" --expect "$T/exp-odd" >/dev/null
+run_ok "odd metadata: import" -- mvol import "oci:$T/lay-odd:$O"
+run_ok "odd metadata: path" -- mvol path "$O"
+co=$LAST_STDOUT
+assert_tree_eq "$co" "$T/exp-odd" "odd metadata: byte-exact tree, setuid/setgid/sticky dropped, 0644/0755"
+assert_canonical_modes "$co" "odd metadata: only 0644/0755 files and 0755 dirs"
+assert_eq "$(find "$co" -mindepth 1 ! -type l -printf '%U:%G\n' | sort -u)" "0:0" "odd metadata: owner 0:0 everywhere"
+assert_eq "$(python3 -c 'import os,sys
+out=[]
+for d,ds,fs in os.walk(sys.argv[1]):
+    for n in ds+fs:
+        p=os.path.join(d,n)
+        try: x=os.listxattr(p, follow_symlinks=False)
+        except OSError: x=[]
+        out += [p+" "+a for a in x]
+print("\n".join(out))' "$co")" "" "odd metadata: no xattrs applied"
+
 # --- an index.json entry that is an OCI index ---------------------------------------------------
 mkmodel preset all-kinds --family cnai --seed indexed --wrap-index --out "$T/lay-idx" \
   --ref localhost:5000/test/indexed:v1 --expect "$T/exp-idx" --info "$T/info-idx.json" >/dev/null

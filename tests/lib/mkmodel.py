@@ -756,6 +756,32 @@ def preset_big(a):
     return {"family": a.family, "ref": "localhost:5000/test/big:v1", "layers": layers}
 
 
+def preset_odd_metadata(a):
+    """Good input with hostile metadata that must be canonicalized: setuid/setgid/sticky,
+    bits above 07777, uid/gid/uname/gname, PAX xattrs (none may be applied)."""
+    xattrs = {"SCHILY.xattr.user.evil": "1", "SCHILY.xattr.security.capability": "\x01",
+              "SCHILY.xattr.trusted.overlay.opaque": "y", "SCHILY.xattr.security.selinux":
+              "system_u:object_r:shadow_t:s0"}
+    entries = [
+        {"name": "odd", "type": "dir", "mode": "01777"},
+        {"name": "odd/setuid", "content": "#!/bin/sh\n", "mode": "04755"},
+        {"name": "odd/setgid", "content": "g\n", "mode": "02644"},
+        {"name": "odd/sticky-exec", "content": "s\n", "mode": "01711"},
+        {"name": "odd/owned", "content": "o\n", "uid": 1000, "gid": 1000, "uname": "evil",
+         "gname": "evil", "mode": "0640"},
+        {"name": "odd/big-uid", "content": "u\n", "uid": 2 ** 31, "gid": 2 ** 31},
+        {"name": "odd/xattrs", "content": "x\n", "pax": xattrs},
+        {"name": "odd/dir-0700", "type": "dir", "mode": "0700"},
+        {"name": "odd/dir-0700/f", "content": "f\n", "mode": "0400"},
+    ]
+    return {"family": a.family, "ref": "localhost:5000/test/odd-metadata:v1", "layers": [
+        {"kind": "code", "format": "tar", "path": "odd", "entries": entries},
+        {"kind": "code", "format": "raw", "path": "raw-setuid", "mode": "04755",
+         "content": "#!/bin/sh\n"},
+        {"kind": "doc", "format": "raw", "path": "raw-0400", "mode": "0400", "content": "r\n"},
+    ]}
+
+
 def _good_files(a):
     return [{"name": "good/first.txt", "content": "written before the bad entry\n"}]
 
@@ -828,6 +854,39 @@ def preset_bad_chardev(a):
 
 def preset_bad_fifo(a):
     return _bad_tar(a, [{"name": "fifo-member", "type": "fifo"}], fault_name="fifo-member")
+
+
+def preset_bad_dotdot_only(a):
+    return _bad_tar(a, [{"name": "..", "type": "dir"}], fault_name="..")
+
+
+def preset_bad_whiteout(a):
+    return _bad_tar(a, [{"name": "good/.wh.first.txt", "content": ""}], fault_name=".wh.first.txt")
+
+
+def preset_bad_opaque_whiteout(a):
+    return _bad_tar(a, [{"name": "good/.wh..wh..opq", "content": ""}], fault_name=".wh..wh..opq")
+
+
+def preset_bad_pax_nul(a):
+    # A PAX path with a NUL: the ustar name is harmless, the PAX record is not.
+    return _bad_tar(a, [{"name": "pax-nul-harmless", "content": "n\n",
+                         "pax": {"path": "pax-nul\x00/../../x"}}], fault_name="pax-nul")
+
+
+def preset_bad_dup_in_tar(a):
+    return _bad_tar(a, [{"name": "twice.txt", "content": "one\n"},
+                        {"name": "twice.txt", "content": "two\n"}], fault_name="twice.txt")
+
+
+def preset_bad_file_then_dir(a):
+    return _bad_tar(a, [{"name": "fd", "content": "file\n"},
+                        {"name": "fd", "type": "dir"}], fault_name="fd")
+
+
+def preset_bad_dir_then_symlink(a):
+    return _bad_tar(a, [{"name": "ds", "type": "dir"}, {"name": "ds/inside", "content": "i\n"},
+                        {"name": "ds", "type": "symlink", "target": "good"}], fault_name="ds")
 
 
 def _bad_blob(a, fmt, fault, **kw):
@@ -909,7 +968,15 @@ PRESETS = {
     "shared": preset_shared,
     "many-files": preset_many_files,
     "big": preset_big,
+    "odd-metadata": preset_odd_metadata,
     "bad-dotdot": preset_bad_dotdot,
+    "bad-dotdot-only": preset_bad_dotdot_only,
+    "bad-whiteout": preset_bad_whiteout,
+    "bad-opaque-whiteout": preset_bad_opaque_whiteout,
+    "bad-pax-nul": preset_bad_pax_nul,
+    "bad-dup-in-tar": preset_bad_dup_in_tar,
+    "bad-file-then-dir": preset_bad_file_then_dir,
+    "bad-dir-then-symlink": preset_bad_dir_then_symlink,
     "bad-dotdot-deep": preset_bad_dotdot_deep,
     "bad-abs": preset_bad_abs,
     "bad-dotdot-mid": preset_bad_dotdot_mid,
