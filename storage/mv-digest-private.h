@@ -60,5 +60,4 @@ char *mv_digest_bytes (const void *data, gsize len);
  * mv_digest_check_bytes:
  * Returns: TRUE if @data hashes to @digest (any supported algorithm), else MV_ERROR_DIGEST_MISMATCH
  */
-gboolean mv_digest_check_bytes (const char *digest, const void *data, gsize len,
-                                GError **error);
+gboolean mv_digest_check_bytes (const char *digest, const void *data, gsize len, GError **error);

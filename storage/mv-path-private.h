@@ -26,8 +26,7 @@ typedef enum
  * components of at most MV_PATH_COMPONENT_MAX bytes. The root itself ("" or ".") is refused.
  * Returns: TRUE if safe; else MV_ERROR_UNSAFE_PATH with the path (escaped) and the reason
  */
-gboolean mv_path_normalize (const char *path, MvPathFlags flags, char **out_path,
-                            GError **error);
+gboolean mv_path_normalize (const char *path, MvPathFlags flags, char **out_path, GError **error);
 
 /**
  * mv_path_check_link_target:
