@@ -1,0 +1,437 @@
+/* Unit tests of storage/: objects, layer commits, model merges, refs, paths on disk.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <ostree.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mv-digest-private.h"
+#include "mv-fdio-private.h"
+#include "mv-repo-private.h"
+
+typedef struct
+{
+  char *dir;
+  MvStore *store;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  f->dir = g_dir_make_tmp ("mv-test-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autofree char *root = g_build_filename (f->dir, "store", NULL);
+  f->store = mv_store_open (root, MV_STORE_OPEN_CREATE, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  mv_store_free (f->store);
+  g_assert_true (mv_rm_rf_at (AT_FDCWD, f->dir, NULL, NULL));
+  g_free (f->dir);
+}
+
+typedef struct
+{
+  const char *name;
+  int type; /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR, or 1 for a hardlink */
+  const char *data_or_target;
+  int mode;
+} TarEntry;
+
+/* A tar (optionally gzip) in memory, written with libarchive. */
+static GBytes *
+make_tar (const TarEntry *entries, gboolean gzip)
+{
+  struct archive *a = archive_write_new ();
+  gsize cap = 1 << 20, used = 0;
+  char *buf = g_malloc (cap);
+
+  archive_write_set_format_pax_restricted (a);
+  if (gzip)
+    archive_write_add_filter_gzip (a);
+  archive_write_set_bytes_in_last_block (a, 1);
+  g_assert_cmpint (archive_write_open_memory (a, buf, cap, &used), ==, ARCHIVE_OK);
+  for (const TarEntry *e = entries; e->name; e++)
+    {
+      struct archive_entry *ae = archive_entry_new ();
+      archive_entry_set_pathname (ae, e->name);
+      archive_entry_set_perm (ae, e->mode ? e->mode : 0644);
+      if (e->type == 1)
+        {
+          archive_entry_set_filetype (ae, AE_IFREG);
+          archive_entry_set_hardlink (ae, e->data_or_target);
+        }
+      else
+        archive_entry_set_filetype (ae, e->type);
+      if (e->type == AE_IFLNK)
+        archive_entry_set_symlink (ae, e->data_or_target);
+      if (e->type == AE_IFREG)
+        archive_entry_set_size (ae, strlen (e->data_or_target));
+      g_assert_cmpint (archive_write_header (a, ae), ==, ARCHIVE_OK);
+      if (e->type == AE_IFREG)
+        archive_write_data (a, e->data_or_target, strlen (e->data_or_target));
+      archive_entry_free (ae);
+    }
+  archive_write_close (a);
+  archive_write_free (a);
+  return g_bytes_new_take (buf, used);
+}
+
+static gboolean
+import_bytes (MvStore *store, GBytes *blob, MvLayerFormat format, const char *filepath,
+              guint32 mode, char **out_digest, GError **error)
+{
+  g_autofree char *digest
+      = mv_digest_bytes (g_bytes_get_data (blob, NULL), g_bytes_get_size (blob));
+  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (blob);
+  MvLayerSpec spec = { .digest = digest,
+                       .size = g_bytes_get_size (blob),
+                       .format = format,
+                       .filepath = filepath,
+                       .mode = mode };
+  if (!mv_store_import_layer (store, &spec, in, NULL, error))
+    return FALSE;
+  if (out_digest)
+    *out_digest = g_steal_pointer (&digest);
+  return TRUE;
+}
+
+static guint
+count_objects (MvStore *store, const char *suffix)
+{
+  guint n = 0;
+  for (int i = 0; i < 256; i++)
+    {
+      char sub[3];
+      g_snprintf (sub, sizeof sub, "%02x", i);
+      g_autofree char *dir
+          = g_build_filename (mv_store_get_root (store), "repo", "objects", sub, NULL);
+      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+      const char *name;
+      while (d && (name = g_dir_read_name (d)))
+        if (g_str_has_suffix (name, suffix))
+          n++;
+    }
+  return n;
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+/* Every object we write ourselves must be one libostree accepts as is: its GLib checksum of
+ * the stored file equals the name we gave it. */
+static void
+test_objects_match_ostree (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const TarEntry entries[] = {
+    { "./", AE_IFDIR, NULL, 0755 },
+    { "./a.txt", AE_IFREG, "hello\n", 0644 },
+    { "./bin/run.sh", AE_IFREG, "#!/bin/sh\necho hi\n", 04755 },
+    { "./bin/link", AE_IFLNK, "run.sh", 0777 },
+    { "./empty", AE_IFREG, "", 0600 },
+    { NULL },
+  };
+  g_autoptr (GBytes) tar = make_tar (entries, TRUE);
+  g_autofree char *digest = NULL;
+  g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  g_autofree char *ref = NULL;
+  g_autofree char *rev = NULL;
+  GHashTableIter it;
+  gpointer k;
+  guint n_files = 0;
+
+  g_assert_true (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR_GZIP, NULL, 0, &digest, &error));
+  g_assert_no_error (error);
+  g_assert_true (mv_store_has_layer (f->store, digest));
+  ref = mv_layer_ref (digest);
+  rev = mv_store_resolve_ref (f->store, ref, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (rev);
+  g_assert_true (
+      ostree_repo_traverse_commit_union (f->store->repo, rev, 0, reachable, NULL, &error));
+  g_hash_table_iter_init (&it, reachable);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    {
+      const char *csum;
+      OstreeObjectType type;
+      ostree_object_name_deserialize (k, &csum, &type);
+      g_assert_true (ostree_repo_fsck_object (f->store->repo, type, csum, NULL, &error));
+      g_assert_no_error (error);
+      if (type == OSTREE_OBJECT_TYPE_FILE)
+        {
+          n_files++;
+          g_assert_true (mv_store_verify_file_object (f->store, csum, NULL, &error));
+          g_assert_no_error (error);
+        }
+    }
+  g_assert_cmpuint (n_files, ==, 4); /* a.txt, run.sh, link, empty */
+
+  /* Modes are canonical: the setuid script is 0755, the 0600 file is 0644. */
+  {
+    MvModelSpec spec = { 0 };
+    const char *layers[] = { digest, NULL };
+    g_autoptr (GBytes) manifest = g_bytes_new_static ("{}", 2);
+    g_autofree char *mdigest = mv_digest_bytes ("{}", 2);
+    g_autofree char *path = NULL;
+    struct stat st;
+    spec.digest = mdigest;
+    spec.manifest = manifest;
+    spec.config = manifest;
+    spec.layer_digests = layers;
+    spec.n_layers = 1;
+    g_assert_true (mv_store_commit_model (f->store, &spec, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_true (mv_store_checkout_digest (f->store, mdigest, &path, NULL, &error));
+    g_assert_no_error (error);
+    g_autofree char *run = g_build_filename (path, "bin", "run.sh", NULL);
+    g_autofree char *empty = g_build_filename (path, "empty", NULL);
+    g_autofree char *bin = g_build_filename (path, "bin", NULL);
+    g_assert_cmpint (lstat (run, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 0755);
+    g_assert_cmpint (lstat (empty, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 0644);
+    g_assert_cmpint (st.st_size, ==, 0);
+    g_assert_cmpint (lstat (bin, &st), ==, 0);
+    g_assert_cmpint (st.st_mode & 07777, ==, 0755);
+  }
+}
+
+static void
+expect_layer_fails (Fixture *f, const TarEntry *entries, int code, const char *fragment)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) tar = make_tar (entries, FALSE);
+  g_autofree char *tmp = g_build_filename (mv_store_get_root (f->store), "tmp", NULL);
+  guint before = count_objects (f->store, ".file");
+
+  g_assert_false (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, NULL, &error));
+  g_assert_error (error, MV_ERROR, code);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("message '%s' lacks '%s'", error->message, fragment);
+  g_assert_cmpuint (count_objects (f->store, ".file"), ==, before);
+  g_assert_cmpuint (count_entries (tmp), ==, 0);
+  g_clear_error (&error);
+  {
+    g_autoptr (GHashTable) layers = mv_store_list_prefix (f->store, MV_REF_LAYER_PREFIX, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_hash_table_size (layers), ==, 0);
+  }
+}
+
+static void
+test_bad_layers (Fixture *f, gconstpointer data)
+{
+  {
+    const TarEntry e[] = { { "../x", AE_IFREG, "x" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "../x");
+  }
+  {
+    const TarEntry e[] = { { "/abs", AE_IFREG, "x" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "/abs");
+  }
+  {
+    const TarEntry e[] = { { "l", AE_IFLNK, "/etc" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "'l'");
+  }
+  {
+    /* symlink-then-write */
+    const TarEntry e[] = {
+      { "d", AE_IFDIR, NULL, 0755 }, { "l", AE_IFLNK, "d" }, { "l/f", AE_IFREG, "x" }, { NULL }
+    };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "l/f");
+  }
+  {
+    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "b", 1, "a" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "hardlink");
+  }
+  {
+    const TarEntry e[] = { { "dev", AE_IFCHR, NULL }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "character device");
+  }
+  {
+    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "a", AE_IFREG, "y" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "more than once");
+  }
+  {
+    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "a/b", AE_IFREG, "y" }, { NULL } };
+    expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "not a directory");
+  }
+}
+
+static void
+test_digest_mismatch (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) blob = g_bytes_new_static ("weights", 7);
+  g_autofree char *wrong = mv_digest_bytes ("other", 5);
+  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (blob);
+  MvLayerSpec spec = {
+    .digest = wrong, .size = 7, .format = MV_LAYER_FORMAT_RAW, .filepath = "w.bin", .mode = 0644
+  };
+
+  g_assert_false (mv_store_import_layer (f->store, &spec, in, NULL, &error));
+  g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
+  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+  g_assert_false (mv_store_has_layer (f->store, wrong));
+
+  /* More bytes than the descriptor says: stopped at size + 1. */
+  g_clear_error (&error);
+  {
+    g_autofree char *right = mv_digest_bytes ("weights", 7);
+    g_autoptr (GInputStream) in2 = g_memory_input_stream_new_from_bytes (blob);
+    MvLayerSpec s2 = {
+      .digest = right, .size = 6, .format = MV_LAYER_FORMAT_RAW, .filepath = "w.bin", .mode = 0644
+    };
+    g_assert_false (mv_store_import_layer (f->store, &s2, in2, NULL, &error));
+    g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
+    g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+  }
+}
+
+static void
+test_merge (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  const TarEntry e1[] = { { "dir/a", AE_IFREG, "A" }, { "same", AE_IFREG, "S" }, { NULL } };
+  const TarEntry e2[] = { { "dir/b", AE_IFREG, "B" }, { "same", AE_IFREG, "S" }, { NULL } };
+  const TarEntry e3[] = { { "dir/a", AE_IFREG, "different" }, { NULL } };
+  g_autoptr (GBytes) t1 = make_tar (e1, FALSE);
+  g_autoptr (GBytes) t2 = make_tar (e2, FALSE);
+  g_autoptr (GBytes) t3 = make_tar (e3, FALSE);
+  g_autoptr (GBytes) raw = g_bytes_new_static ("W", 1);
+  g_autofree char *d1 = NULL, *d2 = NULL, *d3 = NULL, *d4 = NULL;
+  g_autoptr (GBytes) manifest = g_bytes_new_static ("{\"m\":1}", 7);
+  g_autofree char *mdigest = mv_digest_bytes ("{\"m\":1}", 7);
+  g_autofree char *bad_digest = mv_digest_bytes ("{\"m\":2}", 7);
+  g_autoptr (MvModelInfo) info = NULL;
+
+  g_assert_true (import_bytes (f->store, t1, MV_LAYER_FORMAT_TAR, NULL, 0, &d1, &error));
+  g_assert_true (import_bytes (f->store, t2, MV_LAYER_FORMAT_TAR, NULL, 0, &d2, &error));
+  g_assert_true (import_bytes (f->store, t3, MV_LAYER_FORMAT_TAR, NULL, 0, &d3, &error));
+  g_assert_true (import_bytes (f->store, raw, MV_LAYER_FORMAT_RAW, "dir/w.bin", 0755, &d4, &error));
+  g_assert_no_error (error);
+
+  {
+    const char *layers[] = { d1, d2, d4 };
+    MvModelSpec spec = { .digest = mdigest,
+                         .manifest = manifest,
+                         .config = manifest,
+                         .artifact_type = "application/vnd.cncf.model.manifest.v1+json",
+                         .layer_digests = layers,
+                         .n_layers = 3 };
+    g_assert_true (mv_store_commit_model (f->store, &spec, NULL, &error));
+    g_assert_no_error (error);
+  }
+  info = mv_store_get_model_by_digest (f->store, mdigest, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (info->n_files, ==, 4); /* dir/a dir/b dir/w.bin same */
+  g_assert_cmpuint (info->logical_bytes, ==, 4);
+  g_assert_cmpuint (info->n_layers, ==, 3);
+
+  {
+    const char *layers[] = { d1, d3 };
+    MvModelSpec spec = { .digest = bad_digest,
+                         .manifest = manifest,
+                         .config = manifest,
+                         .layer_digests = layers,
+                         .n_layers = 2 };
+    g_assert_false (mv_store_commit_model (f->store, &spec, NULL, &error));
+    g_assert_error (error, MV_ERROR, MV_ERROR_UNSAFE_PATH);
+    g_assert_nonnull (strstr (error->message, "dir/a"));
+    g_assert_false (mv_store_has_model (f->store, bad_digest));
+  }
+}
+
+static void
+test_name_refs (void)
+{
+  const char *names[] = { "docker.io/library/busybox:latest", "localhost:5000/org/m_x:v1.0",
+                          "[::1]:5000/a/b@sha256:0123", "quay.io/-weird/.name:_tag", NULL };
+  for (guint i = 0; names[i]; i++)
+    {
+      g_autofree char *ref = mv_name_ref (names[i]);
+      g_autoptr (GError) error = NULL;
+      g_assert_true (ostree_validate_rev (ref, &error));
+      g_assert_no_error (error);
+      g_autofree char *back = mv_name_from_ref (ref + strlen (MV_REF_NAME_PREFIX "/"));
+      g_assert_cmpstr (back, ==, names[i]);
+    }
+}
+
+static void
+test_chaseat (gconstpointer data)
+{
+  gboolean fallback = GPOINTER_TO_INT (data);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mv-test-chase-XXXXXX", &error);
+  mv_autofd int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  MvChaseFlags extra = fallback ? MV_CHASE_FORCE_FALLBACK : 0;
+  struct stat st_in, st_root;
+
+  g_assert_cmpint (mkdirat (dfd, "sub", 0755), ==, 0);
+  g_assert_cmpint (symlinkat ("/", dfd, "toroot"), ==, 0);
+  g_assert_cmpint (symlinkat ("../../../..", dfd, "sub/up"), ==, 0);
+
+  /* Beneath: escapes are refused. */
+  {
+    int fd = mv_chaseat (dfd, "toroot", extra, &error);
+    g_assert_cmpint (fd, ==, -1);
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+    fd = mv_chaseat (dfd, "sub/up", extra, &error);
+    g_assert_cmpint (fd, ==, -1);
+    g_clear_error (&error);
+  }
+  /* In root: "/" and ".." chains land on the root itself. */
+  {
+    mv_autofd int fd = mv_chaseat (dfd, "toroot", MV_CHASE_RESOLVE_IN_ROOT | extra, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (fstat (fd, &st_in), ==, 0);
+    g_assert_cmpint (fstat (dfd, &st_root), ==, 0);
+    g_assert_cmpint (st_in.st_ino, ==, st_root.st_ino);
+  }
+  {
+    mv_autofd int fd = mv_chaseat (dfd, "sub/up/sub", MV_CHASE_RESOLVE_IN_ROOT | extra, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (fd, >=, 0);
+  }
+  /* MKDIR creates inside the root, following in-root links. */
+  {
+    mv_autofd int fd = mv_chaseat (dfd, "toroot/new/deep",
+                                   MV_CHASE_RESOLVE_IN_ROOT | MV_CHASE_MKDIR | extra, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (fstatat (dfd, "new/deep", &st_in, 0), ==, 0);
+  }
+  g_assert_true (mv_rm_rf_at (AT_FDCWD, dir, NULL, NULL));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/store/objects-match-ostree", Fixture, NULL, fixture_setup,
+              test_objects_match_ostree, fixture_teardown);
+  g_test_add ("/store/bad-layers", Fixture, NULL, fixture_setup, test_bad_layers, fixture_teardown);
+  g_test_add ("/store/digest-mismatch", Fixture, NULL, fixture_setup, test_digest_mismatch,
+              fixture_teardown);
+  g_test_add ("/store/merge", Fixture, NULL, fixture_setup, test_merge, fixture_teardown);
+  g_test_add_func ("/store/name-refs", test_name_refs);
+  g_test_add_data_func ("/fdio/chaseat/openat2", GINT_TO_POINTER (0), test_chaseat);
+  g_test_add_data_func ("/fdio/chaseat/fallback", GINT_TO_POINTER (1), test_chaseat);
+  return g_test_run ();
+}
