@@ -324,7 +324,6 @@ import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
 {
   g_autofree char *path = NULL;
   g_autoptr(MvObjectWriter) w = NULL;
-  g_autofree char *buf = g_malloc (COPY_CHUNK);
   char checksum[65];
 
   if (li->spec->filepath == NULL || *li->spec->filepath == '\0')
@@ -336,7 +335,8 @@ import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
     return FALSE;
   for (;;)
     {
-      gssize n = mv_blob_reader_read (blob, buf, COPY_CHUNK, error);
+      const void *buf;
+      gssize n = mv_blob_reader_next (blob, &buf, error);
       if (n < 0)
         return FALSE;
       if (n == 0)
@@ -352,7 +352,7 @@ import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
   if (!add_leaf (li, path, checksum, "file", error))
     return FALSE;
   li->n_files = 1;
-  li->n_bytes = blob->nread;
+  li->n_bytes = mv_blob_reader_get_nread (blob);
   return TRUE;
 }
 
@@ -543,7 +543,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
                        GCancellable *cancellable, GError **error)
 {
   g_auto(MvStoreLock) lock = { 0 };
-  g_auto(MvBlobReader) br = { 0 };
+  g_autoptr(MvBlobReader) br = NULL;
   LayerImport li = { .store = store, .spec = spec, .staging_dfd = -1,
                      .cancellable = cancellable };
   g_autofree char *ref = NULL;
@@ -572,7 +572,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
       }
   }
 
-  mv_blob_reader_init (&br, blob, spec->digest, spec->size, cancellable);
+  br = mv_blob_reader_new (blob, spec->digest, spec->size, cancellable);
   li.root = ostree_mutable_tree_new ();
   ostree_mutable_tree_set_metadata_checksum (li.root, mv_store_dirmeta (store));
   li.staged = g_ptr_array_new_with_free_func (g_free);
@@ -596,9 +596,9 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
     goto out;
 
   if (spec->format == MV_LAYER_FORMAT_RAW)
-    ok = import_raw (&li, &br, error);
+    ok = import_raw (&li, br, error);
   else
-    ok = import_tar (&li, &br, error);
+    ok = import_tar (&li, br, error);
   if (!ok)
     goto abort;
   ok = FALSE;

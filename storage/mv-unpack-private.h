@@ -10,25 +10,25 @@
 #include "mv-store-private.h"
 
 /* A layer blob read once from the start: hashed and counted as it flows, never more than
- * its descriptor's size. */
-typedef struct
-{
-  GInputStream *in;
-  MvDigester *digester;
-  gint64 size;
-  guint64 nread;
-  const char *digest; /* for messages */
-  GCancellable *cancellable;
-} MvBlobReader;
+ * its descriptor's size. The digest runs in a thread of its own for blobs above a few MiB,
+ * so that checking the blob and storing its content use two cores; chunks are handed out by
+ * pointer, so libarchive and the object writer read the bytes where they were read into. */
+typedef struct MvBlobReader MvBlobReader;
 
-void mv_blob_reader_init (MvBlobReader *self, GInputStream *in, const char *digest, gint64 size,
-                          GCancellable *cancellable);
-void mv_blob_reader_clear (MvBlobReader *self);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MvBlobReader, mv_blob_reader_clear)
-/** mv_blob_reader_read: up to @len bytes; 0 at the end; -1 on error (more than size: error) */
-gssize mv_blob_reader_read (MvBlobReader *self, void *buf, gsize len, GError **error);
+MvBlobReader *mv_blob_reader_new (GInputStream *in, const char *digest, gint64 size,
+                                  GCancellable *cancellable);
+void mv_blob_reader_free (MvBlobReader *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvBlobReader, mv_blob_reader_free)
+/**
+ * mv_blob_reader_next:
+ * @out_data: (out): the next chunk, valid until the next call
+ * Returns: its length; 0 at the end; -1 on error (more than the declared size is an error)
+ */
+gssize mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error);
 /** mv_blob_reader_finish: reads what is left, then checks size and digest */
 gboolean mv_blob_reader_finish (MvBlobReader *self, GError **error);
+/** mv_blob_reader_get_nread: bytes read so far */
+guint64 mv_blob_reader_get_nread (MvBlobReader *self);
 
 typedef enum
 {

@@ -13,61 +13,197 @@
 
 #define BLOB_CHUNK (1024 * 1024)
 
-void
-mv_blob_reader_init (MvBlobReader *self, GInputStream *in, const char *digest, gint64 size,
-                     GCancellable *cancellable)
+#define N_CHUNKS 4
+#define THREADED_HASH_MIN (4 * 1024 * 1024)
+
+typedef struct
 {
-  memset (self, 0, sizeof *self);
+  guint8 *data;
+  gsize len;
+  int refs; /* the consumer and the hasher */
+} Chunk;
+
+struct MvBlobReader
+{
+  GInputStream *in;
+  MvDigester *digester;
+  gint64 size;
+  guint64 nread;
+  const char *digest; /* for messages */
+  GCancellable *cancellable;
+  gboolean eof;
+
+  GMutex mutex;
+  GCond cond;
+  Chunk chunks[N_CHUNKS];
+  Chunk *current;   /* held by the consumer */
+  GQueue to_hash;   /* of Chunk*, for the hasher thread */
+  GThread *hasher;  /* NULL: hash inline */
+  gboolean stop;
+};
+
+static gpointer
+hasher_thread (gpointer data)
+{
+  MvBlobReader *self = data;
+
+  g_mutex_lock (&self->mutex);
+  for (;;)
+    {
+      Chunk *c;
+      while (g_queue_is_empty (&self->to_hash) && !self->stop)
+        g_cond_wait (&self->cond, &self->mutex);
+      if (g_queue_is_empty (&self->to_hash))
+        break;
+      c = g_queue_pop_head (&self->to_hash);
+      g_mutex_unlock (&self->mutex);
+      mv_digester_update (self->digester, c->data, c->len);
+      g_mutex_lock (&self->mutex);
+      c->refs--;
+      g_cond_broadcast (&self->cond);
+    }
+  g_mutex_unlock (&self->mutex);
+  return NULL;
+}
+
+MvBlobReader *
+mv_blob_reader_new (GInputStream *in, const char *digest, gint64 size, GCancellable *cancellable)
+{
+  MvBlobReader *self = g_new0 (MvBlobReader, 1);
+
   self->in = g_object_ref (in);
   self->digester = mv_digester_new (digest, NULL);
   g_assert (self->digester != NULL); /* digests are validated before they get here */
   self->size = size;
   self->digest = digest;
   self->cancellable = cancellable;
+  g_mutex_init (&self->mutex);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->to_hash);
+  for (int i = 0; i < N_CHUNKS; i++)
+    self->chunks[i].data = g_malloc (BLOB_CHUNK);
+  if (size >= THREADED_HASH_MIN)
+    self->hasher = g_thread_new ("mv-blob-hash", hasher_thread, self);
+  return self;
+}
+
+/* Waits until the hasher has seen every chunk handed to it. */
+static void
+stop_hasher (MvBlobReader *self)
+{
+  if (self->hasher == NULL)
+    return;
+  g_mutex_lock (&self->mutex);
+  self->stop = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->mutex);
+  g_thread_join (self->hasher);
+  self->hasher = NULL;
 }
 
 void
-mv_blob_reader_clear (MvBlobReader *self)
+mv_blob_reader_free (MvBlobReader *self)
 {
+  if (self == NULL)
+    return;
+  stop_hasher (self);
   g_clear_object (&self->in);
   g_clear_pointer (&self->digester, mv_digester_free);
+  for (int i = 0; i < N_CHUNKS; i++)
+    g_free (self->chunks[i].data);
+  g_queue_clear (&self->to_hash);
+  g_mutex_clear (&self->mutex);
+  g_cond_clear (&self->cond);
+  g_free (self);
+}
+
+guint64
+mv_blob_reader_get_nread (MvBlobReader *self)
+{
+  return self->nread;
 }
 
 gssize
-mv_blob_reader_read (MvBlobReader *self, void *buf, gsize len, GError **error)
+mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
 {
+  Chunk *c = NULL;
   gssize n;
-  guint64 left = (guint64) self->size - MIN (self->nread, (guint64) self->size);
+  guint64 left;
+  gsize want;
+
+  g_mutex_lock (&self->mutex);
+  if (self->current != NULL)
+    {
+      self->current->refs--;
+      self->current = NULL;
+      g_cond_broadcast (&self->cond);
+    }
+  if (self->eof)
+    {
+      g_mutex_unlock (&self->mutex);
+      return 0;
+    }
+  while (c == NULL)
+    {
+      for (int i = 0; i < N_CHUNKS && c == NULL; i++)
+        if (self->chunks[i].refs == 0)
+          c = &self->chunks[i];
+      if (c == NULL)
+        g_cond_wait (&self->cond, &self->mutex);
+    }
+  g_mutex_unlock (&self->mutex);
 
   /* Ask for one byte beyond the declared size, never more: that byte proves a size lie. */
-  len = MIN (len, left + 1);
-  n = g_input_stream_read (self->in, buf, len, self->cancellable, error);
+  left = (guint64) self->size - MIN (self->nread, (guint64) self->size);
+  want = (gsize) MIN ((guint64) BLOB_CHUNK, left + 1);
+  n = g_input_stream_read (self->in, c->data, want, self->cancellable, error);
   if (n < 0)
     return -1;
   self->nread += n;
   if (self->nread > (guint64) self->size)
     {
-      mv_throw (error, MV_ERROR_DIGEST_MISMATCH, "blob %s is larger than its declared size %" G_GINT64_FORMAT,
-                self->digest, self->size);
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                "blob %s is larger than its declared size %" G_GINT64_FORMAT, self->digest,
+                self->size);
       return -1;
     }
-  mv_digester_update (self->digester, buf, n);
+  if (n == 0)
+    {
+      self->eof = TRUE;
+      return 0;
+    }
+  c->len = n;
+  if (self->hasher == NULL)
+    {
+      mv_digester_update (self->digester, c->data, n);
+      c->refs = 1;
+    }
+  else
+    {
+      g_mutex_lock (&self->mutex);
+      c->refs = 2;
+      g_queue_push_tail (&self->to_hash, c);
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->mutex);
+    }
+  self->current = c;
+  *out_data = c->data;
   return n;
 }
 
 gboolean
 mv_blob_reader_finish (MvBlobReader *self, GError **error)
 {
-  g_autofree char *buf = g_malloc (64 * 1024);
-
   for (;;)
     {
-      gssize n = mv_blob_reader_read (self, buf, 64 * 1024, error);
+      const void *data;
+      gssize n = mv_blob_reader_next (self, &data, error);
       if (n < 0)
         return FALSE;
       if (n == 0)
         break;
     }
+  stop_hasher (self);
   if (self->nread != (guint64) self->size)
     return mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
                      "blob %s has %" G_GUINT64_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
@@ -88,7 +224,6 @@ struct MvEntryReader
   struct archive *a;
   MvBlobReader *blob;
   MvLayerFormat format;
-  char *buf;
   GError *read_error; /* from the blob, surfaced instead of libarchive's generic message */
   gint64 data_offset;
   gboolean filter_checked;
@@ -102,13 +237,12 @@ tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
 
   if (self->read_error != NULL)
     return -1;
-  n = mv_blob_reader_read (self->blob, self->buf, BLOB_CHUNK, &self->read_error);
+  n = mv_blob_reader_next (self->blob, out_buf, &self->read_error);
   if (n < 0)
     {
       archive_set_error (a, EIO, "%s", self->read_error->message);
       return -1;
     }
-  *out_buf = self->buf;
   return n;
 }
 
@@ -135,7 +269,6 @@ mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
 
   self->blob = blob;
   self->format = format;
-  self->buf = g_malloc (BLOB_CHUNK);
   self->a = archive_read_new ();
   if (self->a == NULL)
     {
@@ -288,6 +421,5 @@ mv_entry_reader_free (MvEntryReader *self)
   if (self->a != NULL)
     archive_read_free (self->a);
   g_clear_error (&self->read_error);
-  g_free (self->buf);
   g_free (self);
 }
