@@ -1056,9 +1056,17 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     if a.cmd == "list":
+        add_preset_args(ap_defaults := argparse.ArgumentParser())
+        d = ap_defaults.parse_args([])
+        d.family = "cncf"
         for n in sorted(PRESETS):
             doc = (PRESETS[n].__doc__ or "").strip().splitlines()
-            print(f"{n:24s} {doc[0] if doc else ''}")
+            if not doc:
+                sp = PRESETS[n](d)
+                faults = [f"layer {i} {ls['format']}: {ls['fault']}"
+                          for i, ls in enumerate(sp["layers"]) if ls.get("fault")]
+                doc = ["bad input: " + (sp.get("fault") or "; ".join(faults))]
+            print(f"{n:24s} {doc[0]}")
         return 0
     if a.cmd in ("preset", "spec"):
         fam = a.family
