@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shared helpers for tests/integration/test-*.sh. Source it first thing:
 #   . "$(dirname "$0")/../lib/common.sh"
@@ -6,6 +7,7 @@
 # $ROOT, a fresh store root ($T/root) and `mvol ARGS` = "$MODELVOL" --root "$ROOT" ARGS;
 # $MKMODEL and $OCIPUSH; TAP-style checks that count failures; the script exits 1 at the end
 # if any check failed, or at once (with the line) if an unchecked command fails.
+# shellcheck disable=SC2034  # LAST_* and friends are read by the test scripts
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true
 export LC_ALL=C

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Sourceable: a throwaway docker-registry (distribution 2.8) on 127.0.0.1 for tests.
 #
@@ -13,13 +14,13 @@ registry_free_port() {
 }
 
 registry_start() {
-  local dir=$1 auth=${2:-} port conf i code
+  local dir=$1 auth=${2:-} port conf code
   command -v docker-registry >/dev/null || { echo "registry_start: docker-registry not installed" >&2; return 1; }
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
   conf=$dir/config.yml
   REGISTRY_LOG=$dir/registry.log
-  for i in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$(registry_free_port)
     {
       echo "version: 0.1"
