@@ -650,10 +650,7 @@ merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *pat
   g_autoptr(GVariant) dirtree = NULL;
   g_autoptr(GVariant) files = NULL;
   g_autoptr(GVariant) dirs = NULL;
-  GVariantIter it;
   const char *name;
-  GVariant *csum_v;
-  GVariant *meta_v;
 
   if (!ostree_repo_load_variant (m->store->repo, OSTREE_OBJECT_TYPE_DIR_TREE, tree, &dirtree,
                                  error))
@@ -661,9 +658,10 @@ merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *pat
   files = g_variant_get_child_value (dirtree, 0);
   dirs = g_variant_get_child_value (dirtree, 1);
 
-  g_variant_iter_init (&it, files);
-  while (g_variant_iter_loop (&it, "(&s@ay)", &name, &csum_v))
+  for (gsize i = 0, n = g_variant_n_children (files); i < n; i++)
     {
+      g_autoptr(GVariant) csum_v = NULL;
+      g_variant_get_child (files, i, "(&s@ay)", &name, &csum_v);
       g_autofree char *csum = ostree_checksum_from_bytes_v (csum_v);
       g_autofree char *have = NULL;
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);
@@ -690,9 +688,11 @@ merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *pat
         return FALSE;
     }
 
-  g_variant_iter_init (&it, dirs);
-  while (g_variant_iter_loop (&it, "(&s@ay@ay)", &name, &csum_v, &meta_v))
+  for (gsize i = 0, n = g_variant_n_children (dirs); i < n; i++)
     {
+      g_autoptr(GVariant) csum_v = NULL;
+      g_autoptr(GVariant) meta_v = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &csum_v, &meta_v);
       g_autofree char *sub_tree = ostree_checksum_from_bytes_v (csum_v);
       g_autofree char *sub_meta = ostree_checksum_from_bytes_v (meta_v);
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);

@@ -127,9 +127,7 @@ walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
   g_autoptr(GVariant) dirtree = NULL;
   g_autoptr(GVariant) files = NULL;
   g_autoptr(GVariant) dirs = NULL;
-  GVariantIter it;
   const char *name;
-  GVariant *c1, *c2;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
@@ -150,17 +148,20 @@ walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
     return FALSE;
   files = g_variant_get_child_value (dirtree, 0);
   dirs = g_variant_get_child_value (dirtree, 1);
-  g_variant_iter_init (&it, files);
-  while (g_variant_iter_loop (&it, "(&s@ay)", &name, &c1))
+  for (gsize i = 0, n = g_variant_n_children (files); i < n; i++)
     {
+      g_autoptr(GVariant) c1 = NULL;
+      g_variant_get_child (files, i, "(&s@ay)", &name, &c1);
       g_autofree char *csum = ostree_checksum_from_bytes_v (c1);
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);
       if (!file_cb (full, csum, user_data, error))
         return FALSE;
     }
-  g_variant_iter_init (&it, dirs);
-  while (g_variant_iter_loop (&it, "(&s@ay@ay)", &name, &c1, &c2))
+  for (gsize i = 0, n = g_variant_n_children (dirs); i < n; i++)
     {
+      g_autoptr(GVariant) c1 = NULL;
+      g_autoptr(GVariant) c2 = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c1, &c2);
       g_autofree char *t = ostree_checksum_from_bytes_v (c1);
       g_autofree char *m = ostree_checksum_from_bytes_v (c2);
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);

@@ -23,7 +23,8 @@ typedef enum
  *
  * Accepts only relative, normalized, valid UTF-8 paths with no "." or ".." or empty
  * component, no NUL or control characters, at most MV_PATH_MAX bytes, MV_PATH_DEPTH_MAX
- * components of at most MV_PATH_COMPONENT_MAX bytes. The root itself ("" or ".") is refused.
+ * components of at most MV_PATH_COMPONENT_MAX bytes, no OCI whiteout component (".wh.*").
+ * The root itself ("" or ".") is refused.
  * Returns: TRUE if safe; else MV_ERROR_UNSAFE_PATH with the path (escaped) and the reason
  */
 gboolean mv_path_normalize (const char *path, MvPathFlags flags, char **out_path, GError **error);

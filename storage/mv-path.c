@@ -175,6 +175,10 @@ mv_path_normalize (const char *path, MvPathFlags flags, char **out_path, GError 
         return mv_throw (error, MV_ERROR_UNSAFE_PATH,
                          "path '%s' has a component longer than %d bytes", shown,
                          MV_PATH_COMPONENT_MAX);
+      /* OCI whiteouts (".wh.x", ".wh..wh..opq") mean nothing in a model: refuse rather than
+       * store a file that an image tool would read as a deletion. */
+      if (g_str_has_prefix (c, ".wh."))
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is a whiteout", shown);
     }
 
   *out_path = g_steal_pointer (&work);

@@ -20,7 +20,7 @@ ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **err
   g_file_info_set_attribute_uint32 (info, "unix::uid", 0);
   g_file_info_set_attribute_uint32 (info, "unix::gid", 0);
   g_file_info_set_attribute_uint32 (info, "unix::mode", S_IFDIR | 0755);
-  dirmeta = g_variant_ref_sink (ostree_create_directory_metadata (info, NULL));
+  dirmeta = ostree_create_directory_metadata (info, NULL); /* (transfer full), not floating */
   if (!ostree_repo_write_metadata (self->repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, dirmeta, &csum,
                                    cancellable, error))
     return mv_prefix_error (error, "writing directory metadata");

@@ -118,6 +118,9 @@ test_normalize_bad (void)
       MvPathFlags flags = both[f];
 
       assert_bad ("../x", flags, "path '../x' escapes the model root");
+      assert_bad (".wh.x", flags, "is a whiteout");
+      assert_bad ("a/.wh..wh..opq", flags, "is a whiteout");
+      assert_bad (".wh..", flags, "is a whiteout");
       assert_bad ("..", flags, "escapes the model root");
       assert_bad ("../../etc/cron.d/x", flags, "escapes the model root");
       assert_bad ("a/../../x", flags, "escapes the model root");
