@@ -219,15 +219,211 @@ mv_entry_clear (MvEntry *entry)
   memset (entry, 0, sizeof *entry);
 }
 
+/* Our own look at the tar headers that libarchive hides. libarchive 3.6 reads a PAX "path"
+ * record as a C string, so "a\0/../../x" silently becomes "a"; it also has no cap of ours on
+ * extended headers. The decompressed stream passes through this scanner on its way to the
+ * tar parser: every extended header (PAX x/g, GNU L/K) is checked, and every header chain
+ * start is compared with where libarchive says its entry began, so the two never disagree
+ * on the stream's structure without the layer being refused. */
+#define TAR_EXT_MAX (1024 * 1024)
+
+typedef struct
+{
+  guint8 hdr[512];
+  gsize hdr_fill;
+  guint64 pos;        /* stream offset of the next byte */
+  guint64 data_left;  /* data + padding of the current header still to pass */
+  GByteArray *ext;    /* the extended header being collected, or NULL */
+  guint64 ext_size;
+  char ext_type;
+  gboolean in_chain;  /* the last header was an extension: the entry continues */
+  GQueue starts;      /* of guint64*: chain starts not yet matched with libarchive */
+  gboolean end;
+} TarTap;
+
 struct MvEntryReader
 {
-  struct archive *a;
+  struct archive *outer; /* the blob, decompressed by the media type's filter only */
+  struct archive *a;     /* the tar parser, reading the outer's bytes through the tap */
   MvBlobReader *blob;
   MvLayerFormat format;
-  GError *read_error; /* from the blob, surfaced instead of libarchive's generic message */
+  GError *read_error; /* from the blob or the tap, surfaced instead of libarchive's message */
   gint64 data_offset;
   gboolean filter_checked;
+  TarTap tap;
 };
+
+static gboolean
+tar_parse_size (const guint8 *f, gsize len, guint64 *out)
+{
+  guint64 v = 0;
+  gsize i = 0;
+
+  if (f[0] & 0x80)
+    {
+      /* base-256: big-endian, the top bit of the first byte is the marker; negative refused */
+      if (f[0] & 0x40)
+        return FALSE;
+      v = f[0] & 0x3f;
+      for (i = 1; i < len; i++)
+        {
+          if (v >> 55)
+            return FALSE;
+          v = (v << 8) | f[i];
+        }
+      *out = v;
+      return TRUE;
+    }
+  while (i < len && (f[i] == ' ' || f[i] == '\0'))
+    i++;
+  for (; i < len && f[i] >= '0' && f[i] <= '7'; i++)
+    {
+      if (v >> 60)
+        return FALSE;
+      v = v * 8 + (f[i] - '0');
+    }
+  *out = v;
+  return TRUE;
+}
+
+/* Checks one extended header's data: no NUL inside a PAX path or linkpath value, records
+ * well formed; a GNU long name ends at its first NUL and nothing but NULs follow. */
+static gboolean
+tap_check_ext (TarTap *t, GError **error)
+{
+  const char *d = (const char *) t->ext->data;
+  gsize n = t->ext->len;
+
+  if (t->ext_type == 'L' || t->ext_type == 'K')
+    {
+      const char *nul = memchr (d, '\0', n);
+      if (nul != NULL)
+        for (const char *p = nul; p < d + n; p++)
+          if (*p != '\0')
+            return mv_throw (error, MV_ERROR_UNSAFE_PATH,
+                             "GNU long %s has a NUL byte inside",
+                             t->ext_type == 'L' ? "name" : "link name");
+      return TRUE;
+    }
+  if (t->ext_type != 'x' && t->ext_type != 'g')
+    return TRUE;
+  for (gsize off = 0; off < n;)
+    {
+      guint64 rec = 0;
+      gsize i = off;
+      const char *key, *eq, *val, *end;
+
+      while (i < n && d[i] >= '0' && d[i] <= '9' && rec < n)
+        rec = rec * 10 + (d[i++] - '0');
+      if (i == off || i >= n || d[i] != ' ' || rec == 0 || rec > n - off)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "malformed PAX header record");
+      end = d + off + rec; /* one past the record's '\n' */
+      if (end[-1] != '\n')
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "malformed PAX header record");
+      key = d + i + 1;
+      eq = memchr (key, '=', end - key);
+      if (eq == NULL)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "malformed PAX header record");
+      val = eq + 1;
+      if (((eq - key == 4 && memcmp (key, "path", 4) == 0)
+           || (eq - key == 8 && memcmp (key, "linkpath", 8) == 0))
+          && memchr (val, '\0', (end - 1) - val) != NULL)
+        {
+          g_autofree char *shown = mv_escape_for_display (val, 200);
+          return mv_throw (error, MV_ERROR_UNSAFE_PATH, "PAX %.*s '%s...' has a NUL byte inside",
+                           (int) (eq - key), key, shown);
+        }
+      off += rec;
+    }
+  return TRUE;
+}
+
+static gboolean
+tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
+{
+  while (len > 0 && !t->end)
+    {
+      gsize n;
+      if (t->data_left > 0)
+        {
+          n = (gsize) MIN ((guint64) len, t->data_left);
+          if (t->ext != NULL && t->ext->len < t->ext_size)
+            g_byte_array_append (t->ext, buf, (guint) MIN ((guint64) n, t->ext_size - t->ext->len));
+          t->data_left -= n;
+          t->pos += n;
+          buf += n;
+          len -= n;
+          if (t->data_left == 0 && t->ext != NULL)
+            {
+              gboolean ok = tap_check_ext (t, error);
+              g_clear_pointer (&t->ext, g_byte_array_unref);
+              if (!ok)
+                return FALSE;
+            }
+          continue;
+        }
+      n = MIN (512 - t->hdr_fill, len);
+      memcpy (t->hdr + t->hdr_fill, buf, n);
+      t->hdr_fill += n;
+      t->pos += n;
+      buf += n;
+      len -= n;
+      if (t->hdr_fill < 512)
+        continue;
+      t->hdr_fill = 0;
+      {
+        guint64 size;
+        char type = (char) t->hdr[156];
+        gboolean zero = TRUE;
+        for (int i = 0; i < 512 && zero; i++)
+          zero = t->hdr[i] == 0;
+        if (zero)
+          {
+            t->end = TRUE; /* libarchive stops here too; the rest is padding */
+            break;
+          }
+        if (!t->in_chain)
+          {
+            guint64 *start = g_new (guint64, 1);
+            *start = t->pos - 512;
+            g_queue_push_tail (&t->starts, start);
+          }
+        if (!tar_parse_size (t->hdr + 124, 12, &size))
+          return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "tar header with an invalid size");
+        t->in_chain = strchr ("xgLKV", type) != NULL && type != '\0';
+        if (type == 'x' || type == 'g' || type == 'L' || type == 'K')
+          {
+            if (size > TAR_EXT_MAX)
+              return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                               "tar extended header of %" G_GUINT64_FORMAT
+                               " bytes is above the limit of %d",
+                               size, TAR_EXT_MAX);
+            t->ext = g_byte_array_sized_new ((guint) size);
+            t->ext_size = size;
+            t->ext_type = type;
+          }
+        /* Links, devices and fifos carry no data whatever their size field says. */
+        if (strchr ("12346", type) != NULL && type != '\0')
+          size = 0;
+        t->data_left = (size + 511) & ~(guint64) 511;
+        if (t->data_left == 0 && t->ext != NULL)
+          {
+            gboolean ok = tap_check_ext (t, error);
+            g_clear_pointer (&t->ext, g_byte_array_unref);
+            if (!ok)
+              return FALSE;
+          }
+      }
+    }
+  return TRUE;
+}
+
+static void
+tap_clear (TarTap *t)
+{
+  g_clear_pointer (&t->ext, g_byte_array_unref);
+  g_queue_clear_full (&t->starts, g_free);
+}
 
 static la_ssize_t
 tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
@@ -244,6 +440,41 @@ tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
       return -1;
     }
   return n;
+}
+
+static la_ssize_t
+inner_read_cb (struct archive *a, void *user_data, const void **out_buf)
+{
+  MvEntryReader *self = user_data;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  int r;
+
+  if (self->read_error != NULL)
+    return -1;
+  r = archive_read_data_block (self->outer, out_buf, &size, &offset);
+  if (r == ARCHIVE_EOF)
+    return 0;
+  if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+    {
+      if (self->read_error == NULL)
+        {
+          const char *msg = archive_error_string (self->outer);
+          mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST, "invalid %s data: %s",
+                    self->format == MV_LAYER_FORMAT_TAR_GZIP   ? "tar+gzip"
+                    : self->format == MV_LAYER_FORMAT_TAR_ZSTD ? "tar+zstd"
+                                                               : "tar",
+                    msg ? msg : "unknown libarchive error");
+        }
+      archive_set_error (a, EIO, "%s", self->read_error->message);
+      return -1;
+    }
+  if (!tap_feed (&self->tap, *out_buf, size, &self->read_error))
+    {
+      archive_set_error (a, EIO, "%s", self->read_error->message);
+      return -1;
+    }
+  return (la_ssize_t) size;
 }
 
 static gboolean
@@ -267,24 +498,42 @@ mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
 {
   g_autoptr(MvEntryReader) self = g_new0 (MvEntryReader, 1);
 
+  struct archive_entry *raw_entry = NULL;
+
   self->blob = blob;
   self->format = format;
+  g_queue_init (&self->tap.starts);
+  self->outer = archive_read_new ();
   self->a = archive_read_new ();
-  if (self->a == NULL)
+  if (self->outer == NULL || self->a == NULL)
     {
       mv_throw (error, MV_ERROR_FAILED, "out of memory");
       return NULL;
     }
-  archive_read_support_format_tar (self->a);
   /* Exactly the compression the media type names: no sniffing of other formats. */
+  archive_read_support_format_raw (self->outer);
   if (format == MV_LAYER_FORMAT_TAR_GZIP)
-    archive_read_support_filter_gzip (self->a);
+    archive_read_support_filter_gzip (self->outer);
   else if (format == MV_LAYER_FORMAT_TAR_ZSTD)
-    archive_read_support_filter_zstd (self->a);
+    archive_read_support_filter_zstd (self->outer);
   else
     g_assert (format == MV_LAYER_FORMAT_TAR);
+  if (archive_read_open (self->outer, self, NULL, tar_read_cb, NULL) != ARCHIVE_OK
+      || archive_read_next_header (self->outer, &raw_entry) != ARCHIVE_OK)
+    {
+      if (self->read_error == NULL)
+        {
+          const char *msg = archive_error_string (self->outer);
+          mv_throw (error, MV_ERROR_INVALID_MANIFEST, "invalid layer data: %s",
+                    msg ? msg : "unknown libarchive error");
+          return NULL;
+        }
+      g_propagate_error (error, g_steal_pointer (&self->read_error));
+      return NULL;
+    }
 
-  if (archive_read_open (self->a, self, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
+  archive_read_support_format_tar (self->a);
+  if (archive_read_open (self->a, self, NULL, inner_read_cb, NULL) != ARCHIVE_OK)
     {
       throw_archive (self, error);
       return NULL;
@@ -328,7 +577,7 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
     {
       /* The media type's compression must really be there: a gzip layer must be gzip, a
        * plain tar layer must not be compressed (only the filter we asked for is enabled). */
-      int code = archive_filter_code (self->a, 0);
+      int code = archive_filter_code (self->outer, 0);
       if ((self->format == MV_LAYER_FORMAT_TAR_GZIP && code != ARCHIVE_FILTER_GZIP)
           || (self->format == MV_LAYER_FORMAT_TAR_ZSTD && code != ARCHIVE_FILTER_ZSTD))
         {
@@ -341,6 +590,15 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
   if (r == ARCHIVE_EOF)
     return 0;
   self->data_offset = 0;
+  {
+    g_autofree guint64 *start = g_queue_pop_head (&self->tap.starts);
+    if (start == NULL || (gint64) *start != archive_read_header_position (self->a))
+      {
+        mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                  "tar stream not understood: an entry starts where no header was seen");
+        return -1;
+      }
+  }
 
   name = archive_entry_pathname_utf8 (ae);
   if (name == NULL)
@@ -420,6 +678,9 @@ mv_entry_reader_free (MvEntryReader *self)
     return;
   if (self->a != NULL)
     archive_read_free (self->a);
+  if (self->outer != NULL)
+    archive_read_free (self->outer);
+  tap_clear (&self->tap);
   g_clear_error (&self->read_error);
   g_free (self);
 }
