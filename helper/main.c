@@ -58,8 +58,8 @@ mv_option_context_parse (GOptionContext *context, const GOptionEntry *entries, i
   if (entries != NULL)
     g_option_context_add_main_entries (context, entries, NULL);
   {
-    GOptionGroup *g = g_option_group_new ("global", "Global options:", "Show global options",
-                                          NULL, NULL);
+    GOptionGroup *g
+        = g_option_group_new ("global", "Global options:", "Show global options", NULL, NULL);
     g_option_group_add_entries (g, global_entries);
     g_option_context_add_group (context, g);
   }
@@ -112,8 +112,8 @@ print_error (GError *error)
 int
 main (int argc, char **argv)
 {
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
   const MvCommand *cmd = NULL;
   const char *name = NULL;
   sigset_t set;

@@ -8,8 +8,8 @@
 
 MV_BUILTIN (df)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("");
-  g_autoptr(MvStore) store = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("");
+  g_autoptr (MvStore) store = NULL;
   MvDfStats st;
   double ratio;
 
@@ -23,11 +23,11 @@ MV_BUILTIN (df)
     return mv_usage_error (context, error, "df takes no arguments");
   if (!mv_store_df (store, &st, cancellable, error))
     return FALSE;
-  ratio = st.stored_bytes ? (double) st.logical_bytes / (double) st.stored_bytes : 1.0;
+  ratio = st.stored_bytes ? (double)st.logical_bytes / (double)st.stored_bytes : 1.0;
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "models");
       json_builder_add_int_value (b, st.n_models);

@@ -8,10 +8,10 @@
 
 MV_BUILTIN (fsck)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("");
-  g_autoptr(MvStore) store = NULL;
-  g_autoptr(GPtrArray) problems = NULL;
-  g_autoptr(GPtrArray) models = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("");
+  g_autoptr (MvStore) store = NULL;
+  g_autoptr (GPtrArray) problems = NULL;
+  g_autoptr (GPtrArray) models = NULL;
 
   g_option_context_set_summary (context,
                                 "Re-hash every object of every model. Exit 1 and one line per "
@@ -28,8 +28,8 @@ MV_BUILTIN (fsck)
     return FALSE;
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "models");
       json_builder_add_int_value (b, models->len);
@@ -67,8 +67,8 @@ MV_BUILTIN (fsck)
       g_autofree char *shown_path = p->path ? mv_sanitize (p->path) : NULL;
       g_autofree char *msg = mv_sanitize (p->message);
       fprintf (stderr, "modelvol: model %s (%s): %s%s%s%s\n", shown_names, p->model,
-               shown_path ? "file '" : "", shown_path ? shown_path : "",
-               shown_path ? "': " : "", msg);
+               shown_path ? "file '" : "", shown_path ? shown_path : "", shown_path ? "': " : "",
+               msg);
     }
   if (problems->len > 0)
     {

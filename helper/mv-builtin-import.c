@@ -51,8 +51,8 @@ parse_source (const char *source, char **out_dir, char **out_entry, GError **err
 
 MV_BUILTIN (import)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("oci:DIR[:NAME|@DIGEST]");
-  g_autoptr(MvStore) store = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("oci:DIR[:NAME|@DIGEST]");
+  g_autoptr (MvStore) store = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *entry = NULL;
   g_autofree char *digest = NULL;
@@ -71,8 +71,8 @@ MV_BUILTIN (import)
     return FALSE;
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "digest");
       json_builder_add_string_value (b, digest);

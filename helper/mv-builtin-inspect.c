@@ -12,7 +12,7 @@
 static JsonNode *
 parse_json (const char *s)
 {
-  g_autoptr(JsonParser) p = json_parser_new ();
+  g_autoptr (JsonParser) p = json_parser_new ();
   if (!json_parser_load_from_data (p, s, -1, NULL) || json_parser_get_root (p) == NULL)
     return json_node_init_null (json_node_alloc ());
   return json_node_copy (json_parser_get_root (p));
@@ -30,12 +30,12 @@ print_field (const char *label, const char *value)
 
 MV_BUILTIN (inspect)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("MODEL");
-  g_autoptr(MvStore) store = NULL;
-  g_autoptr(MvModelInfo) info = NULL;
-  g_autoptr(MvManifest) m = NULL;
-  g_autoptr(MvModelConfig) config = NULL;
-  g_autoptr(GPtrArray) warnings = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("MODEL");
+  g_autoptr (MvStore) store = NULL;
+  g_autoptr (MvModelInfo) info = NULL;
+  g_autoptr (MvManifest) m = NULL;
+  g_autoptr (MvModelConfig) config = NULL;
+  g_autoptr (GPtrArray) warnings = NULL;
 
   g_option_context_set_summary (context,
                                 "Show a model's manifest, config summary, layers (kind, format, "
@@ -56,8 +56,8 @@ MV_BUILTIN (inspect)
 
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "digest");
       json_builder_add_string_value (b, info->digest);
@@ -82,7 +82,8 @@ MV_BUILTIN (inspect)
         {
           MvDescriptor *d = m->layers->pdata[i];
           const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
-          const char *path = mv_descriptor_get_filepath (d, mt && mt->format == MV_LAYER_FORMAT_RAW);
+          const char *path
+              = mv_descriptor_get_filepath (d, mt && mt->format == MV_LAYER_FORMAT_RAW);
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "digest");
           json_builder_add_string_value (b, d->digest);
@@ -146,7 +147,8 @@ MV_BUILTIN (inspect)
       g_autofree char *shortd = mv_short_digest (d->digest);
       g_autofree char *size = mv_format_bytes (d->size);
       g_autofree char *shown = mv_sanitize (path ? path : "");
-      printf ("  %s  %-5s %-13s %-8s %10s  %s\n", shortd, mt ? mv_family_to_string (mt->family) : "?",
+      printf ("  %s  %-5s %-13s %-8s %10s  %s\n", shortd,
+              mt ? mv_family_to_string (mt->family) : "?",
               mt ? mv_layer_kind_to_string (mt->kind) : "?",
               mt ? mv_layer_format_to_string (mt->format) : "?", size, shown);
     }

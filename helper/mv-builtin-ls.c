@@ -8,9 +8,9 @@
 
 MV_BUILTIN (ls)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("");
-  g_autoptr(MvStore) store = NULL;
-  g_autoptr(GPtrArray) models = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("");
+  g_autoptr (MvStore) store = NULL;
+  g_autoptr (GPtrArray) models = NULL;
 
   g_option_context_set_summary (context, "List stored models: one row per name.");
   store = mv_option_context_parse (context, NULL, &argc, &argv, cancellable, error);
@@ -24,8 +24,8 @@ MV_BUILTIN (ls)
 
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "models");
       json_builder_begin_array (b);

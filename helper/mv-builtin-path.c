@@ -8,13 +8,12 @@
 
 MV_BUILTIN (path)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("MODEL");
-  g_autoptr(MvStore) store = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("MODEL");
+  g_autoptr (MvStore) store = NULL;
   g_autofree char *path = NULL;
 
-  g_option_context_set_summary (context,
-                                "Print the path of the model's shared read-only checkout, "
-                                "creating it if needed. Never write into it.");
+  g_option_context_set_summary (context, "Print the path of the model's shared read-only checkout, "
+                                         "creating it if needed. Never write into it.");
   store = mv_option_context_parse (context, NULL, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;

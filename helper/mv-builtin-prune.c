@@ -15,8 +15,8 @@ static const GOptionEntry entries[] = {
 
 MV_BUILTIN (prune)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("");
-  g_autoptr(MvStore) store = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("");
+  g_autoptr (MvStore) store = NULL;
   g_autofree char *freed = NULL;
   MvPruneStats st;
 
@@ -32,8 +32,8 @@ MV_BUILTIN (prune)
     return FALSE;
   if (mv_globals.json)
     {
-      g_autoptr(JsonBuilder) b = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonNode) root = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "dryRun");
       json_builder_add_boolean_value (b, opt_dry_run);

@@ -8,9 +8,9 @@
 
 MV_BUILTIN (rm)
 {
-  g_autoptr(GOptionContext) context = g_option_context_new ("MODEL...");
-  g_autoptr(MvStore) store = NULL;
-  g_autoptr(GError) first_error = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("MODEL...");
+  g_autoptr (MvStore) store = NULL;
+  g_autoptr (GError) first_error = NULL;
 
   g_option_context_set_summary (context,
                                 "Remove names (MODEL is a name) or models with all their names "
@@ -23,7 +23,7 @@ MV_BUILTIN (rm)
     return mv_usage_error (context, error, "rm takes at least one MODEL");
   for (int i = 1; i < argc; i++)
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
       if (!mv_store_remove (store, argv[i], &local_error))
         {
           if (first_error == NULL)

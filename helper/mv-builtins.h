@@ -28,7 +28,7 @@ MvStore *mv_option_context_parse (GOptionContext *context, const GOptionEntry *e
 
 /** mv_usage_error: sets a G_OPTION_ERROR usage error ("... see modelvol CMD --help") */
 gboolean mv_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
-  G_GNUC_PRINTF (3, 4);
+    G_GNUC_PRINTF (3, 4);
 
 /* Output: everything that comes from outside is escaped before it reaches the terminal. */
 char *mv_sanitize (const char *s);
@@ -36,7 +36,7 @@ void mv_print_json (JsonNode *node);
 char *mv_format_bytes (guint64 bytes);
 char *mv_short_digest (const char *digest);
 
-#define MV_BUILTIN(name)                                                                         \
+#define MV_BUILTIN(name)                                                                           \
   gboolean mv_builtin_##name (int argc, char **argv, GCancellable *cancellable, GError **error)
 
 MV_BUILTIN (import);

@@ -15,9 +15,9 @@ mv_sanitize (const char *s)
   while (*p)
     {
       gunichar c = g_utf8_get_char_validated (p, -1);
-      if (c == (gunichar) -1 || c == (gunichar) -2)
+      if (c == (gunichar)-1 || c == (gunichar)-2)
         {
-          g_string_append_printf (out, "\\x%02x", (unsigned char) *p);
+          g_string_append_printf (out, "\\x%02x", (unsigned char)*p);
           p++;
           continue;
         }
@@ -33,7 +33,7 @@ mv_sanitize (const char *s)
 void
 mv_print_json (JsonNode *node)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autofree char *s = NULL;
 
   json_generator_set_pretty (gen, TRUE);

@@ -24,6 +24,12 @@ G_BEGIN_DECLS
  * The error domain of libmodelvol.
  */
 #define MV_ERROR (mv_error_quark ())
+
+/**
+ * mv_error_quark:
+ *
+ * Returns: the quark of the MV_ERROR domain
+ */
 MV_PUBLIC GQuark mv_error_quark (void);
 
 /**

@@ -31,8 +31,8 @@ mv_import_jobs (void)
 static int
 descriptor_size_cmp (gconstpointer a, gconstpointer b)
 {
-  const MvDescriptor *da = *(MvDescriptor *const *) a;
-  const MvDescriptor *db = *(MvDescriptor *const *) b;
+  const MvDescriptor *da = *(MvDescriptor *const *)a;
+  const MvDescriptor *db = *(MvDescriptor *const *)b;
   return (db->size > da->size) - (db->size < da->size);
 }
 
@@ -42,23 +42,23 @@ static MvManifest *
 resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GBytes **out_bytes,
                   GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr (GBytes) bytes = NULL;
   g_autofree char *media_type = NULL;
-  g_autoptr(MvIndex) index = NULL;
+  g_autoptr (MvIndex) index = NULL;
 
   bytes = source->klass->fetch_bytes (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE,
                                       cancellable, error);
   if (bytes == NULL)
     return NULL;
-  media_type = mv_manifest_sniff_media_type (g_bytes_get_data (bytes, NULL),
-                                             g_bytes_get_size (bytes));
+  media_type
+      = mv_manifest_sniff_media_type (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
   if (media_type == NULL)
     media_type = g_strdup (root->media_type);
   if (g_strcmp0 (media_type, MV_OCI_INDEX) != 0
       && g_strcmp0 (media_type, MV_DOCKER_MANIFEST_LIST) != 0)
     {
-      MvManifest *m = mv_manifest_parse (g_bytes_get_data (bytes, NULL),
-                                         g_bytes_get_size (bytes), error);
+      MvManifest *m
+          = mv_manifest_parse (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), error);
       if (m == NULL)
         return NULL;
       *out_digest = g_strdup (root->digest);
@@ -72,12 +72,13 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
   for (guint i = 0; i < index->manifests->len && i < MAX_INDEX_CANDIDATES; i++)
     {
       MvDescriptor *d = index->manifests->pdata[i];
-      g_autoptr(GBytes) mb = NULL;
-      g_autoptr(MvManifest) m = NULL;
+      g_autoptr (GBytes) mb = NULL;
+      g_autoptr (MvManifest) m = NULL;
 
       if (g_strcmp0 (d->media_type, MV_OCI_MANIFEST) != 0)
         continue;
-      if (d->artifact_type != NULL && mv_mediatype_artifact_family (d->artifact_type) == MV_FAMILY_NONE)
+      if (d->artifact_type != NULL
+          && mv_mediatype_artifact_family (d->artifact_type) == MV_FAMILY_NONE)
         continue;
       mb = source->klass->fetch_bytes (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE,
                                        cancellable, error);
@@ -101,7 +102,7 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
 static gboolean
 check_raw_paths (MvManifest *m, GError **error)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < m->layers->len; i++)
     {
@@ -114,13 +115,13 @@ check_raw_paths (MvManifest *m, GError **error)
         continue;
       fp = mv_descriptor_get_filepath (d, TRUE);
       if (fp == NULL)
-        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
-                         "raw layer %s has no %s annotation", d->digest, MV_ANNOT_CNCF_FILEPATH);
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "raw layer %s has no %s annotation",
+                         d->digest, MV_ANNOT_CNCF_FILEPATH);
       if (!mv_path_normalize (fp, MV_PATH_NONE, &norm, error))
         return mv_prefix_error (error, "layer %s: file path", d->digest);
       if (!g_hash_table_add (seen, norm))
-        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "layer %s: file path '%s' appears in two layers",
-                         d->digest, norm);
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH,
+                         "layer %s: file path '%s' appears in two layers", d->digest, norm);
     }
   return TRUE;
 }
@@ -141,8 +142,8 @@ import_one_layer (gpointer data, gpointer user_data)
   LayerJobs *jobs = user_data;
   const MvLayerMediaType *mt = mv_mediatype_lookup_layer (d->media_type);
   MvLayerSpec ls = { .digest = d->digest, .size = d->size, .format = mt->format };
-  g_autoptr(GInputStream) blob = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GInputStream) blob = NULL;
+  g_autoptr (GError) local_error = NULL;
 
   if (g_cancellable_is_cancelled (jobs->cancellable))
     return;
@@ -157,8 +158,7 @@ import_one_layer (gpointer data, gpointer user_data)
     return;
   g_mutex_lock (&jobs->mutex);
   /* The first real failure wins; the others only saw our cancellation. */
-  if (jobs->error == NULL
-      && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (jobs->error == NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     jobs->error = g_steal_pointer (&local_error);
   g_mutex_unlock (&jobs->mutex);
   g_cancellable_cancel (jobs->cancellable);
@@ -171,8 +171,8 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
                GError **error)
 {
   LayerJobs jobs = { .store = store, .source = source };
-  g_autoptr(GPtrArray) todo = g_ptr_array_new ();
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) todo = g_ptr_array_new ();
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   GThreadPool *pool;
   gulong handler = 0;
   guint n_threads;
@@ -230,7 +230,7 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
 static char *
 default_name (const char *ref_name)
 {
-  g_autoptr(MvReference) ref = NULL;
+  g_autoptr (MvReference) ref = NULL;
 
   /* skopeo's oci:DIR:TAG stores just "TAG"; CRI-O stores the full reference. Only the
    * latter names a model. */
@@ -244,15 +244,15 @@ gboolean
 mv_import_from_source (MvStore *store, MvSource *source, const char *name, char **out_digest,
                        GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(MvDescriptor) root = NULL;
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (MvDescriptor) root = NULL;
   g_autofree char *ref_name = NULL;
   g_autofree char *digest = NULL;
   g_autofree char *auto_name = NULL;
-  g_autoptr(GBytes) manifest_bytes = NULL;
-  g_autoptr(GBytes) config_bytes = NULL;
-  g_autoptr(MvManifest) m = NULL;
-  g_autoptr(GPtrArray) layer_digests = g_ptr_array_new ();
+  g_autoptr (GBytes) manifest_bytes = NULL;
+  g_autoptr (GBytes) config_bytes = NULL;
+  g_autoptr (MvManifest) m = NULL;
+  g_autoptr (GPtrArray) layer_digests = g_ptr_array_new ();
   const char *what = source->klass->describe (source);
   MvModelSpec spec = { 0 };
 
@@ -278,14 +278,14 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   if (!mv_store_has_model (store, digest))
     {
       for (guint i = 0; i < m->layers->len; i++)
-        g_ptr_array_add (layer_digests, ((MvDescriptor *) m->layers->pdata[i])->digest);
+        g_ptr_array_add (layer_digests, ((MvDescriptor *)m->layers->pdata[i])->digest);
       if (!import_layers (store, source, m, cancellable, error))
         return mv_prefix_error (error, "%s", what);
       spec.digest = digest;
       spec.manifest = manifest_bytes;
       spec.config = config_bytes;
       spec.artifact_type = m->artifact_type ? m->artifact_type : m->config->media_type;
-      spec.layer_digests = (const char *const *) layer_digests->pdata;
+      spec.layer_digests = (const char *const *)layer_digests->pdata;
       spec.n_layers = layer_digests->len;
       if (!mv_store_commit_model (store, &spec, cancellable, error))
         return mv_prefix_error (error, "%s", what);
@@ -301,12 +301,11 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
 }
 
 gboolean
-mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry,
-                        const char *name, char **out_digest, GCancellable *cancellable,
-                        GError **error)
+mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
+                        char **out_digest, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(MvSource) source = NULL;
-  g_autoptr(MvReference) ref = NULL;
+  g_autoptr (MvSource) source = NULL;
+  g_autoptr (MvReference) ref = NULL;
   g_autofree char *normalized = NULL;
 
   if (name != NULL)
@@ -338,19 +337,20 @@ looks_like_digest (const char *s)
 static char *
 resolve_model (MvStore *store, const char *model, char **out_name, GError **error)
 {
-  g_autoptr(MvReference) ref = NULL;
-  g_autoptr(GError) name_error = NULL;
+  g_autoptr (MvReference) ref = NULL;
+  g_autoptr (GError) name_error = NULL;
   g_autofree char *name = NULL;
   char *digest;
 
   if (looks_like_digest (model))
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
       digest = mv_store_find_digest (store, model, &local_error);
       if (digest != NULL)
         return digest;
       /* All-hex strings can be names too ("docker.io/library/abcd:latest"). */
-      if (g_str_has_prefix (model, "sha") || !g_error_matches (local_error, MV_ERROR, MV_ERROR_NOT_FOUND))
+      if (g_str_has_prefix (model, "sha")
+          || !g_error_matches (local_error, MV_ERROR, MV_ERROR_NOT_FOUND))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;

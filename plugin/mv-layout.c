@@ -36,7 +36,7 @@ mv_source_free (MvSource *self)
 static void
 layout_free (MvSource *source)
 {
-  MvLayoutSource *self = (MvLayoutSource *) source;
+  MvLayoutSource *self = (MvLayoutSource *)source;
   g_free (self->dir);
   g_free (self->entry);
   g_free (self->description);
@@ -48,7 +48,7 @@ layout_free (MvSource *source)
 static const char *
 layout_describe (MvSource *source)
 {
-  return ((MvLayoutSource *) source)->description;
+  return ((MvLayoutSource *)source)->description;
 }
 
 static const char *
@@ -81,7 +81,7 @@ descriptor_copy (const MvDescriptor *d)
 static MvDescriptor *
 layout_get_root (MvSource *source, char **out_ref_name, GCancellable *cancellable, GError **error)
 {
-  MvLayoutSource *self = (MvLayoutSource *) source;
+  MvLayoutSource *self = (MvLayoutSource *)source;
   GPtrArray *m = self->index->manifests;
   MvDescriptor *found = NULL;
 
@@ -102,7 +102,7 @@ layout_get_root (MvSource *source, char **out_ref_name, GCancellable *cancellabl
       if (!mv_digest_validate (digest, NULL, NULL, error))
         return NULL;
       for (guint i = 0; i < m->len && found == NULL; i++)
-        if (g_str_equal (((MvDescriptor *) m->pdata[i])->digest, digest))
+        if (g_str_equal (((MvDescriptor *)m->pdata[i])->digest, digest))
           found = m->pdata[i];
     }
   else
@@ -155,16 +155,17 @@ static GBytes *
 layout_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max_size,
                     GCancellable *cancellable, GError **error)
 {
-  MvLayoutSource *self = (MvLayoutSource *) source;
+  MvLayoutSource *self = (MvLayoutSource *)source;
   mv_autofd int fd = open_blob_fd (self, digest, error);
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr (GBytes) bytes = NULL;
 
   if (fd < 0)
     return NULL;
-  if (size > (gint64) max_size)
+  if (size > (gint64)max_size)
     {
       mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                "blob %s: declared size %" G_GINT64_FORMAT " is above the limit of %" G_GSIZE_FORMAT,
+                "blob %s: declared size %" G_GINT64_FORMAT
+                " is above the limit of %" G_GSIZE_FORMAT,
                 digest, size, max_size);
       return NULL;
     }
@@ -174,7 +175,7 @@ layout_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max
   }
   if (bytes == NULL)
     return NULL;
-  if (size >= 0 && (gint64) g_bytes_get_size (bytes) != size)
+  if (size >= 0 && (gint64)g_bytes_get_size (bytes) != size)
     {
       mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
                 "blob %s has %" G_GSIZE_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
@@ -191,7 +192,7 @@ static GInputStream *
 layout_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *cancellable,
                   GError **error)
 {
-  MvLayoutSource *self = (MvLayoutSource *) source;
+  MvLayoutSource *self = (MvLayoutSource *)source;
   int fd = open_blob_fd (self, desc->digest, error);
 
   if (fd < 0)
@@ -207,7 +208,7 @@ layout_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *canc
         return NULL;
       }
     int flags = fcntl (fd, F_GETFL);
-    (void) fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
+    (void)fcntl (fd, F_SETFL, flags & ~O_NONBLOCK);
     posix_fadvise (fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   }
   return g_unix_input_stream_new (fd, TRUE);
@@ -224,17 +225,17 @@ static const MvSourceClass layout_class = {
 MvSource *
 mv_layout_source_new (const char *dir, const char *entry, GError **error)
 {
-  g_autoptr(MvSource) source = NULL;
+  g_autoptr (MvSource) source = NULL;
   MvLayoutSource *self = g_new0 (MvLayoutSource, 1);
-  g_autoptr(GBytes) layout = NULL;
-  g_autoptr(GBytes) index = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr (GBytes) layout = NULL;
+  g_autoptr (GBytes) index = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root;
   const char *version = NULL;
 
   self->parent.klass = &layout_class;
   self->dfd = -1;
-  source = (MvSource *) self;
+  source = (MvSource *)self;
   self->dir = g_strdup (dir);
   self->entry = g_strdup (entry);
   self->description = entry ? g_strdup_printf ("oci:%s%s%s", dir, entry[0] == '@' ? "" : ":", entry)
@@ -257,7 +258,7 @@ mv_layout_source_new (const char *dir, const char *entry, GError **error)
       || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
       || (version = json_object_get_string_member_with_default (json_node_get_object (root),
                                                                 "imageLayoutVersion", NULL))
-           == NULL
+             == NULL
       || !g_str_has_prefix (version, "1."))
     {
       mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s/oci-layout: not an OCI layout version 1.x",

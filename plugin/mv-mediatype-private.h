@@ -64,5 +64,4 @@ MvFamily mv_mediatype_artifact_family (const char *media_type);
 MvFamily mv_mediatype_config_family (const char *media_type);
 
 const char *mv_layer_kind_to_string (MvLayerKind kind);       /* "weight", "weight.config", ... */
-const char *mv_layer_format_to_string (MvLayerFormat format); /* "raw", "tar", "tar+gzip", ... */
 const char *mv_family_to_string (MvFamily family);            /* "cncf", "cnai", "none" */

@@ -97,24 +97,6 @@ mv_layer_kind_to_string (MvLayerKind kind)
 }
 
 const char *
-mv_layer_format_to_string (MvLayerFormat format)
-{
-  switch (format)
-    {
-      case MV_LAYER_FORMAT_RAW:
-        return "raw";
-      case MV_LAYER_FORMAT_TAR:
-        return "tar";
-      case MV_LAYER_FORMAT_TAR_GZIP:
-        return "tar+gzip";
-      case MV_LAYER_FORMAT_TAR_ZSTD:
-        return "tar+zstd";
-      default:
-        return "unknown";
-    }
-}
-
-const char *
 mv_family_to_string (MvFamily family)
 {
   switch (family)

@@ -21,7 +21,7 @@ mv_store_lookup_name (MvStore *store, const char *name, GError **error)
 {
   g_autofree char *ref = mv_name_ref (name);
   g_autofree char *rev = NULL;
-  g_autoptr(GVariant) meta = NULL;
+  g_autoptr (GVariant) meta = NULL;
   const char *digest;
 
   rev = mv_store_resolve_ref (store, ref, error);
@@ -49,7 +49,7 @@ mv_store_lookup_name (MvStore *store, const char *name, GError **error)
 char *
 mv_store_find_digest (MvStore *store, const char *s, GError **error)
 {
-  g_autoptr(GHashTable) models = NULL;
+  g_autoptr (GHashTable) models = NULL;
   const char *prefix = s;
   gsize plen;
   char *found = NULL;
@@ -115,8 +115,8 @@ mv_store_get_model_by_digest (MvStore *store, const char *digest, GError **error
 static int
 info_cmp (gconstpointer a, gconstpointer b)
 {
-  const MvModelInfo *ia = *(MvModelInfo *const *) a;
-  const MvModelInfo *ib = *(MvModelInfo *const *) b;
+  const MvModelInfo *ia = *(MvModelInfo *const *)a;
+  const MvModelInfo *ib = *(MvModelInfo *const *)b;
   const char *na = ia->names[0];
   const char *nb = ib->names[0];
   /* Named models first, by name; then unnamed ones by digest. */
@@ -130,8 +130,8 @@ info_cmp (gconstpointer a, gconstpointer b)
 GPtrArray *
 mv_store_list_models (MvStore *store, GError **error)
 {
-  g_autoptr(GHashTable) models = mv_store_list_prefix (store, MV_REF_MODEL_PREFIX, error);
-  g_autoptr(GPtrArray) ret = g_ptr_array_new_with_free_func ((GDestroyNotify) mv_model_info_free);
+  g_autoptr (GHashTable) models = mv_store_list_prefix (store, MV_REF_MODEL_PREFIX, error);
+  g_autoptr (GPtrArray) ret = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_model_info_free);
   GHashTableIter it;
   gpointer k, v;
 
@@ -153,7 +153,7 @@ gboolean
 mv_store_checkout_digest (MvStore *store, const char *digest, char **out_path,
                           GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
+  g_auto (MvStoreLock) lock = { 0 };
   const char *hex = digest_hex (digest);
   g_autofree char *path = g_build_filename (store->root, "checkouts", hex, NULL);
   g_autofree char *ref = mv_model_ref (digest);
@@ -185,19 +185,19 @@ mv_store_checkout_digest (MvStore *store, const char *digest, char **out_path,
   if (!ostree_repo_checkout_at (store->repo, &opts, store->tmp_dfd, tmpname, rev, cancellable,
                                 error))
     {
-      (void) mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
+      (void)mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
       return mv_prefix_error (error, "checking out model %s", digest);
     }
   if (syncfs (store->tmp_dfd) < 0)
     {
       mv_throw_errno_prefix (error, "syncing checkout of model %s", digest);
-      (void) mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
+      (void)mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
       return FALSE;
     }
   if (renameat (store->tmp_dfd, tmpname, store->checkouts_dfd, hex) < 0)
     {
       int errsv = errno;
-      (void) mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
+      (void)mv_rm_rf_at (store->tmp_dfd, tmpname, NULL, NULL);
       if (errsv != EEXIST && errsv != ENOTEMPTY) /* else another process won the race */
         {
           errno = errsv;

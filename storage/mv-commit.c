@@ -47,11 +47,11 @@ mv_object_path (const char *checksum, const char *ext)
 static void
 digest_file_header (MvDigester *d, guint32 mode)
 {
-  g_autoptr(GVariant) v = g_variant_ref_sink (
-    g_variant_new ("(uuuus@a(ayay))", GUINT32_TO_BE (0), GUINT32_TO_BE (0), GUINT32_TO_BE (mode),
-                   0, "", g_variant_new_array (G_VARIANT_TYPE ("(ayay)"), NULL, 0)));
+  g_autoptr (GVariant) v = g_variant_ref_sink (
+      g_variant_new ("(uuuus@a(ayay))", GUINT32_TO_BE (0), GUINT32_TO_BE (0), GUINT32_TO_BE (mode),
+                     0, "", g_variant_new_array (G_VARIANT_TYPE ("(ayay)"), NULL, 0)));
   guint8 prefix[8] = { 0 };
-  guint32 len_be = GUINT32_TO_BE ((guint32) g_variant_get_size (v));
+  guint32 len_be = GUINT32_TO_BE ((guint32)g_variant_get_size (v));
 
   memcpy (prefix, &len_be, 4);
   mv_digester_update (d, prefix, sizeof prefix);
@@ -61,7 +61,7 @@ digest_file_header (MvDigester *d, guint32 mode)
 MvObjectWriter *
 mv_object_writer_new (MvStore *store, guint32 mode, GError **error)
 {
-  g_autoptr(MvObjectWriter) w = g_new0 (MvObjectWriter, 1);
+  g_autoptr (MvObjectWriter) w = g_new0 (MvObjectWriter, 1);
 
   g_assert (mode == 0644 || mode == 0755);
   w->store = store;
@@ -89,7 +89,7 @@ mv_object_writer_write (MvObjectWriter *w, const void *buf, gsize len, GError **
   if (w->written - w->flushed >= WRITEBACK_STEP)
     {
       /* Only a hint: errors surface at syncfs, where they fail the import. */
-      (void) sync_file_range (w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
+      (void)sync_file_range (w->fd, w->flushed, w->written - w->flushed, SYNC_FILE_RANGE_WRITE);
       w->flushed = w->written;
     }
   return TRUE;
@@ -140,7 +140,7 @@ mv_store_verify_file_object (MvStore *store, const char *checksum, GCancellable 
                              GError **error)
 {
   g_autofree char *objpath = mv_object_path (checksum, "file");
-  g_autoptr(MvDigester) d = NULL;
+  g_autoptr (MvDigester) d = NULL;
   g_autofree char *buf = NULL;
   g_autofree char *digest = NULL;
   mv_autofd int fd = -1;
@@ -201,9 +201,9 @@ static int
 mtree_lookup (OstreeMutableTree *dir, const char *name, char **out_file,
               OstreeMutableTree **out_dir, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   g_autofree char *file = NULL;
-  g_autoptr(OstreeMutableTree) sub = NULL;
+  g_autoptr (OstreeMutableTree) sub = NULL;
 
   if (!ostree_mutable_tree_lookup (dir, name, &file, &sub, &local_error))
     {
@@ -226,7 +226,7 @@ mtree_lookup (OstreeMutableTree *dir, const char *name, char **out_file,
 static OstreeMutableTree *
 mtree_new_subdir (MvStore *store, OstreeMutableTree *dir, const char *name, GError **error)
 {
-  g_autoptr(OstreeMutableTree) sub = NULL;
+  g_autoptr (OstreeMutableTree) sub = NULL;
   if (!ostree_mutable_tree_ensure_dir (dir, name, &sub, error))
     return NULL;
   ostree_mutable_tree_set_metadata_checksum (sub, mv_store_dirmeta (store));
@@ -237,17 +237,17 @@ mtree_new_subdir (MvStore *store, OstreeMutableTree *dir, const char *name, GErr
  * way. A component that exists as a file or symlink is an error: nothing is ever written
  * through a symlink. */
 static OstreeMutableTree *
-mtree_parent_for (MvStore *store, OstreeMutableTree *root, const char *path,
-                  const char **out_leaf, GError **error)
+mtree_parent_for (MvStore *store, OstreeMutableTree *root, const char *path, const char **out_leaf,
+                  GError **error)
 {
-  g_autoptr(OstreeMutableTree) cur = g_object_ref (root);
+  g_autoptr (OstreeMutableTree) cur = g_object_ref (root);
   const char *p = path;
   const char *slash;
 
   while ((slash = strchr (p, '/')) != NULL)
     {
       g_autofree char *comp = g_strndup (p, slash - p);
-      g_autoptr(OstreeMutableTree) sub = NULL;
+      g_autoptr (OstreeMutableTree) sub = NULL;
       int r = mtree_lookup (cur, comp, NULL, &sub, error);
       if (r < 0)
         return NULL;
@@ -295,7 +295,7 @@ layer_import_clear (LayerImport *li)
   if (li->repo != NULL)
     mv_store_give_repo (li->store, g_steal_pointer (&li->repo));
   if (li->staging_name != NULL)
-    (void) mv_rm_rf_at (li->store->tmp_dfd, li->staging_name, NULL, NULL);
+    (void)mv_rm_rf_at (li->store->tmp_dfd, li->staging_name, NULL, NULL);
   g_clear_pointer (&li->staging_name, g_free);
   mv_close_fdp (&li->staging_dfd);
   g_clear_pointer (&li->staged, g_ptr_array_unref);
@@ -313,11 +313,10 @@ stage_file (LayerImport *li, MvObjectWriter *w, char *out_checksum, GError **err
 }
 
 static gboolean
-add_leaf (LayerImport *li, const char *path, const char *checksum, const char *what,
-          GError **error)
+add_leaf (LayerImport *li, const char *path, const char *checksum, const char *what, GError **error)
 {
   const char *leaf;
-  g_autoptr(OstreeMutableTree) parent = mtree_parent_for (li->store, li->root, path, &leaf, error);
+  g_autoptr (OstreeMutableTree) parent = mtree_parent_for (li->store, li->root, path, &leaf, error);
   int r;
 
   if (parent == NULL)
@@ -336,7 +335,7 @@ static gboolean
 import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
 {
   g_autofree char *path = NULL;
-  g_autoptr(MvObjectWriter) w = NULL;
+  g_autoptr (MvObjectWriter) w = NULL;
   char checksum[65];
 
   if (li->spec->filepath == NULL || *li->spec->filepath == '\0')
@@ -379,8 +378,7 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
     {
       g_autofree char *shown = mv_escape_for_display (e->path, 200);
       /* The root directory entry ("./") of a tar made with `tar -C dir .` is fine. */
-      if (e->type == MV_ENTRY_DIR
-          && (g_str_equal (e->path, ".") || g_str_equal (e->path, "./")))
+      if (e->type == MV_ENTRY_DIR && (g_str_equal (e->path, ".") || g_str_equal (e->path, "./")))
         {
           g_clear_error (error);
           return TRUE;
@@ -390,83 +388,83 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
 
   switch (e->type)
     {
-    case MV_ENTRY_FILE:
-      {
-        g_autoptr(MvObjectWriter) w = NULL;
-        if (e->sparse)
-          return mv_throw (error, MV_ERROR_UNSUPPORTED,
-                           "tar member '%s': sparse files are not supported", path);
-        w = mv_object_writer_new (li->store, (e->mode & 0111) ? 0755 : 0644, error);
-        if (w == NULL)
-          return FALSE;
-        for (;;)
-          {
-            const void *buf;
-            gssize n = mv_entry_reader_read_data (reader, &buf, error);
-            if (n < 0)
-              return mv_prefix_error (error, "tar member '%s'", path);
-            if (n == 0)
-              break;
-            if (!mv_object_writer_write (w, buf, n, error))
-              return FALSE;
-          }
-        if (!stage_file (li, w, checksum, error))
-          return FALSE;
-        if (!add_leaf (li, path, checksum, "file", error))
-          return mv_prefix_error (error, "tar member '%s'", path);
-        li->n_files++;
-        li->n_bytes += MAX (e->size, 0);
-        return TRUE;
-      }
-    case MV_ENTRY_DIR:
-      {
-        const char *leaf;
-        g_autoptr(OstreeMutableTree) parent
-          = mtree_parent_for (li->store, li->root, path, &leaf, error);
-        int r;
-        if (parent == NULL)
-          return mv_prefix_error (error, "tar member '%s'", path);
-        r = mtree_lookup (parent, leaf, NULL, NULL, error);
-        if (r < 0)
-          return FALSE;
-        if (r == 1)
-          return mv_throw (error, MV_ERROR_UNSAFE_PATH,
-                           "tar member '%s': directory replaces a file or symlink", path);
-        if (r == 0)
-          {
-            g_autoptr(OstreeMutableTree) sub = mtree_new_subdir (li->store, parent, leaf, error);
-            if (sub == NULL)
-              return FALSE;
-          }
-        return TRUE;
-      }
-    case MV_ENTRY_SYMLINK:
-      {
-        g_autofree char *csum = NULL;
-        if (!mv_path_check_link_target (path, e->link_target, error))
-          return mv_prefix_error (error, "tar member '%s'", path);
-        csum = ostree_repo_write_symlink (li->repo, NULL, 0, 0, NULL, e->link_target,
-                                          li->cancellable, error);
-        if (csum == NULL)
-          return FALSE;
-        if (!add_leaf (li, path, csum, "symlink", error))
-          return mv_prefix_error (error, "tar member '%s'", path);
-        return TRUE;
-      }
-    case MV_ENTRY_HARDLINK:
-      return mv_throw (error, MV_ERROR_UNSAFE_PATH, "tar member '%s': hardlinks are not allowed",
-                       path);
-    case MV_ENTRY_OTHER:
-    default:
-      return mv_throw (error, MV_ERROR_UNSAFE_PATH, "tar member '%s': %ss are not allowed", path,
-                       e->what);
+      case MV_ENTRY_FILE:
+        {
+          g_autoptr (MvObjectWriter) w = NULL;
+          if (e->sparse)
+            return mv_throw (error, MV_ERROR_UNSUPPORTED,
+                             "tar member '%s': sparse files are not supported", path);
+          w = mv_object_writer_new (li->store, (e->mode & 0111) ? 0755 : 0644, error);
+          if (w == NULL)
+            return FALSE;
+          for (;;)
+            {
+              const void *buf;
+              gssize n = mv_entry_reader_read_data (reader, &buf, error);
+              if (n < 0)
+                return mv_prefix_error (error, "tar member '%s'", path);
+              if (n == 0)
+                break;
+              if (!mv_object_writer_write (w, buf, n, error))
+                return FALSE;
+            }
+          if (!stage_file (li, w, checksum, error))
+            return FALSE;
+          if (!add_leaf (li, path, checksum, "file", error))
+            return mv_prefix_error (error, "tar member '%s'", path);
+          li->n_files++;
+          li->n_bytes += MAX (e->size, 0);
+          return TRUE;
+        }
+      case MV_ENTRY_DIR:
+        {
+          const char *leaf;
+          g_autoptr (OstreeMutableTree) parent
+              = mtree_parent_for (li->store, li->root, path, &leaf, error);
+          int r;
+          if (parent == NULL)
+            return mv_prefix_error (error, "tar member '%s'", path);
+          r = mtree_lookup (parent, leaf, NULL, NULL, error);
+          if (r < 0)
+            return FALSE;
+          if (r == 1)
+            return mv_throw (error, MV_ERROR_UNSAFE_PATH,
+                             "tar member '%s': directory replaces a file or symlink", path);
+          if (r == 0)
+            {
+              g_autoptr (OstreeMutableTree) sub = mtree_new_subdir (li->store, parent, leaf, error);
+              if (sub == NULL)
+                return FALSE;
+            }
+          return TRUE;
+        }
+      case MV_ENTRY_SYMLINK:
+        {
+          g_autofree char *csum = NULL;
+          if (!mv_path_check_link_target (path, e->link_target, error))
+            return mv_prefix_error (error, "tar member '%s'", path);
+          csum = ostree_repo_write_symlink (li->repo, NULL, 0, 0, NULL, e->link_target,
+                                            li->cancellable, error);
+          if (csum == NULL)
+            return FALSE;
+          if (!add_leaf (li, path, csum, "symlink", error))
+            return mv_prefix_error (error, "tar member '%s'", path);
+          return TRUE;
+        }
+      case MV_ENTRY_HARDLINK:
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "tar member '%s': hardlinks are not allowed",
+                         path);
+      case MV_ENTRY_OTHER:
+      default:
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "tar member '%s': %ss are not allowed", path,
+                         e->what);
     }
 }
 
 static gboolean
 import_tar (LayerImport *li, MvBlobReader *blob, GError **error)
 {
-  g_autoptr(MvEntryReader) reader = mv_tar_reader_new (blob, li->spec->format, error);
+  g_autoptr (MvEntryReader) reader = mv_tar_reader_new (blob, li->spec->format, error);
 
   if (reader == NULL)
     return FALSE;
@@ -513,30 +511,12 @@ publish_staged (LayerImport *li, GError **error)
   return TRUE;
 }
 
-static const char *
-format_name (MvLayerFormat f)
-{
-  switch (f)
-    {
-    case MV_LAYER_FORMAT_RAW:
-      return "raw";
-    case MV_LAYER_FORMAT_TAR:
-      return "tar";
-    case MV_LAYER_FORMAT_TAR_GZIP:
-      return "tar+gzip";
-    case MV_LAYER_FORMAT_TAR_ZSTD:
-      return "tar+zstd";
-    default:
-      return "unknown";
-    }
-}
-
 static gboolean
 write_commit_and_ref (OstreeRepo *repo, OstreeMutableTree *root, GVariant *metadata,
                       const char *subject, const char *ref, GCancellable *cancellable,
                       GError **error)
 {
-  g_autoptr(GFile) root_file = NULL;
+  g_autoptr (GFile) root_file = NULL;
   g_autofree char *commit = NULL;
 
   if (!ostree_repo_write_mtree (repo, root, &root_file, cancellable, error))
@@ -555,12 +535,11 @@ gboolean
 mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *blob,
                        GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(MvBlobReader) br = NULL;
-  LayerImport li = { .store = store, .spec = spec, .staging_dfd = -1,
-                     .cancellable = cancellable };
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (MvBlobReader) br = NULL;
+  LayerImport li = { .store = store, .spec = spec, .staging_dfd = -1, .cancellable = cancellable };
   g_autofree char *ref = NULL;
-  g_auto(GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_auto (GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   gboolean ok = FALSE;
 
   if (!mv_digest_validate (spec->digest, NULL, NULL, error))
@@ -621,11 +600,11 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
 
   g_variant_builder_add (&mb, "{sv}", MV_META_DIGEST, g_variant_new_string (spec->digest));
   g_variant_builder_add (&mb, "{sv}", MV_META_FORMAT,
-                         g_variant_new_string (format_name (spec->format)));
+                         g_variant_new_string (mv_layer_format_to_string (spec->format)));
   g_variant_builder_add (&mb, "{sv}", MV_META_FILES, g_variant_new_uint64 (li.n_files));
   g_variant_builder_add (&mb, "{sv}", MV_META_BYTES, g_variant_new_uint64 (li.n_bytes));
   {
-    g_autoptr(GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
+    g_autoptr (GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
     g_autofree char *subject = g_strconcat ("layer ", spec->digest, NULL);
     if (!write_commit_and_ref (li.repo, li.root, meta, subject, ref, cancellable, error))
       goto abort;
@@ -634,12 +613,12 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   goto out;
 
 abort:
-  (void) ostree_repo_abort_transaction (li.repo, NULL, NULL);
+  (void)ostree_repo_abort_transaction (li.repo, NULL, NULL);
 out:
   if (!ok && error && *error)
     {
       const char *hex = strchr (spec->digest, ':') + 1;
-      g_prefix_error (error, "layer %.*s:%.12s: ", (int) (hex - 1 - spec->digest), spec->digest,
+      g_prefix_error (error, "layer %.*s:%.12s: ", (int)(hex - 1 - spec->digest), spec->digest,
                       hex);
     }
   layer_import_clear (&li);
@@ -657,12 +636,11 @@ typedef struct
 } Merge;
 
 static gboolean
-merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *path,
-            GError **error)
+merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *path, GError **error)
 {
-  g_autoptr(GVariant) dirtree = NULL;
-  g_autoptr(GVariant) files = NULL;
-  g_autoptr(GVariant) dirs = NULL;
+  g_autoptr (GVariant) dirtree = NULL;
+  g_autoptr (GVariant) files = NULL;
+  g_autoptr (GVariant) dirs = NULL;
   const char *name;
 
   if (!ostree_repo_load_variant (m->store->repo, OSTREE_OBJECT_TYPE_DIR_TREE, tree, &dirtree,
@@ -673,7 +651,7 @@ merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *pat
 
   for (gsize i = 0, n = g_variant_n_children (files); i < n; i++)
     {
-      g_autoptr(GVariant) csum_v = NULL;
+      g_autoptr (GVariant) csum_v = NULL;
       g_variant_get_child (files, i, "(&s@ay)", &name, &csum_v);
       g_autofree char *csum = ostree_checksum_from_bytes_v (csum_v);
       g_autofree char *have = NULL;
@@ -703,13 +681,13 @@ merge_tree (Merge *m, OstreeMutableTree *dest, const char *tree, const char *pat
 
   for (gsize i = 0, n = g_variant_n_children (dirs); i < n; i++)
     {
-      g_autoptr(GVariant) csum_v = NULL;
-      g_autoptr(GVariant) meta_v = NULL;
+      g_autoptr (GVariant) csum_v = NULL;
+      g_autoptr (GVariant) meta_v = NULL;
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &csum_v, &meta_v);
       g_autofree char *sub_tree = ostree_checksum_from_bytes_v (csum_v);
       g_autofree char *sub_meta = ostree_checksum_from_bytes_v (meta_v);
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);
-      g_autoptr(OstreeMutableTree) sub = NULL;
+      g_autoptr (OstreeMutableTree) sub = NULL;
       int r = mtree_lookup (dest, name, NULL, &sub, error);
       if (r < 0)
         return FALSE;
@@ -736,13 +714,13 @@ gboolean
 mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *cancellable,
                        GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(OstreeMutableTree) root = ostree_mutable_tree_new ();
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (OstreeMutableTree) root = ostree_mutable_tree_new ();
   g_autofree char *ref = NULL;
-  g_auto(GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_auto (GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   Merge m = { .store = store };
   guint64 n_files = 0, n_bytes = 0;
-  g_autoptr(GPtrArray) layers = g_ptr_array_new ();
+  g_autoptr (GPtrArray) layers = g_ptr_array_new ();
 
   if (!mv_digest_validate (spec->digest, NULL, NULL, error))
     return FALSE;
@@ -763,7 +741,7 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
       g_autofree char *rev = mv_store_resolve_ref (store, lref, error);
       g_autofree char *tree = NULL;
       g_autofree char *meta_csum = NULL;
-      g_autoptr(GVariant) meta = NULL;
+      g_autoptr (GVariant) meta = NULL;
       guint64 v;
 
       if (rev == NULL)
@@ -784,7 +762,7 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
           mv_prefix_error (error, "layer %s", ld);
           goto abort;
         }
-      g_ptr_array_add (layers, (gpointer) ld);
+      g_ptr_array_add (layers, (gpointer)ld);
     }
   g_ptr_array_add (layers, NULL);
 
@@ -800,11 +778,11 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
   g_variant_builder_add (&mb, "{sv}", MV_META_ARTIFACT_TYPE,
                          g_variant_new_string (spec->artifact_type ? spec->artifact_type : ""));
   g_variant_builder_add (&mb, "{sv}", MV_META_LAYERS,
-                         g_variant_new_strv ((const char *const *) layers->pdata, -1));
+                         g_variant_new_strv ((const char *const *)layers->pdata, -1));
   g_variant_builder_add (&mb, "{sv}", MV_META_FILES, g_variant_new_uint64 (n_files - m.dup_files));
   g_variant_builder_add (&mb, "{sv}", MV_META_BYTES, g_variant_new_uint64 (n_bytes - m.dup_bytes));
   {
-    g_autoptr(GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
+    g_autoptr (GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
     g_autofree char *subject = g_strconcat ("model ", spec->digest, NULL);
     if (!write_commit_and_ref (store->repo, root, meta, subject, ref, cancellable, error))
       goto abort;
@@ -812,6 +790,6 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
   return TRUE;
 
 abort:
-  (void) ostree_repo_abort_transaction (store->repo, NULL, NULL);
+  (void)ostree_repo_abort_transaction (store->repo, NULL, NULL);
   return FALSE;
 }

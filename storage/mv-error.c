@@ -3,7 +3,7 @@
 
 #include "mv-error-private.h"
 
-G_DEFINE_QUARK (modelvol-error-quark, mv_error)
+G_DEFINE_QUARK (modelvol - error - quark, mv_error)
 
 gboolean
 mv_throw (GError **error, MvError code, const char *fmt, ...)

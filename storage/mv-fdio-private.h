@@ -12,7 +12,7 @@ mv_close_fdp (int *fdp)
 {
   int errsv = errno;
   if (*fdp >= 0)
-    (void) close (*fdp);
+    (void)close (*fdp);
   *fdp = -1;
   errno = errsv;
 }

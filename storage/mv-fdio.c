@@ -15,7 +15,7 @@ static int
 sys_openat2 (int dfd, const char *path, struct open_how *how)
 {
 #ifdef SYS_openat2
-  return (int) syscall (SYS_openat2, dfd, path, how, sizeof (*how));
+  return (int)syscall (SYS_openat2, dfd, path, how, sizeof (*how));
 #else
   errno = ENOSYS;
   return -1;
@@ -38,9 +38,9 @@ want_fallback (MvChaseFlags flags)
 static int
 chase_walk (int dfd, const char *path, MvChaseFlags flags, GError **error)
 {
-  g_autoptr(GPtrArray) stack = g_ptr_array_new (); /* of GINT_TO_POINTER(fd) */
-  g_autoptr(GQueue) todo = g_queue_new ();
-  g_auto(GStrv) parts = NULL;
+  g_autoptr (GPtrArray) stack = g_ptr_array_new (); /* of GINT_TO_POINTER(fd) */
+  g_autoptr (GQueue) todo = g_queue_new ();
+  g_auto (GStrv) parts = NULL;
   int links = 0;
   int cur;
   int result = -1;
@@ -134,7 +134,7 @@ chase_walk (int dfd, const char *path, MvChaseFlags flags, GError **error)
                   g_ptr_array_remove_index (stack, stack->len - 1);
                 }
             }
-          g_auto(GStrv) tparts = g_strsplit (target, "/", -1);
+          g_auto (GStrv) tparts = g_strsplit (target, "/", -1);
           for (int i = g_strv_length (tparts) - 1; i >= 0; i--)
             g_queue_push_head (todo, g_strdup (tparts[i]));
           continue;
@@ -307,14 +307,14 @@ mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error)
       mv_throw (error, MV_ERROR_INVALID_MANIFEST, "'%s' is not a regular file", what);
       return NULL;
     }
-  if ((guint64) st.st_size > max_size)
+  if ((guint64)st.st_size > max_size)
     {
       mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
                 "'%s' is larger than the limit of %" G_GSIZE_FORMAT " bytes", what, max_size);
       return NULL;
     }
   /* The file may grow while we read: never read more than max_size + 1 bytes. */
-  alloc = (gsize) st.st_size + 1;
+  alloc = (gsize)st.st_size + 1;
   buf = g_malloc (alloc);
   for (;;)
     {
@@ -353,13 +353,11 @@ mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error)
 }
 
 GBytes *
-mv_file_get_contents_at (int dfd, const char *path, gboolean follow, gsize max_size,
-                         GError **error)
+mv_file_get_contents_at (int dfd, const char *path, gboolean follow, gsize max_size, GError **error)
 {
   mv_autofd int fd = -1;
 
-  fd = openat (dfd, path,
-               O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
+  fd = openat (dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
   if (fd < 0)
     {
       mv_throw_errno_prefix (error, "opening '%s'", path);
@@ -391,8 +389,8 @@ mv_loop_write (int fd, const void *buf, gsize len)
 }
 
 gboolean
-mv_file_replace_contents_at (int dfd, const char *path, const void *data, gsize len,
-                             mode_t mode, GError **error)
+mv_file_replace_contents_at (int dfd, const char *path, const void *data, gsize len, mode_t mode,
+                             GError **error)
 {
   g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d-%u", path, getpid (), g_random_int ());
   mv_autofd int fd = openat (dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -402,13 +400,13 @@ mv_file_replace_contents_at (int dfd, const char *path, const void *data, gsize 
   if (mv_loop_write (fd, data, len) < 0 || fchmod (fd, mode) < 0 || fsync (fd) < 0)
     {
       mv_throw_errno_prefix (error, "writing '%s'", path);
-      (void) unlinkat (dfd, tmp, 0);
+      (void)unlinkat (dfd, tmp, 0);
       return FALSE;
     }
   if (renameat (dfd, tmp, dfd, path) < 0)
     {
       mv_throw_errno_prefix (error, "renaming '%s'", path);
-      (void) unlinkat (dfd, tmp, 0);
+      (void)unlinkat (dfd, tmp, 0);
       return FALSE;
     }
   return TRUE;

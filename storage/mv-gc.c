@@ -27,8 +27,8 @@ static gboolean
 remove_checkout (MvStore *store, const char *digest, GCancellable *cancellable, GError **error)
 {
   /* Rename first, so no one ever sees a half-removed tree under checkouts/. */
-  g_autofree char *tmpname = g_strdup_printf ("rm-%.12s-%d-%08x", hex_of (digest), getpid (),
-                                              g_random_int ());
+  g_autofree char *tmpname
+      = g_strdup_printf ("rm-%.12s-%d-%08x", hex_of (digest), getpid (), g_random_int ());
   if (renameat (store->checkouts_dfd, hex_of (digest), store->tmp_dfd, tmpname) < 0)
     {
       if (errno == ENOENT)
@@ -54,7 +54,7 @@ names_pointing_at (GHashTable *names, const char *commit)
 gboolean
 mv_store_remove_name (MvStore *store, const char *name, GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
+  g_auto (MvStoreLock) lock = { 0 };
   g_autofree char *ref = mv_name_ref (name);
   g_autofree char *rev = NULL;
 
@@ -76,10 +76,10 @@ gboolean
 mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancellable,
                        GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
+  g_auto (MvStoreLock) lock = { 0 };
   g_autofree char *mref = mv_model_ref (digest);
   g_autofree char *rev = NULL;
-  g_autoptr(GHashTable) names = NULL;
+  g_autoptr (GHashTable) names = NULL;
   GHashTableIter it;
   gpointer k, v;
 
@@ -124,9 +124,9 @@ walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
            GHashTable *seen_trees, FileFunc file_cb, MetaFunc meta_cb, gpointer user_data,
            GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GVariant) dirtree = NULL;
-  g_autoptr(GVariant) files = NULL;
-  g_autoptr(GVariant) dirs = NULL;
+  g_autoptr (GVariant) dirtree = NULL;
+  g_autoptr (GVariant) files = NULL;
+  g_autoptr (GVariant) dirs = NULL;
   const char *name;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
@@ -150,7 +150,7 @@ walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
   dirs = g_variant_get_child_value (dirtree, 1);
   for (gsize i = 0, n = g_variant_n_children (files); i < n; i++)
     {
-      g_autoptr(GVariant) c1 = NULL;
+      g_autoptr (GVariant) c1 = NULL;
       g_variant_get_child (files, i, "(&s@ay)", &name, &c1);
       g_autofree char *csum = ostree_checksum_from_bytes_v (c1);
       g_autofree char *full = *path ? g_strconcat (path, "/", name, NULL) : g_strdup (name);
@@ -159,8 +159,8 @@ walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
     }
   for (gsize i = 0, n = g_variant_n_children (dirs); i < n; i++)
     {
-      g_autoptr(GVariant) c1 = NULL;
-      g_autoptr(GVariant) c2 = NULL;
+      g_autoptr (GVariant) c1 = NULL;
+      g_autoptr (GVariant) c2 = NULL;
       g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &c1, &c2);
       g_autofree char *t = ostree_checksum_from_bytes_v (c1);
       g_autofree char *m = ostree_checksum_from_bytes_v (c2);
@@ -205,7 +205,7 @@ fsck_file (const char *path, const char *checksum, gpointer user_data, GError **
 
   if (!g_hash_table_lookup_extended (f->results, checksum, NULL, &msg))
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
       if (!mv_store_verify_file_object (f->store, checksum, f->cancellable, &local_error))
         {
           if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -244,7 +244,7 @@ fsck_meta (OstreeObjectType type, const char *checksum, gpointer user_data, GErr
 
   if (!g_hash_table_lookup_extended (f->results, key, NULL, &msg))
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
       msg = NULL;
       if (!ostree_repo_fsck_object (f->store->repo, type, checksum, f->cancellable, &local_error))
         msg = g_strdup (local_error->message);
@@ -256,14 +256,13 @@ fsck_meta (OstreeObjectType type, const char *checksum, gpointer user_data, GErr
 }
 
 gboolean
-mv_store_fsck (MvStore *store, GPtrArray **out_problems, GCancellable *cancellable,
-               GError **error)
+mv_store_fsck (MvStore *store, GPtrArray **out_problems, GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(GHashTable) models = NULL;
-  g_autoptr(GHashTable) results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(GPtrArray) problems
-    = g_ptr_array_new_with_free_func ((GDestroyNotify) mv_fsck_problem_free);
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (GHashTable) models = NULL;
+  g_autoptr (GHashTable) results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GPtrArray) problems
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_fsck_problem_free);
   GHashTableIter it;
   gpointer k, v;
 
@@ -275,12 +274,15 @@ mv_store_fsck (MvStore *store, GPtrArray **out_problems, GCancellable *cancellab
   g_hash_table_iter_init (&it, models);
   while (g_hash_table_iter_next (&it, &k, &v))
     {
-      g_autoptr(MvModelInfo) info = NULL;
+      g_autoptr (MvModelInfo) info = NULL;
       g_autofree char *tree = NULL;
       g_autofree char *meta = NULL;
-      g_autoptr(GVariant) md = NULL;
-      g_autoptr(GError) local_error = NULL;
-      Fsck f = { .store = store, .results = results, .problems = problems, .model = k,
+      g_autoptr (GVariant) md = NULL;
+      g_autoptr (GError) local_error = NULL;
+      Fsck f = { .store = store,
+                 .results = results,
+                 .problems = problems,
+                 .model = k,
                  .cancellable = cancellable };
 
       if (!ostree_repo_fsck_object (store->repo, OSTREE_OBJECT_TYPE_COMMIT, v, cancellable,
@@ -338,7 +340,8 @@ df_file (const char *path, const char *checksum, gpointer user_data, GError **er
     return TRUE;
   g_hash_table_add (d->seen_files, g_strdup (checksum));
   objpath = mv_object_path (checksum, "file");
-  if (fstatat (d->store->objects_dfd, objpath, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode))
+  if (fstatat (d->store->objects_dfd, objpath, &st, AT_SYMLINK_NOFOLLOW) == 0
+      && S_ISREG (st.st_mode))
     d->stored += st.st_size;
   return TRUE;
 }
@@ -371,7 +374,7 @@ disk_usage_objects (MvStore *store)
           if (de->d_name[0] == '.')
             continue;
           if (fstatat (fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            total += (guint64) st.st_blocks * 512;
+            total += (guint64)st.st_blocks * 512;
         }
       closedir (dir);
     }
@@ -381,10 +384,10 @@ disk_usage_objects (MvStore *store)
 gboolean
 mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(GHashTable) models = NULL;
-  g_autoptr(GHashTable) layers = NULL;
-  g_autoptr(GHashTable) seen_trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (GHashTable) models = NULL;
+  g_autoptr (GHashTable) layers = NULL;
+  g_autoptr (GHashTable) seen_trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   Df d = { .store = store };
   MvDfStats stats = { 0 };
   GHashTableIter it;
@@ -404,7 +407,7 @@ mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable, GE
     {
       g_autofree char *tree = NULL;
       g_autofree char *meta = NULL;
-      g_autoptr(GVariant) md = mv_store_load_commit_meta (store, v, &tree, &meta, error);
+      g_autoptr (GVariant) md = mv_store_load_commit_meta (store, v, &tree, &meta, error);
       guint64 bytes;
       if (md == NULL)
         goto fail;
@@ -429,8 +432,8 @@ fail:
 /* prune                                                                                    */
 
 static gboolean
-add_reachable (MvStore *store, GHashTable *reachable, const char *commit,
-               GCancellable *cancellable, GError **error)
+add_reachable (MvStore *store, GHashTable *reachable, const char *commit, GCancellable *cancellable,
+               GError **error)
 {
   return ostree_repo_traverse_commit_union (store->repo, commit, 0, reachable, cancellable, error);
 }
@@ -439,13 +442,14 @@ gboolean
 mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
                 GCancellable *cancellable, GError **error)
 {
-  g_auto(MvStoreLock) lock = { 0 };
-  g_autoptr(GHashTable) models = NULL;
-  g_autoptr(GHashTable) layers = NULL;
-  g_autoptr(GHashTable) names = NULL;
-  g_autoptr(GHashTable) kept_models = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GHashTable) needed_layers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (GHashTable) models = NULL;
+  g_autoptr (GHashTable) layers = NULL;
+  g_autoptr (GHashTable) names = NULL;
+  g_autoptr (GHashTable) kept_models = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) needed_layers
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
   MvPruneStats stats = { 0 };
   GHashTableIter it;
   gpointer k, v;
@@ -466,7 +470,7 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
     {
       if (names_pointing_at (names, v) > 0 || mv_store_model_in_use (store, k))
         {
-          g_autoptr(GVariant) md = mv_store_load_commit_meta (store, v, NULL, NULL, error);
+          g_autoptr (GVariant) md = mv_store_load_commit_meta (store, v, NULL, NULL, error);
           g_autofree const char **ls = NULL;
           if (md == NULL)
             return FALSE;
@@ -478,7 +482,7 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
             return FALSE;
           continue;
         }
-      g_debug ("prune: model %s", (char *) k);
+      g_debug ("prune: model %s", (char *)k);
       stats.models_removed++;
       if (!dry_run)
         {
@@ -498,7 +502,7 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
             return FALSE;
           continue;
         }
-      g_debug ("prune: layer %s", (char *) k);
+      g_debug ("prune: layer %s", (char *)k);
       stats.layers_removed++;
       if (!dry_run)
         {
@@ -510,9 +514,9 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
 
   /* 3. Objects nothing kept reaches. */
   {
-    OstreeRepoPruneOptions opts = { .flags = dry_run ? OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE
-                                                     : OSTREE_REPO_PRUNE_FLAGS_NONE,
-                                    .reachable = reachable };
+    OstreeRepoPruneOptions opts
+        = { .flags = dry_run ? OSTREE_REPO_PRUNE_FLAGS_NO_PRUNE : OSTREE_REPO_PRUNE_FLAGS_NONE,
+            .reachable = reachable };
     if (!ostree_repo_prune_from_reachable (store->repo, &opts, &n_total, &n_pruned, &freed,
                                            cancellable, error))
       return mv_prefix_error (error, "pruning objects");
@@ -525,7 +529,7 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
     DIR *dir;
     struct dirent *de;
     int fd = fcntl (store->checkouts_dfd, F_DUPFD_CLOEXEC, 3);
-    g_autoptr(GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr (GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
     if (fd < 0)
       return mv_throw_errno_prefix (error, "dup");
     dir = fdopendir (fd);

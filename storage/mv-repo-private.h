@@ -33,9 +33,9 @@ struct MvStore
   int lock_fd;
   int lock_depth;
   gboolean lock_exclusive;
-  OstreeRepo *repo;      /* the calling thread's */
-  GMutex mutex;          /* guards the lock depth and the pool below */
-  GPtrArray *repo_pool;  /* more OstreeRepo handles for layer imports in worker threads */
+  OstreeRepo *repo;       /* the calling thread's */
+  GMutex mutex;           /* guards the lock depth and the pool below */
+  GPtrArray *repo_pool;   /* more OstreeRepo handles for layer imports in worker threads */
   char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
 };
 

@@ -12,8 +12,8 @@
 static gboolean
 ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GFileInfo) info = g_file_info_new ();
-  g_autoptr(GVariant) dirmeta = NULL;
+  g_autoptr (GFileInfo) info = g_file_info_new ();
+  g_autoptr (GVariant) dirmeta = NULL;
   g_autofree guchar *csum = NULL;
 
   g_file_info_set_file_type (info, G_FILE_TYPE_DIRECTORY);
@@ -32,8 +32,8 @@ ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **err
 static gboolean
 sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GFileEnumerator) en = NULL;
-  g_autoptr(GFile) tmp = NULL;
+  g_autoptr (GFileEnumerator) en = NULL;
+  g_autoptr (GFile) tmp = NULL;
   g_autofree char *tmp_path = NULL;
 
   if (flock (self->lock_fd, LOCK_EX | LOCK_NB) < 0)
@@ -70,11 +70,10 @@ sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
 }
 
 MvStore *
-mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellable,
-               GError **error)
+mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(MvStore) self = g_new0 (MvStore, 1);
-  g_autoptr(GFile) repo_file = NULL;
+  g_autoptr (MvStore) self = g_new0 (MvStore, 1);
+  g_autoptr (GFile) repo_file = NULL;
   g_autofree char *repo_path = NULL;
   struct stat st;
   gboolean created = FALSE;
@@ -164,8 +163,8 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
       /* Create under a temp name and rename, so a crash never leaves a half repo. */
       g_autofree char *tmpname = g_strdup_printf ("repo-init-%d", getpid ());
       g_autofree char *tmp_path = g_build_filename (self->root, "tmp", tmpname, NULL);
-      g_autoptr(GFile) tmp_file = g_file_new_for_path (tmp_path);
-      g_autoptr(OstreeRepo) tmp_repo = ostree_repo_new (tmp_file);
+      g_autoptr (GFile) tmp_file = g_file_new_for_path (tmp_path);
+      g_autoptr (OstreeRepo) tmp_repo = ostree_repo_new (tmp_file);
       if (!mv_rm_rf_at (self->tmp_dfd, tmpname, cancellable, error))
         return NULL;
       if (!ostree_repo_create (tmp_repo, OSTREE_REPO_MODE_BARE_USER_ONLY, cancellable, error))
@@ -180,7 +179,7 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
           mv_throw_errno_prefix (error, "creating repository in '%s'", self->root);
           return NULL;
         }
-      (void) mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
+      (void)mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
     }
   if (!ostree_repo_open (self->repo, cancellable, error))
     {
@@ -205,7 +204,7 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
     return NULL;
 
   {
-    g_auto(MvStoreLock) lock = { 0 };
+    g_auto (MvStoreLock) lock = { 0 };
     if (!mv_store_lock_acquire (self, FALSE, &lock, cancellable, error))
       return NULL;
     if (!ensure_canonical_dirmeta (self, cancellable, error))
@@ -262,7 +261,7 @@ gboolean
 mv_store_lock_acquire (MvStore *self, gboolean exclusive, MvStoreLock *out_lock,
                        GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->mutex);
 
   g_return_val_if_fail (out_lock->store == NULL, FALSE);
 
@@ -306,7 +305,7 @@ mv_store_lock_clear (MvStoreLock *lock)
   g_assert (self->lock_depth > 0);
   if (--self->lock_depth == 0)
     {
-      (void) flock (self->lock_fd, LOCK_UN);
+      (void)flock (self->lock_fd, LOCK_UN);
       self->lock_exclusive = FALSE;
     }
   g_mutex_unlock (&self->mutex);
@@ -315,7 +314,7 @@ mv_store_lock_clear (MvStoreLock *lock)
 OstreeRepo *
 mv_store_take_repo (MvStore *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(OstreeRepo) repo = NULL;
+  g_autoptr (OstreeRepo) repo = NULL;
 
   g_mutex_lock (&self->mutex);
   if (self->repo_pool->len > 0)
@@ -368,7 +367,7 @@ mv_name_ref (const char *name)
   GString *s = g_string_new (MV_REF_NAME_PREFIX "/");
   gboolean start = TRUE;
 
-  for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
     {
       if (*p == '/')
         {
@@ -399,8 +398,8 @@ mv_name_from_ref (const char *escaped)
               g_string_free (s, TRUE);
               return NULL;
             }
-          g_string_append_c (s, (char) (g_ascii_xdigit_value (p[1]) * 16
-                                        + g_ascii_xdigit_value (p[2])));
+          g_string_append_c (
+              s, (char)(g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2])));
           p += 2;
         }
       else
@@ -454,8 +453,8 @@ mv_store_has_model (MvStore *self, const char *digest)
 GHashTable *
 mv_store_list_prefix (MvStore *self, const char *prefix, GError **error)
 {
-  g_autoptr(GHashTable) refs = NULL;
-  g_autoptr(GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) refs = NULL;
+  g_autoptr (GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   GHashTableIter it;
   gpointer k, v;
 
@@ -468,7 +467,7 @@ mv_store_list_prefix (MvStore *self, const char *prefix, GError **error)
       char *digest = mv_digest_from_ref (k, prefix);
       if (digest == NULL || !mv_digest_validate (digest, NULL, NULL, NULL))
         {
-          g_debug ("ignoring stray ref %s", (char *) k);
+          g_debug ("ignoring stray ref %s", (char *)k);
           g_free (digest);
           continue;
         }
@@ -480,8 +479,8 @@ mv_store_list_prefix (MvStore *self, const char *prefix, GError **error)
 GHashTable *
 mv_store_list_names (MvStore *self, GError **error)
 {
-  g_autoptr(GHashTable) refs = NULL;
-  g_autoptr(GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) refs = NULL;
+  g_autoptr (GHashTable) ret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   GHashTableIter it;
   gpointer k, v;
   const gsize plen = strlen (MV_REF_NAME_PREFIX "/");
@@ -493,8 +492,8 @@ mv_store_list_names (MvStore *self, GError **error)
   while (g_hash_table_iter_next (&it, &k, &v))
     {
       char *name = g_str_has_prefix (k, MV_REF_NAME_PREFIX "/")
-                     ? mv_name_from_ref ((const char *) k + plen)
-                     : NULL;
+                       ? mv_name_from_ref ((const char *)k + plen)
+                       : NULL;
       if (name == NULL)
         continue;
       g_hash_table_insert (ret, name, g_strdup (v));
@@ -508,7 +507,7 @@ mv_store_set_name (MvStore *self, const char *name, const char *digest, GError *
   g_autofree char *model_ref = mv_model_ref (digest);
   g_autofree char *name_ref = mv_name_ref (name);
   g_autofree char *rev = NULL;
-  g_auto(MvStoreLock) lock = { 0 };
+  g_auto (MvStoreLock) lock = { 0 };
 
   if (!mv_store_lock_acquire (self, FALSE, &lock, NULL, error))
     return FALSE;
@@ -524,20 +523,20 @@ GVariant *
 mv_store_load_commit_meta (MvStore *self, const char *commit, char **out_root_tree,
                            char **out_root_meta, GError **error)
 {
-  g_autoptr(GVariant) v = NULL;
-  g_autoptr(GVariant) meta = NULL;
+  g_autoptr (GVariant) v = NULL;
+  g_autoptr (GVariant) meta = NULL;
 
   if (!ostree_repo_load_variant (self->repo, OSTREE_OBJECT_TYPE_COMMIT, commit, &v, error))
     return NULL;
   meta = g_variant_get_child_value (v, 0);
   if (out_root_tree)
     {
-      g_autoptr(GVariant) t = g_variant_get_child_value (v, 6);
+      g_autoptr (GVariant) t = g_variant_get_child_value (v, 6);
       *out_root_tree = ostree_checksum_from_bytes_v (t);
     }
   if (out_root_meta)
     {
-      g_autoptr(GVariant) m = g_variant_get_child_value (v, 7);
+      g_autoptr (GVariant) m = g_variant_get_child_value (v, 7);
       *out_root_meta = ostree_checksum_from_bytes_v (m);
     }
   return g_steal_pointer (&meta);
@@ -546,13 +545,13 @@ mv_store_load_commit_meta (MvStore *self, const char *commit, char **out_root_tr
 int
 mv_strptrcmp (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
 }
 
 static char *
 lookup_bytestring (GVariantDict *d, const char *key)
 {
-  g_autoptr(GVariant) v = g_variant_dict_lookup_value (d, key, G_VARIANT_TYPE_BYTESTRING);
+  g_autoptr (GVariant) v = g_variant_dict_lookup_value (d, key, G_VARIANT_TYPE_BYTESTRING);
   gsize len;
   const char *data;
   if (v == NULL)
@@ -564,11 +563,11 @@ lookup_bytestring (GVariantDict *d, const char *key)
 MvModelInfo *
 mv_store_model_info_load (MvStore *self, const char *digest, const char *commit, GError **error)
 {
-  g_autoptr(GVariant) meta = mv_store_load_commit_meta (self, commit, NULL, NULL, error);
-  g_autoptr(MvModelInfo) info = NULL;
-  g_autoptr(GHashTable) names = NULL;
-  g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func (g_free);
-  g_auto(GVariantDict) d;
+  g_autoptr (GVariant) meta = mv_store_load_commit_meta (self, commit, NULL, NULL, error);
+  g_autoptr (MvModelInfo) info = NULL;
+  g_autoptr (GHashTable) names = NULL;
+  g_autoptr (GPtrArray) mine = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GVariantDict) d;
   guint64 u64;
   const char *s;
   g_autofree const char **layers = NULL;
@@ -588,7 +587,7 @@ mv_store_model_info_load (MvStore *self, const char *digest, const char *commit,
   if (g_variant_dict_lookup (&d, MV_META_ARTIFACT_TYPE, "&s", &s))
     info->artifact_type = g_strdup (s);
   if (g_variant_dict_lookup (&d, MV_META_LAYERS, "^a&s", &layers))
-    info->n_layers = g_strv_length ((char **) layers);
+    info->n_layers = g_strv_length ((char **)layers);
   info->manifest_json = lookup_bytestring (&d, MV_META_MANIFEST);
   info->config_json = lookup_bytestring (&d, MV_META_CONFIG);
 
@@ -602,7 +601,7 @@ mv_store_model_info_load (MvStore *self, const char *digest, const char *commit,
   }
   g_ptr_array_sort (mine, mv_strptrcmp);
   g_ptr_array_add (mine, NULL);
-  info->names = (char **) g_ptr_array_free (g_steal_pointer (&mine), FALSE);
+  info->names = (char **)g_ptr_array_free (g_steal_pointer (&mine), FALSE);
   return g_steal_pointer (&info);
 }
 
@@ -624,6 +623,6 @@ mv_store_model_in_use (MvStore *self, const char *digest)
 {
   const char *hex = strchr (digest, ':');
   g_autofree char *dir = g_build_filename (self->run_dir, "uses", hex ? hex + 1 : digest, NULL);
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
   return d != NULL && g_dir_read_name (d) != NULL;
 }

@@ -14,11 +14,14 @@ typedef enum
   MV_LAYER_FORMAT_TAR_ZSTD,
 } MvLayerFormat;
 
+/** mv_layer_format_to_string: "raw", "tar", "tar+gzip" or "tar+zstd" */
+const char *mv_layer_format_to_string (MvLayerFormat format);
+
 /* What the store needs to know of a layer: nothing of media types or annotations. */
 typedef struct
 {
-  const char *digest;   /* validated "sha256:<hex>" (or sha512) of the blob */
-  gint64 size;          /* blob size from the descriptor */
+  const char *digest; /* validated "sha256:<hex>" (or sha512) of the blob */
+  gint64 size;        /* blob size from the descriptor */
   MvLayerFormat format;
   const char *filepath; /* raw layers only: where the file goes (validated by the store) */
   guint32 mode;         /* raw layers only: 0644 or 0755 */
@@ -44,10 +47,10 @@ gboolean mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputS
 
 typedef struct
 {
-  const char *digest;        /* manifest digest */
-  GBytes *manifest;          /* the manifest bytes, verified against @digest */
-  GBytes *config;            /* the config bytes, verified against its descriptor */
-  const char *artifact_type; /* for listing */
+  const char *digest;               /* manifest digest */
+  GBytes *manifest;                 /* the manifest bytes, verified against @digest */
+  GBytes *config;                   /* the config bytes, verified against its descriptor */
+  const char *artifact_type;        /* for listing */
   const char *const *layer_digests; /* in manifest order, all already stored */
   guint n_layers;
 } MvModelSpec;
@@ -59,16 +62,15 @@ typedef struct
  * content, or as a file in one and a directory in another, is an error (MV_ERROR_UNSAFE_PATH).
  * Deterministic: the same manifest always gives the same commit.
  */
-gboolean mv_store_commit_model (MvStore *store, const MvModelSpec *spec,
-                                GCancellable *cancellable, GError **error);
+gboolean mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *cancellable,
+                                GError **error);
 
 /**
  * mv_store_set_name:
  * @name: a normalized reference string ("localhost:5000/org/model:v1")
  * Points the name at the model @digest, replacing what it named before.
  */
-gboolean mv_store_set_name (MvStore *store, const char *name, const char *digest,
-                            GError **error);
+gboolean mv_store_set_name (MvStore *store, const char *name, const char *digest, GError **error);
 
 /** mv_store_has_model: TRUE if the model ref for @digest exists */
 gboolean mv_store_has_model (MvStore *store, const char *digest);

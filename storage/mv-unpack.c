@@ -36,9 +36,9 @@ struct MvBlobReader
   GMutex mutex;
   GCond cond;
   Chunk chunks[N_CHUNKS];
-  Chunk *current;   /* held by the consumer */
-  GQueue to_hash;   /* of Chunk*, for the hasher thread */
-  GThread *hasher;  /* NULL: hash inline */
+  Chunk *current;  /* held by the consumer */
+  GQueue to_hash;  /* of Chunk*, for the hasher thread */
+  GThread *hasher; /* NULL: hash inline */
   gboolean stop;
 };
 
@@ -154,13 +154,13 @@ mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
   g_mutex_unlock (&self->mutex);
 
   /* Ask for one byte beyond the declared size, never more: that byte proves a size lie. */
-  left = (guint64) self->size - MIN (self->nread, (guint64) self->size);
-  want = (gsize) MIN ((guint64) BLOB_CHUNK, left + 1);
+  left = (guint64)self->size - MIN (self->nread, (guint64)self->size);
+  want = (gsize)MIN ((guint64)BLOB_CHUNK, left + 1);
   n = g_input_stream_read (self->in, c->data, want, self->cancellable, error);
   if (n < 0)
     return -1;
   self->nread += n;
-  if (self->nread > (guint64) self->size)
+  if (self->nread > (guint64)self->size)
     {
       mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
                 "blob %s is larger than its declared size %" G_GINT64_FORMAT, self->digest,
@@ -204,9 +204,10 @@ mv_blob_reader_finish (MvBlobReader *self, GError **error)
         break;
     }
   stop_hasher (self);
-  if (self->nread != (guint64) self->size)
+  if (self->nread != (guint64)self->size)
     return mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
-                     "blob %s has %" G_GUINT64_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
+                     "blob %s has %" G_GUINT64_FORMAT
+                     " bytes, its descriptor says %" G_GINT64_FORMAT,
                      self->digest, self->nread, self->size);
   return mv_digester_verify (self->digester, self->size, error);
 }
@@ -231,13 +232,13 @@ typedef struct
 {
   guint8 hdr[512];
   gsize hdr_fill;
-  guint64 pos;        /* stream offset of the next byte */
-  guint64 data_left;  /* data + padding of the current header still to pass */
-  GByteArray *ext;    /* the extended header being collected, or NULL */
+  guint64 pos;       /* stream offset of the next byte */
+  guint64 data_left; /* data + padding of the current header still to pass */
+  GByteArray *ext;   /* the extended header being collected, or NULL */
   guint64 ext_size;
   char ext_type;
-  gboolean in_chain;  /* the last header was an extension: the entry continues */
-  GQueue starts;      /* of guint64*: chain starts not yet matched with libarchive */
+  gboolean in_chain; /* the last header was an extension: the entry continues */
+  GQueue starts;     /* of guint64*: chain starts not yet matched with libarchive */
   gboolean end;
 } TarTap;
 
@@ -291,7 +292,7 @@ tar_parse_size (const guint8 *f, gsize len, guint64 *out)
 static gboolean
 tap_check_ext (TarTap *t, GError **error)
 {
-  const char *d = (const char *) t->ext->data;
+  const char *d = (const char *)t->ext->data;
   gsize n = t->ext->len;
 
   if (t->ext_type == 'L' || t->ext_type == 'K')
@@ -300,8 +301,7 @@ tap_check_ext (TarTap *t, GError **error)
       if (nul != NULL)
         for (const char *p = nul; p < d + n; p++)
           if (*p != '\0')
-            return mv_throw (error, MV_ERROR_UNSAFE_PATH,
-                             "GNU long %s has a NUL byte inside",
+            return mv_throw (error, MV_ERROR_UNSAFE_PATH, "GNU long %s has a NUL byte inside",
                              t->ext_type == 'L' ? "name" : "link name");
       return TRUE;
     }
@@ -331,7 +331,7 @@ tap_check_ext (TarTap *t, GError **error)
         {
           g_autofree char *shown = mv_escape_for_display (val, 200);
           return mv_throw (error, MV_ERROR_UNSAFE_PATH, "PAX %.*s '%s...' has a NUL byte inside",
-                           (int) (eq - key), key, shown);
+                           (int)(eq - key), key, shown);
         }
       off += rec;
     }
@@ -346,9 +346,9 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
       gsize n;
       if (t->data_left > 0)
         {
-          n = (gsize) MIN ((guint64) len, t->data_left);
+          n = (gsize)MIN ((guint64)len, t->data_left);
           if (t->ext != NULL && t->ext->len < t->ext_size)
-            g_byte_array_append (t->ext, buf, (guint) MIN ((guint64) n, t->ext_size - t->ext->len));
+            g_byte_array_append (t->ext, buf, (guint)MIN ((guint64)n, t->ext_size - t->ext->len));
           t->data_left -= n;
           t->pos += n;
           buf += n;
@@ -373,7 +373,7 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
       t->hdr_fill = 0;
       {
         guint64 size;
-        char type = (char) t->hdr[156];
+        char type = (char)t->hdr[156];
         gboolean zero = TRUE;
         for (int i = 0; i < 512 && zero; i++)
           zero = t->hdr[i] == 0;
@@ -398,14 +398,14 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
                                "tar extended header of %" G_GUINT64_FORMAT
                                " bytes is above the limit of %d",
                                size, TAR_EXT_MAX);
-            t->ext = g_byte_array_sized_new ((guint) size);
+            t->ext = g_byte_array_sized_new ((guint)size);
             t->ext_size = size;
             t->ext_type = type;
           }
         /* Links, devices and fifos carry no data whatever their size field says. */
         if (strchr ("12346", type) != NULL && type != '\0')
           size = 0;
-        t->data_left = (size + 511) & ~(guint64) 511;
+        t->data_left = (size + 511) & ~(guint64)511;
         if (t->data_left == 0 && t->ext != NULL)
           {
             gboolean ok = tap_check_ext (t, error);
@@ -474,7 +474,7 @@ inner_read_cb (struct archive *a, void *user_data, const void **out_buf)
       archive_set_error (a, EIO, "%s", self->read_error->message);
       return -1;
     }
-  return (la_ssize_t) size;
+  return (la_ssize_t)size;
 }
 
 static gboolean
@@ -496,7 +496,7 @@ throw_archive (MvEntryReader *self, GError **error)
 MvEntryReader *
 mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
 {
-  g_autoptr(MvEntryReader) self = g_new0 (MvEntryReader, 1);
+  g_autoptr (MvEntryReader) self = g_new0 (MvEntryReader, 1);
 
   struct archive_entry *raw_entry = NULL;
 
@@ -546,16 +546,16 @@ type_in_words (mode_t type)
 {
   switch (type)
     {
-    case AE_IFCHR:
-      return "character device";
-    case AE_IFBLK:
-      return "block device";
-    case AE_IFIFO:
-      return "fifo";
-    case AE_IFSOCK:
-      return "socket";
-    default:
-      return "entry of unknown type";
+      case AE_IFCHR:
+        return "character device";
+      case AE_IFBLK:
+        return "block device";
+      case AE_IFIFO:
+        return "fifo";
+      case AE_IFSOCK:
+        return "socket";
+      default:
+        return "entry of unknown type";
     }
 }
 
@@ -592,7 +592,7 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
   self->data_offset = 0;
   {
     g_autofree guint64 *start = g_queue_pop_head (&self->tap.starts);
-    if (start == NULL || (gint64) *start != archive_read_header_position (self->a))
+    if (start == NULL || (gint64)*start != archive_read_header_position (self->a))
       {
         mv_throw (error, MV_ERROR_INVALID_MANIFEST,
                   "tar stream not understood: an entry starts where no header was seen");
@@ -622,28 +622,28 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
     }
   switch (archive_entry_filetype (ae))
     {
-    case AE_IFREG:
-      out_entry->type = MV_ENTRY_FILE;
-      out_entry->what = "file";
-      break;
-    case AE_IFDIR:
-      out_entry->type = MV_ENTRY_DIR;
-      out_entry->what = "directory";
-      break;
-    case AE_IFLNK:
-      {
-        const char *t = archive_entry_symlink_utf8 (ae);
-        if (t == NULL)
-          t = archive_entry_symlink (ae);
-        out_entry->type = MV_ENTRY_SYMLINK;
-        out_entry->what = "symlink";
-        out_entry->link_target = g_strdup (t ? t : "");
+      case AE_IFREG:
+        out_entry->type = MV_ENTRY_FILE;
+        out_entry->what = "file";
         break;
-      }
-    default:
-      out_entry->type = MV_ENTRY_OTHER;
-      out_entry->what = type_in_words (archive_entry_filetype (ae));
-      break;
+      case AE_IFDIR:
+        out_entry->type = MV_ENTRY_DIR;
+        out_entry->what = "directory";
+        break;
+      case AE_IFLNK:
+        {
+          const char *t = archive_entry_symlink_utf8 (ae);
+          if (t == NULL)
+            t = archive_entry_symlink (ae);
+          out_entry->type = MV_ENTRY_SYMLINK;
+          out_entry->what = "symlink";
+          out_entry->link_target = g_strdup (t ? t : "");
+          break;
+        }
+      default:
+        out_entry->type = MV_ENTRY_OTHER;
+        out_entry->what = type_in_words (archive_entry_filetype (ae));
+        break;
     }
   return 1;
 }
@@ -668,7 +668,7 @@ mv_entry_reader_read_data (MvEntryReader *self, const void **out_buf, GError **e
       return -1;
     }
   self->data_offset += size;
-  return (gssize) size;
+  return (gssize)size;
 }
 
 void
