@@ -63,5 +63,5 @@ MvFamily mv_mediatype_artifact_family (const char *media_type);
 /** mv_mediatype_config_family: family of a ModelPack config media type, or MV_FAMILY_NONE */
 MvFamily mv_mediatype_config_family (const char *media_type);
 
-const char *mv_layer_kind_to_string (MvLayerKind kind);       /* "weight", "weight.config", ... */
-const char *mv_family_to_string (MvFamily family);            /* "cncf", "cnai", "none" */
+const char *mv_layer_kind_to_string (MvLayerKind kind); /* "weight", "weight.config", ... */
+const char *mv_family_to_string (MvFamily family);      /* "cncf", "cnai", "none" */
