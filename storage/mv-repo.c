@@ -86,10 +86,7 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
     root = g_getenv ("MODELVOL_ROOT");
   if (root == NULL || *root == '\0')
     root = MV_DEFAULT_ROOT;
-  if (g_path_is_absolute (root))
-    self->root = g_canonicalize_filename (root, NULL);
-  else
-    self->root = g_canonicalize_filename (root, NULL); /* relative to the cwd */
+  self->root = g_canonicalize_filename (root, NULL); /* a relative root is under the cwd */
 
   if (stat (self->root, &st) < 0)
     {
