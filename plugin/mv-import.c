@@ -25,7 +25,9 @@ mv_import_jobs (void)
 
   if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 64, &n, NULL))
     return n;
-  return CLAMP (g_get_num_processors (), 1, MAX_JOBS);
+  /* Not the number of cores: a layer alternates between hashing and waiting for the page
+   * cache and disk, and the tail of one layer overlaps the head of the next. */
+  return MAX_JOBS;
 }
 
 static int

@@ -52,5 +52,5 @@ MvSource *mv_layout_source_new (const char *dir, const char *entry, GError **err
 gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *name,
                                 char **out_digest, GCancellable *cancellable, GError **error);
 
-/** mv_import_jobs: layers imported at once: $MODELVOL_JOBS, else the cores, at most 4 */
+/** mv_import_jobs: layers imported at once: $MODELVOL_JOBS (1-64), else 4 */
 guint mv_import_jobs (void);
