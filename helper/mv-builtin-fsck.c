@@ -41,11 +41,7 @@ MV_BUILTIN (fsck)
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "model");
           json_builder_add_string_value (b, p->model);
-          json_builder_set_member_name (b, "names");
-          json_builder_begin_array (b);
-          for (guint j = 0; p->names && p->names[j]; j++)
-            json_builder_add_string_value (b, p->names[j]);
-          json_builder_end_array (b);
+          mv_json_add_strv (b, "names", p->names);
           json_builder_set_member_name (b, "path");
           json_builder_add_string_value (b, p->path ? p->path : "");
           json_builder_set_member_name (b, "object");

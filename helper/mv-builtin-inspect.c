@@ -61,11 +61,7 @@ MV_BUILTIN (inspect)
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "digest");
       json_builder_add_string_value (b, info->digest);
-      json_builder_set_member_name (b, "names");
-      json_builder_begin_array (b);
-      for (guint j = 0; info->names[j]; j++)
-        json_builder_add_string_value (b, info->names[j]);
-      json_builder_end_array (b);
+      mv_json_add_strv (b, "names", info->names);
       json_builder_set_member_name (b, "artifactType");
       json_builder_add_string_value (b, info->artifact_type ? info->artifact_type : "");
       json_builder_set_member_name (b, "files");

@@ -35,11 +35,7 @@ MV_BUILTIN (ls)
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "digest");
           json_builder_add_string_value (b, m->digest);
-          json_builder_set_member_name (b, "names");
-          json_builder_begin_array (b);
-          for (guint j = 0; m->names[j]; j++)
-            json_builder_add_string_value (b, m->names[j]);
-          json_builder_end_array (b);
+          mv_json_add_strv (b, "names", m->names);
           json_builder_set_member_name (b, "files");
           json_builder_add_int_value (b, m->n_files);
           json_builder_set_member_name (b, "bytes");

@@ -33,6 +33,8 @@ gboolean mv_usage_error (GOptionContext *context, GError **error, const char *fm
 /* Output: everything that comes from outside is escaped before it reaches the terminal. */
 char *mv_sanitize (const char *s);
 void mv_print_json (JsonNode *node);
+/** mv_json_add_strv: member @member, an array of the strings of @strv (nullable) */
+void mv_json_add_strv (JsonBuilder *b, const char *member, char **strv);
 char *mv_format_bytes (guint64 bytes);
 char *mv_short_digest (const char *digest);
 

@@ -54,3 +54,13 @@ mv_short_digest (const char *digest)
   const char *colon = strchr (digest, ':');
   return g_strndup (colon ? colon + 1 : digest, 12);
 }
+
+void
+mv_json_add_strv (JsonBuilder *b, const char *member, char **strv)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_begin_array (b);
+  for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_builder_add_string_value (b, strv[i]);
+  json_builder_end_array (b);
+}
