@@ -20,6 +20,7 @@ typedef struct
 } MvCommand;
 
 static const MvCommand commands[] = {
+  { "pull", "Pull a ModelPack model from an OCI registry", mv_builtin_pull },
   { "import", "Import a ModelPack model from an OCI image layout", mv_builtin_import },
   { "ls", "List stored models", mv_builtin_ls },
   { "inspect", "Show a model's manifest, config, layers and warnings", mv_builtin_inspect },

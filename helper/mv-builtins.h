@@ -42,6 +42,7 @@ char *mv_short_digest (const char *digest);
   gboolean mv_builtin_##name (int argc, char **argv, GCancellable *cancellable, GError **error)
 
 MV_BUILTIN (import);
+MV_BUILTIN (pull);
 MV_BUILTIN (ls);
 MV_BUILTIN (inspect);
 MV_BUILTIN (path);

@@ -146,6 +146,39 @@ MV_PUBLIC gboolean mv_store_import_layout (MvStore *store, const char *layout_di
                                            GCancellable *cancellable, GError **error);
 
 /**
+ * MvPullFlags:
+ * @MV_PULL_NONE: verify TLS, https only
+ * @MV_PULL_TLS_NO_VERIFY: an insecure registry: no certificate check, and plain HTTP when the
+ *   registry does not speak TLS
+ */
+typedef enum
+{
+  MV_PULL_NONE = 0,
+  MV_PULL_TLS_NO_VERIFY = 1 << 0,
+} MvPullFlags;
+
+/**
+ * mv_store_pull:
+ * @store: a store
+ * @reference: an image reference, "registry.example.com/org/model:v1" or "...@sha256:..."
+ * @flags: #MvPullFlags
+ * @authfile: (nullable): credentials file; NULL: the containers-auth.json search order
+ * @out_digest: (out) (optional) (transfer full): the manifest digest of the model
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Pulls a ModelPack model from a registry (OCI distribution API; anonymous, Basic or Bearer
+ * token auth; per-host CAs and client certificates from /etc/containers/certs.d) and names it
+ * by @reference. Layers already in the store are not downloaded; every byte is checked
+ * against its digest as it arrives, and nothing is visible unless the whole model checks out.
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_pull (MvStore *store, const char *reference, MvPullFlags flags,
+                                  const char *authfile, char **out_digest,
+                                  GCancellable *cancellable, GError **error);
+
+/**
  * mv_store_resolve:
  * @store: a store
  * @model: a model name (reference), a full manifest digest, or a unique digest prefix

@@ -48,7 +48,7 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
   g_autofree char *media_type = NULL;
   g_autoptr (MvIndex) index = NULL;
 
-  bytes = source->klass->fetch_bytes (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE,
+  bytes = source->klass->fetch_bytes (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE, TRUE,
                                       cancellable, error);
   if (bytes == NULL)
     return NULL;
@@ -82,7 +82,7 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
       if (d->artifact_type != NULL
           && mv_mediatype_artifact_family (d->artifact_type) == MV_FAMILY_NONE)
         continue;
-      mb = source->klass->fetch_bytes (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE,
+      mb = source->klass->fetch_bytes (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE, TRUE,
                                        cancellable, error);
       if (mb == NULL)
         return NULL;
@@ -269,7 +269,7 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   if (!check_raw_paths (m, error))
     return mv_prefix_error (error, "%s", what);
   config_bytes = source->klass->fetch_bytes (source, m->config->digest, m->config->size,
-                                             MV_CONFIG_MAX_SIZE, cancellable, error);
+                                             MV_CONFIG_MAX_SIZE, FALSE, cancellable, error);
   if (config_bytes == NULL)
     return mv_prefix_error (error, "%s: config", what);
 
@@ -321,6 +321,35 @@ mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entr
   if (source == NULL)
     return FALSE;
   return mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+}
+
+gboolean
+mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
+                      const char *name, char **out_digest, GCancellable *cancellable,
+                      GError **error)
+{
+  g_autoptr (MvSource) source = mv_registry_source_new (reference, opts, error);
+  g_autoptr (MvReference) ref = NULL;
+  g_autofree char *normalized = NULL;
+
+  if (source == NULL)
+    return FALSE;
+  if (name != NULL)
+    {
+      ref = mv_reference_parse (name, MV_REFERENCE_NONE, error);
+      if (ref == NULL)
+        return FALSE;
+      normalized = mv_reference_to_string (ref);
+    }
+  return mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+}
+
+gboolean
+mv_store_pull (MvStore *store, const char *reference, MvPullFlags flags, const char *authfile,
+               char **out_digest, GCancellable *cancellable, GError **error)
+{
+  MvRegistryOptions opts = { .tls_verify = !(flags & MV_PULL_TLS_NO_VERIFY), .authfile = authfile };
+  return mv_pull_with_options (store, reference, &opts, NULL, out_digest, cancellable, error);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -153,7 +153,7 @@ open_blob_fd (MvLayoutSource *self, const char *digest, GError **error)
 
 static GBytes *
 layout_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max_size,
-                    GCancellable *cancellable, GError **error)
+                    gboolean manifest, GCancellable *cancellable, GError **error)
 {
   MvLayoutSource *self = (MvLayoutSource *)source;
   mv_autofd int fd = open_blob_fd (self, digest, error);

@@ -14,9 +14,10 @@ typedef struct
   /* The manifest (or index) the source was opened on: its descriptor, and its ref name. */
   MvDescriptor *(*get_root) (MvSource *self, char **out_ref_name, GCancellable *cancellable,
                              GError **error);
-  /* A whole small blob (manifest, index, config): at most @max_size bytes, digest verified. */
+  /* A whole small blob (a manifest or index when @manifest, else a config): at most
+   * @max_size bytes, size (unless < 0) and digest verified. */
   GBytes *(*fetch_bytes) (MvSource *self, const char *digest, gint64 size, gsize max_size,
-                          GCancellable *cancellable, GError **error);
+                          gboolean manifest, GCancellable *cancellable, GError **error);
   /* A layer blob as a stream; the caller verifies digest and size as it reads. */
   GInputStream *(*open_blob) (MvSource *self, const MvDescriptor *desc, GCancellable *cancellable,
                               GError **error);
@@ -42,6 +43,22 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvSource, mv_source_free)
  */
 MvSource *mv_layout_source_new (const char *dir, const char *entry, GError **error);
 
+typedef struct
+{
+  gboolean tls_verify;   /* FALSE: an insecure registry (no TLS check, plain HTTP fallback) */
+  const char *authfile;  /* nullable: else the containers-auth.json search order */
+  const char *certs_dir; /* nullable: else /etc/containers/certs.d */
+} MvRegistryOptions;
+
+/**
+ * mv_registry_source_new:
+ * @reference: a normalized reference ("host/path:tag" or "host/path@sha256:...")
+ * A registry as a source: OCI distribution API, anonymous, Basic or Bearer token auth with
+ * credentials from auth.json, TLS 1.2+ with per-host CAs and client certs from certs.d.
+ */
+MvSource *mv_registry_source_new (const char *reference, const MvRegistryOptions *opts,
+                                  GError **error);
+
 /**
  * mv_import_from_source:
  * @name: (nullable): normalized reference to name the model by; NULL: the source's ref name
@@ -54,3 +71,12 @@ gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *na
 
 /** mv_import_jobs: layers imported at once: $MODELVOL_JOBS (1-64), else 4 */
 guint mv_import_jobs (void);
+
+/**
+ * mv_pull_with_options:
+ * @name: (nullable): name the model REF instead of by @reference
+ * mv_store_pull() with every registry option (the CLI's --cert-dir).
+ */
+gboolean mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
+                               const char *name, char **out_digest, GCancellable *cancellable,
+                               GError **error);

@@ -47,7 +47,10 @@ registry_start() {
         echo "    path: $dir/htpasswd"
       fi
     } >"$conf"
-    docker-registry serve "$conf" >"$REGISTRY_LOG" 2>&1 &
+    # docker-registry reads REGISTRY_* variables as configuration overrides: ours must not
+    # reach it (REGISTRY_LOG of an earlier registry would replace the log section).
+    env -u REGISTRY -u REGISTRY_LOG -u REGISTRY_PORT -u REGISTRY_PID \
+      docker-registry serve "$conf" >"$REGISTRY_LOG" 2>&1 &
     REGISTRY_PID=$!
     for _ in $(seq 1 100); do
       code=$(python3 - "$port" <<'PY' 2>/dev/null || true

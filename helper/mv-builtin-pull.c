@@ -1,0 +1,54 @@
+/* modelvol pull REF [--name REF] [--tls-verify=BOOL] [--authfile FILE] [--cert-dir DIR]
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "mv-builtins.h"
+#include "mv-source-private.h"
+
+static char *opt_name;
+static char *opt_tls_verify;
+static char *opt_authfile;
+static char *opt_cert_dir;
+
+static const GOptionEntry entries[] = {
+  { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Name the model REF instead", "REF" },
+  { "tls-verify", 0, 0, G_OPTION_ARG_STRING, &opt_tls_verify,
+    "Check TLS certificates and require https (default true)", "BOOL" },
+  { "authfile", 0, 0, G_OPTION_ARG_FILENAME, &opt_authfile, "Credentials file (auth.json)",
+    "FILE" },
+  { "cert-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_cert_dir,
+    "CAs and client certificates (default /etc/containers/certs.d/HOST)", "DIR" },
+  { NULL },
+};
+
+MV_BUILTIN (pull)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("REFERENCE");
+  g_autoptr (MvStore) store = NULL;
+  g_autofree char *digest = NULL;
+  MvRegistryOptions opts = { .tls_verify = TRUE };
+
+  g_option_context_set_summary (context,
+                                "Pull a ModelPack model from an OCI registry into the store, name "
+                                "it by REFERENCE and print its digest.");
+  store = mv_option_context_parse (context, entries, &argc, &argv, cancellable, error);
+  if (store == NULL)
+    return FALSE;
+  if (argc != 2)
+    return mv_usage_error (context, error, "pull takes one REFERENCE");
+  if (opt_tls_verify != NULL)
+    {
+      if (g_ascii_strcasecmp (opt_tls_verify, "false") == 0)
+        opts.tls_verify = FALSE;
+      else if (g_ascii_strcasecmp (opt_tls_verify, "true") != 0)
+        return mv_usage_error (context, error, "--tls-verify takes true or false");
+    }
+  opts.authfile = opt_authfile;
+  opts.certs_dir = opt_cert_dir;
+  if (!mv_pull_with_options (store, argv[1], &opts, opt_name, &digest, cancellable, error))
+    return FALSE;
+  printf ("%s\n", digest);
+  return TRUE;
+}

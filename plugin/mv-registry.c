@@ -1,0 +1,635 @@
+/* mv-registry: an OCI registry as a model source (distribution API, pull only).
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "mv-digest-private.h"
+#include "mv-error-private.h"
+#include "mv-fdio-private.h"
+#include "mv-http-private.h"
+#include "mv-manifest-private.h"
+#include "mv-path-private.h"
+#include "mv-reference-private.h"
+#include "mv-source-private.h"
+
+#define TOKEN_MAX (1024 * 1024)
+#define AUTH_FILE_MAX (1024 * 1024)
+#define MAX_REDIRECTS 5
+#define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+static const char *const manifest_accept = "Accept: " MV_OCI_MANIFEST ", " MV_OCI_INDEX
+                                           ", " MV_DOCKER_MANIFEST ", " MV_DOCKER_MANIFEST_LIST;
+
+typedef struct
+{
+  MvSource parent;
+  MvReference *ref;
+  char *reference;   /* normalized, for messages and the default name */
+  char *description; /* "docker://..." */
+  char *host;        /* where requests go: docker.io means registry-1.docker.io */
+  char *scheme;      /* "https", or "http" for an insecure registry that speaks no TLS */
+  gboolean insecure;
+  MvHttpOptions http;
+  char *basic;           /* "user:pass" from auth.json, or NULL */
+  char *authorization;   /* the current "Authorization: ..." header, or NULL */
+  GMutex mutex;          /* authorization and the manifest cache, shared by layer threads */
+  GHashTable *manifests; /* digest -> GBytes already fetched */
+} MvRegistrySource;
+
+static void
+registry_free (MvSource *source)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  mv_reference_free (self->ref);
+  g_free (self->reference);
+  g_free (self->description);
+  g_free (self->host);
+  g_free (self->scheme);
+  mv_http_options_clear (&self->http);
+  if (self->basic)
+    memset (self->basic, 0, strlen (self->basic));
+  g_free (self->basic);
+  g_free (self->authorization);
+  g_mutex_clear (&self->mutex);
+  g_hash_table_unref (self->manifests);
+  g_free (self);
+}
+
+static const char *
+registry_describe (MvSource *source)
+{
+  return ((MvRegistrySource *)source)->description;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Credentials and certificates                                                             */
+
+static char *
+auth_from_file (const char *path, const char *host, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GError) local_error = NULL;
+  JsonObject *auths, *entry = NULL;
+  const char *keys[3];
+  g_autofree char *https = g_strconcat ("https://", host, NULL);
+  g_autofree char *http = g_strconcat ("http://", host, NULL);
+
+  bytes = mv_file_get_contents_at (AT_FDCWD, path, FALSE, AUTH_FILE_MAX, &local_error);
+  if (bytes == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        return NULL;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "credentials: ");
+      return NULL;
+    }
+  root = mv_json_parse_object (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                               AUTH_FILE_MAX, path, error);
+  if (root == NULL)
+    return NULL;
+  auths = json_object_get_object_member (json_node_get_object (root), "auths");
+  if (auths == NULL)
+    return NULL;
+  keys[0] = host;
+  keys[1] = https;
+  keys[2] = http;
+  for (int i = 0; i < 3 && entry == NULL; i++)
+    {
+      JsonNode *n = json_object_get_member (auths, keys[i]);
+      if (n != NULL && JSON_NODE_HOLDS_OBJECT (n))
+        entry = json_node_get_object (n);
+    }
+  if (entry == NULL)
+    return NULL;
+  {
+    const char *b64 = json_object_get_string_member_with_default (entry, "auth", NULL);
+    gsize len = 0;
+    g_autofree guchar *raw = NULL;
+    if (b64 == NULL)
+      return NULL;
+    raw = g_base64_decode (b64, &len);
+    if (raw == NULL || memchr (raw, ':', len) == NULL)
+      {
+        mv_throw (error, MV_ERROR_AUTH, "%s: the credentials for %s are malformed", path, host);
+        return NULL;
+      }
+    return g_strndup ((const char *)raw, len);
+  }
+}
+
+/* containers-auth.json(5): REGISTRY_AUTH_FILE, /run/containers/<uid>/auth.json,
+ * $XDG_CONFIG_HOME/containers/auth.json, ~/.docker/config.json; the first file that has an
+ * entry for the host wins. */
+static char *
+find_credentials (const char *authfile, const char *host, GError **error)
+{
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+
+  if (authfile != NULL)
+    g_ptr_array_add (files, g_strdup (authfile));
+  else
+    {
+      const char *env = g_getenv ("REGISTRY_AUTH_FILE");
+      if (env != NULL && *env)
+        g_ptr_array_add (files, g_strdup (env));
+      g_ptr_array_add (files, g_strdup_printf ("/run/containers/%u/auth.json", (guint)getuid ()));
+      g_ptr_array_add (
+          files, g_build_filename (g_get_user_config_dir (), "containers", "auth.json", NULL));
+      g_ptr_array_add (files, g_build_filename (g_get_home_dir (), ".docker", "config.json", NULL));
+    }
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      char *cred = auth_from_file (files->pdata[i], host, &local_error);
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      if (cred != NULL)
+        return cred;
+    }
+  return NULL;
+}
+
+/* certs.d/HOST[:PORT]/: *.crt are CAs (added to the system's), *.cert + *.key a client pair. */
+static gboolean
+load_certs (MvRegistrySource *self, const char *certs_dir, GError **error)
+{
+  g_autofree char *dir
+      = g_build_filename (certs_dir ? certs_dir : DEFAULT_CERTS_DIR, self->ref->domain, NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GString) pem = NULL;
+  const char *name;
+
+  if (d == NULL)
+    return TRUE;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (g_str_has_suffix (name, ".crt"))
+        {
+          g_autoptr (GBytes) b
+              = mv_file_get_contents_at (AT_FDCWD, path, FALSE, AUTH_FILE_MAX, error);
+          if (b == NULL)
+            return FALSE;
+          if (pem == NULL)
+            {
+              g_autoptr (GBytes) sys = mv_file_get_contents_at (AT_FDCWD, SYSTEM_CA_BUNDLE, TRUE,
+                                                                16 * 1024 * 1024, NULL);
+              pem = g_string_new (NULL);
+              if (sys != NULL)
+                g_string_append_len (pem, g_bytes_get_data (sys, NULL), g_bytes_get_size (sys));
+            }
+          g_string_append_c (pem, '\n');
+          g_string_append_len (pem, g_bytes_get_data (b, NULL), g_bytes_get_size (b));
+        }
+      else if (g_str_has_suffix (name, ".cert"))
+        {
+          g_free (self->http.client_cert);
+          self->http.client_cert = g_steal_pointer (&path);
+        }
+      else if (g_str_has_suffix (name, ".key"))
+        {
+          g_free (self->http.client_key);
+          self->http.client_key = g_steal_pointer (&path);
+        }
+    }
+  if (pem != NULL)
+    self->http.ca_pem = g_string_free_to_bytes (g_steal_pointer (&pem));
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Requests with auth                                                                       */
+
+/* Splits a WWW-Authenticate challenge: scheme, then key="value" pairs. */
+static char *
+challenge_param (const char *challenge, const char *key)
+{
+  g_autofree char *pat = g_strconcat (key, "=\"", NULL);
+  const char *p = challenge;
+
+  while ((p = strstr (p, pat)) != NULL)
+    {
+      if (p == challenge || p[-1] == ' ' || p[-1] == ',')
+        {
+          const char *v = p + strlen (pat);
+          const char *end = strchr (v, '"');
+          if (end == NULL)
+            return NULL;
+          return g_strndup (v, end - v);
+        }
+      p++;
+    }
+  return NULL;
+}
+
+/* Does "host[:port]" name the host @name (IPv6 in brackets or not)? */
+static gboolean
+same_host_name (const char *hostport, const char *name)
+{
+  g_autofree char *url = g_strconcat ("http://", hostport, "/", NULL);
+  g_autoptr (GUri) u = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  return u != NULL && name != NULL && g_ascii_strcasecmp (g_uri_get_host (u), name) == 0;
+}
+
+static gboolean
+authenticate (MvRegistrySource *self, const char *challenge, GCancellable *cancellable,
+              GError **error)
+{
+  g_autofree char *auth = NULL;
+
+  if (g_ascii_strncasecmp (challenge, "Basic", 5) == 0)
+    {
+      if (self->basic == NULL)
+        return mv_throw (error, MV_ERROR_AUTH,
+                         "%s: the registry wants credentials (modelvol "
+                         "login %s)",
+                         self->reference, self->ref->domain);
+      g_autofree char *b64 = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
+      auth = g_strconcat ("Authorization: Basic ", b64, NULL);
+    }
+  else if (g_ascii_strncasecmp (challenge, "Bearer", 6) == 0)
+    {
+      g_autofree char *realm = challenge_param (challenge, "realm");
+      g_autofree char *service = challenge_param (challenge, "service");
+      g_autofree char *scope = challenge_param (challenge, "scope");
+      g_autofree char *url = NULL;
+      g_autofree char *basic_hdr = NULL;
+      g_autoptr (MvHttpResponse) resp = NULL;
+      g_autoptr (JsonNode) root = NULL;
+      const char *token;
+      const char *hdrs[2] = { NULL, NULL };
+      g_autoptr (GUri) realm_uri = NULL;
+
+      if (realm == NULL)
+        return mv_throw (error, MV_ERROR_AUTH, "%s: token challenge without a realm",
+                         self->reference);
+      realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
+      /* Tokens only over https, except from an insecure registry's own host. */
+      if (realm_uri == NULL
+          || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0
+              && !(self->insecure && g_strcmp0 (g_uri_get_scheme (realm_uri), "http") == 0
+                   && same_host_name (self->host, g_uri_get_host (realm_uri)))))
+        {
+          g_autofree char *shown = mv_escape_for_display (realm, 200);
+          return mv_throw (error, MV_ERROR_AUTH, "%s: refusing token realm '%s' (not https)",
+                           self->reference, shown);
+        }
+      {
+        g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
+        g_autofree char *scope_str
+            = scope ? g_strdup (scope) : g_strdup_printf ("repository:%s:pull", self->ref->path);
+        g_autofree char *esc_scope = g_uri_escape_string (scope_str, NULL, FALSE);
+        url = g_strdup_printf ("%s%sscope=%s%s%s", realm, strchr (realm, '?') ? "&" : "?",
+                               esc_scope, esc_service ? "&service=" : "",
+                               esc_service ? esc_service : "");
+      }
+      if (self->basic != NULL)
+        {
+          g_autofree char *b64
+              = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
+          basic_hdr = g_strconcat ("Authorization: Basic ", b64, NULL);
+          hdrs[0] = basic_hdr;
+        }
+      resp = mv_http_get (&self->http, url, hdrs, TOKEN_MAX, cancellable, error);
+      if (resp == NULL)
+        return mv_prefix_error (error, "%s: getting a token", self->reference);
+      if (resp->status != 200)
+        return mv_throw (error, MV_ERROR_AUTH, "%s: the token server answered %ld", self->reference,
+                         resp->status);
+      root = mv_json_parse_object (g_bytes_get_data (resp->body, NULL),
+                                   g_bytes_get_size (resp->body), TOKEN_MAX, "token", error);
+      if (root == NULL)
+        return FALSE;
+      token
+          = json_object_get_string_member_with_default (json_node_get_object (root), "token", NULL);
+      if (token == NULL)
+        token = json_object_get_string_member_with_default (json_node_get_object (root),
+                                                            "access_token", NULL);
+      if (token == NULL || *token == '\0' || strpbrk (token, "\r\n") != NULL)
+        return mv_throw (error, MV_ERROR_AUTH, "%s: the token server sent no usable token",
+                         self->reference);
+      auth = g_strconcat ("Authorization: Bearer ", token, NULL);
+    }
+  else
+    return mv_throw (error, MV_ERROR_AUTH, "%s: unsupported authentication scheme",
+                     self->reference);
+
+  g_mutex_lock (&self->mutex);
+  g_free (self->authorization);
+  self->authorization = g_steal_pointer (&auth);
+  g_mutex_unlock (&self->mutex);
+  return TRUE;
+}
+
+static const char *
+http_reason (long status)
+{
+  switch (status)
+    {
+      case 401:
+        return "unauthorized";
+      case 403:
+        return "forbidden";
+      case 404:
+        return "not found";
+      case 429:
+        return "too many requests";
+      default:
+        return status >= 500 ? "server error" : "unexpected status";
+    }
+}
+
+/* GET @path on the registry, small body or stream, handling 401 (once) and redirects. */
+static MvHttpResponse *
+request (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
+         GInputStream **out_stream, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *url = g_strdup_printf ("%s://%s/v2/%s", self->scheme, self->host, path);
+  gboolean retried_auth = FALSE;
+  gboolean same_host = TRUE;
+
+  for (int hop = 0; hop <= MAX_REDIRECTS; hop++)
+    {
+      g_autoptr (MvHttpResponse) resp = NULL;
+      g_autofree char *authz = NULL;
+      const char *hdrs[3] = { NULL, NULL, NULL };
+      int n = 0;
+
+      g_mutex_lock (&self->mutex);
+      /* Credentials go to the registry host only, never to a redirect target. */
+      if (same_host && self->authorization != NULL)
+        authz = g_strdup (self->authorization);
+      g_mutex_unlock (&self->mutex);
+      if (accept)
+        hdrs[n++] = accept;
+      if (authz)
+        hdrs[n++] = authz;
+
+      if (out_stream != NULL)
+        {
+          *out_stream = mv_http_get_stream (&self->http, url, hdrs, &resp, cancellable, error);
+          if (*out_stream == NULL && resp == NULL)
+            return NULL;
+        }
+      else
+        {
+          resp = mv_http_get (&self->http, url, hdrs, max_body, cancellable, error);
+          if (resp == NULL)
+            return NULL;
+        }
+      if (resp->status == 401 && same_host && !retried_auth)
+        {
+          const char *challenge = g_hash_table_lookup (resp->headers, "www-authenticate");
+          retried_auth = TRUE;
+          if (challenge == NULL)
+            {
+              mv_throw (error, MV_ERROR_AUTH, "%s: unauthorized", self->reference);
+              return NULL;
+            }
+          if (!authenticate (self, challenge, cancellable, error))
+            return NULL;
+          hop--;
+          continue;
+        }
+      if (resp->status >= 300 && resp->status < 400
+          && g_hash_table_contains (resp->headers, "location"))
+        {
+          g_autoptr (GUri) base = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+          g_autoptr (GUri) next = g_uri_parse_relative (
+              base, g_hash_table_lookup (resp->headers, "location"), G_URI_FLAGS_NONE, NULL);
+          const char *scheme = next ? g_uri_get_scheme (next) : NULL;
+          if (next == NULL
+              || (g_strcmp0 (scheme, "https") != 0
+                  && !(g_strcmp0 (scheme, "http") == 0 && g_strcmp0 (self->scheme, "http") == 0
+                       && g_strcmp0 (g_uri_get_host (next), g_uri_get_host (base)) == 0)))
+            {
+              mv_throw (error, MV_ERROR_AUTH, "%s: refusing redirect to a non-https location",
+                        self->reference);
+              return NULL;
+            }
+          if (g_strcmp0 (g_uri_get_host (next), g_uri_get_host (base)) != 0
+              || g_uri_get_port (next) != g_uri_get_port (base))
+            same_host = FALSE;
+          g_free (url);
+          url = g_uri_to_string (next);
+          if (out_stream != NULL)
+            g_clear_object (out_stream);
+          continue;
+        }
+      if (resp->status != 200)
+        {
+          if (out_stream != NULL)
+            g_clear_object (out_stream);
+          if (resp->status == 401 || resp->status == 403)
+            mv_throw (error, MV_ERROR_AUTH, "%s: %s (HTTP %ld)", self->reference,
+                      http_reason (resp->status), resp->status);
+          else if (resp->status == 404)
+            mv_throw (error, MV_ERROR_NOT_FOUND, "%s: %s not found on the registry",
+                      self->reference, path);
+          else
+            mv_throw (error, MV_ERROR_FAILED, "%s: %s: %s (HTTP %ld)", self->reference, path,
+                      http_reason (resp->status), resp->status);
+          return NULL;
+        }
+      return g_steal_pointer (&resp);
+    }
+  mv_throw (error, MV_ERROR_FAILED, "%s: more than %d redirects", self->reference, MAX_REDIRECTS);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static GBytes *
+cached_manifest (MvRegistrySource *self, const char *digest)
+{
+  GBytes *b;
+  g_mutex_lock (&self->mutex);
+  b = g_hash_table_lookup (self->manifests, digest);
+  if (b)
+    g_bytes_ref (b);
+  g_mutex_unlock (&self->mutex);
+  return b;
+}
+
+static MvDescriptor *
+registry_get_root (MvSource *source, char **out_ref_name, GCancellable *cancellable, GError **error)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  const char *ref = self->ref->digest ? self->ref->digest : self->ref->tag;
+  g_autofree char *path = g_strdup_printf ("%s/manifests/%s", self->ref->path, ref);
+  g_autoptr (MvHttpResponse) resp = NULL;
+  g_autofree char *digest = NULL;
+  g_autoptr (MvDescriptor) desc = g_new0 (MvDescriptor, 1);
+  const char *header_digest;
+  const char *ctype;
+
+  resp = request (self, path, manifest_accept, MV_MANIFEST_MAX_SIZE, NULL, cancellable, error);
+  if (resp == NULL)
+    return NULL;
+  digest = mv_digest_bytes (g_bytes_get_data (resp->body, NULL), g_bytes_get_size (resp->body));
+  /* By digest, the body must hash to it; by tag, the registry's digest header must agree. */
+  if (self->ref->digest != NULL && !g_str_equal (self->ref->digest, digest))
+    {
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH, "%s: the manifest hashes to %s", self->reference,
+                digest);
+      return NULL;
+    }
+  header_digest = g_hash_table_lookup (resp->headers, "docker-content-digest");
+  if (header_digest != NULL && g_str_has_prefix (header_digest, "sha256:")
+      && !g_str_equal (header_digest, digest))
+    {
+      g_autofree char *shown = mv_escape_for_display (header_digest, 100);
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                "%s: Docker-Content-Digest %s disagrees with the manifest (%s)", self->reference,
+                shown, digest);
+      return NULL;
+    }
+  ctype = g_hash_table_lookup (resp->headers, "content-type");
+  desc->media_type = g_strdup (ctype ? ctype : MV_OCI_MANIFEST);
+  desc->digest = g_strdup (digest);
+  desc->size = g_bytes_get_size (resp->body);
+  g_mutex_lock (&self->mutex);
+  g_hash_table_insert (self->manifests, g_strdup (digest), g_bytes_ref (resp->body));
+  g_mutex_unlock (&self->mutex);
+  if (out_ref_name)
+    *out_ref_name = g_strdup (self->reference);
+  return g_steal_pointer (&desc);
+}
+
+static GBytes *
+registry_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max_size,
+                      gboolean manifest, GCancellable *cancellable, GError **error)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (MvHttpResponse) resp = NULL;
+  g_autofree char *path = NULL;
+
+  if (!mv_digest_validate (digest, NULL, NULL, error))
+    return NULL;
+  if (size > (gint64)max_size)
+    {
+      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                "blob %s: declared size %" G_GINT64_FORMAT
+                " is above the limit of %" G_GSIZE_FORMAT,
+                digest, size, max_size);
+      return NULL;
+    }
+  bytes = manifest ? cached_manifest (self, digest) : NULL;
+  if (bytes == NULL)
+    {
+      path
+          = g_strdup_printf ("%s/%s/%s", self->ref->path, manifest ? "manifests" : "blobs", digest);
+      resp = request (self, path, manifest ? manifest_accept : NULL, max_size, NULL, cancellable,
+                      error);
+      if (resp == NULL)
+        return NULL;
+      bytes = g_bytes_ref (resp->body);
+    }
+  if (size >= 0 && (gint64)g_bytes_get_size (bytes) != size)
+    {
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                "blob %s has %" G_GSIZE_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
+                digest, g_bytes_get_size (bytes), size);
+      return NULL;
+    }
+  if (!mv_digest_check_bytes (digest, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                              error))
+    return NULL;
+  return g_steal_pointer (&bytes);
+}
+
+static GInputStream *
+registry_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *cancellable,
+                    GError **error)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  g_autofree char *path = NULL;
+  g_autoptr (MvHttpResponse) resp = NULL;
+  GInputStream *stream = NULL;
+
+  if (!mv_digest_validate (desc->digest, NULL, NULL, error))
+    return NULL;
+  /* Foreign-layer "urls" are never used: blobs come from the registry only. */
+  path = g_strdup_printf ("%s/blobs/%s", self->ref->path, desc->digest);
+  resp = request (self, path, NULL, 0, &stream, cancellable, error);
+  if (resp == NULL)
+    return NULL;
+  return stream;
+}
+
+static const MvSourceClass registry_class = {
+  .get_root = registry_get_root,
+  .fetch_bytes = registry_fetch_bytes,
+  .open_blob = registry_open_blob,
+  .describe = registry_describe,
+  .free = registry_free,
+};
+
+/* An insecure registry may speak plain HTTP: try https (unchecked) first, as container
+ * tools do, and fall back to http only if TLS itself fails. */
+static gboolean
+pick_scheme (MvRegistrySource *self, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *url = g_strdup_printf ("https://%s/v2/", self->host);
+  g_autoptr (MvHttpResponse) resp = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  self->scheme = g_strdup ("https");
+  if (!self->insecure)
+    return TRUE;
+  resp = mv_http_get (&self->http, url, NULL, 64 * 1024, cancellable, &local_error);
+  if (resp != NULL)
+    return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_debug ("%s: https failed (%s); insecure registry: using http", self->host,
+           local_error->message);
+  g_free (self->scheme);
+  self->scheme = g_strdup ("http");
+  return TRUE;
+}
+
+MvSource *
+mv_registry_source_new (const char *reference, const MvRegistryOptions *opts, GError **error)
+{
+  MvRegistrySource *self = g_new0 (MvRegistrySource, 1);
+  g_autoptr (MvSource) source = (MvSource *)self;
+
+  self->parent.klass = &registry_class;
+  g_mutex_init (&self->mutex);
+  self->manifests
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+  self->ref = mv_reference_parse (reference, MV_REFERENCE_NONE, error);
+  if (self->ref == NULL)
+    return NULL;
+  self->reference = mv_reference_to_string (self->ref);
+  self->description = g_strconcat ("docker://", self->reference, NULL);
+  self->host = g_strdup (g_str_equal (self->ref->domain, "docker.io") ? "registry-1.docker.io"
+                                                                      : self->ref->domain);
+  self->insecure = !opts->tls_verify;
+  self->http.tls_verify = opts->tls_verify;
+  if (!load_certs (self, opts->certs_dir, error))
+    return NULL;
+  {
+    g_autoptr (GError) local_error = NULL;
+    self->basic = find_credentials (opts->authfile, self->ref->domain, &local_error);
+    if (local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return NULL;
+      }
+  }
+  if (!pick_scheme (self, NULL, error))
+    return NULL;
+  return g_steal_pointer (&source);
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# modelvol pull from a real docker-registry on 127.0.0.1 (plain HTTP, an insecure registry):
+# every kind x format in both families (one behind an index) byte-exact; a re-pull and a
+# second version sharing layers fetch no shared blob (the registry no longer has them);
+# htpasswd Basic auth with credentials from an auth.json; wrong or missing credentials, a
+# missing tag, a blob the registry serves wrong and TLS demanded from a plain-HTTP registry
+# all fail with one clear line and store nothing; the password never appears at -v.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TESTS_LIB/registry.sh"
+
+registry_start "$T/reg" >/dev/null
+R=$REGISTRY
+
+mkmodel preset all-kinds --out "$T/l1" --ref v1 --expect "$T/exp1" >/dev/null
+mkmodel preset all-kinds --family cnai --wrap-index --out "$T/l2" --ref v1 --expect "$T/exp2" >/dev/null
+run_ok "push the cncf model" -- ocipush "oci:$T/l1:v1" "$R/org/cncf:v1"
+run_ok "push the index-wrapped cnai model" -- ocipush "oci:$T/l2:v1" "$R/org/cnai:v1"
+
+run_ok "pull the cncf model" -- mvol pull --tls-verify=false "$R/org/cncf:v1"
+d1=$LAST_STDOUT
+assert_match "$d1" '^sha256:[0-9a-f]{64}$' "pull prints the manifest digest"
+run_ok "path" -- mvol path "$R/org/cncf:v1"
+assert_tree_eq "$LAST_STDOUT" "$T/exp1" "pulled cncf tree is byte-exact"
+run_ok "pull the cnai model through its index" -- mvol pull --tls-verify=false "$R/org/cnai:v1"
+run_ok "path cnai" -- mvol path "$R/org/cnai:v1"
+assert_tree_eq "$LAST_STDOUT" "$T/exp2" "pulled cnai tree is byte-exact"
+run_ok "pull by digest" -- mvol pull --tls-verify=false "$R/org/cncf@$d1"
+assert_eq "$LAST_STDOUT" "$d1" "pull by digest gives the same model"
+
+# Layers in the store are never fetched again: take the blobs away from the registry.
+blobs=$T/reg/data/docker/registry/v2/blobs/sha256
+mkmodel preset shared --variant a --seed pull --out "$T/sa" --ref v1 --info "$T/a.json" >/dev/null
+mkmodel preset shared --variant b --seed pull --out "$T/sb" --ref v1 --info "$T/b.json" --expect "$T/exp-b" >/dev/null
+run_ok "push shared a" -- ocipush "oci:$T/sa:v1" "$R/org/shared:a"
+run_ok "push shared b" -- ocipush "oci:$T/sb:v1" "$R/org/shared:b"
+run_ok "pull a" -- mvol pull --tls-verify=false "$R/org/shared:a"
+for d in $(jq -r '.layers[].digest' "$T/a.json"); do
+  h=${d#sha256:}
+  if jq -e --arg d "$d" '.layers[] | select(.digest == $d)' "$T/b.json" >/dev/null; then
+    rm -f "$blobs/${h:0:2}/$h/data"
+  fi
+done
+run_ok "pull b: its layers shared with a are not fetched (the registry lost them)" -- \
+  mvol pull --tls-verify=false "$R/org/shared:b"
+run_ok "path b" -- mvol path "$R/org/shared:b"
+assert_tree_eq "$LAST_STDOUT" "$T/exp-b" "b is byte-exact"
+run_ok "re-pull a (nothing fetched but the manifest)" -- mvol pull --tls-verify=false "$R/org/shared:a"
+
+models_before=$(model_count)
+expect_fail 1 "not found" "missing tag" -- mvol pull --tls-verify=false "$R/org/cncf:nope"
+expect_fail 1 "wrong version number|SSL|TLS" "https demanded from a plain-HTTP registry" -- \
+  mvol pull "$R/org/cncf:v1"
+
+# A registry that serves a blob whose bytes are not its digest: nothing is stored.
+mkmodel preset all-kinds --seed tamper --out "$T/lt" --ref v1 --info "$T/t.json" >/dev/null
+run_ok "push the model to tamper with" -- ocipush "oci:$T/lt:v1" "$R/org/tamper:v1"
+big=$(jq -r '[.layers[] | select(.format == "raw")] | max_by(.size) | .digest' "$T/t.json")
+h=${big#sha256:}
+python3 - "$blobs/${h:0:2}/$h/data" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0xff
+open(p, "wb").write(bytes(b))
+PY
+expect_fail 1 "${h:0:12}" "a tampered blob" -- mvol pull --tls-verify=false "$R/org/tamper:v1"
+assert_eq "$(model_count)" "$models_before" "failed pulls store no model"
+run_ok "fsck clean" -- mvol fsck
+registry_stop
+
+# Basic auth (htpasswd) with credentials from an auth.json.
+registry_start "$T/reg-auth" "alice:s3cret-Pa55" >/dev/null
+R=$REGISTRY
+run_ok "push with credentials" -- ocipush --user alice:s3cret-Pa55 "oci:$T/l1:v1" "$R/org/private:v1"
+expect_fail 1 "credentials|unauthorized" "no credentials" -- \
+  mvol pull --tls-verify=false --authfile "$T/none.json" "$R/org/private:v1"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'alice:wrong' | base64)" >"$T/bad.json"
+expect_fail 1 "unauthorized" "wrong password" -- \
+  mvol pull --tls-verify=false --authfile "$T/bad.json" "$R/org/private:v1"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'alice:s3cret-Pa55' | base64)" >"$T/auth.json"
+chmod 600 "$T/auth.json"
+run_ok "pull with the right credentials" -- \
+  mvol -v pull --tls-verify=false --authfile "$T/auth.json" "$R/org/private:v1"
+check "the password never appears at -v" -- bash -c '! grep -q "s3cret-Pa55\|$(printf "alice:s3cret-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
+run_ok "REGISTRY_AUTH_FILE is honoured" -- env REGISTRY_AUTH_FILE="$T/auth.json" \
+  "$MODELVOL" --root "$T/root-env" pull --tls-verify=false "$R/org/private:v1"
+registry_stop
+finish
