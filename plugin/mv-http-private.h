@@ -7,10 +7,10 @@
 
 typedef struct
 {
-  gboolean tls_verify;  /* FALSE: no certificate check (an insecure registry) */
-  GBytes *ca_pem;       /* nullable: extra CAs (certs.d/HOST/*.crt), PEM, for this host */
-  char *client_cert;    /* nullable: certs.d/HOST/*.cert */
-  char *client_key;     /* nullable: certs.d/HOST/*.key */
+  gboolean tls_verify; /* FALSE: no certificate check (an insecure registry) */
+  GBytes *ca_pem;    /* nullable: extra CAs (the .crt files of certs.d/HOST), PEM, for this host */
+  char *client_cert; /* nullable: the .cert file of certs.d/HOST */
+  char *client_key;  /* nullable: the .key file of certs.d/HOST */
   long connect_timeout; /* seconds */
   long low_speed_time;  /* seconds below 1 KiB/s before giving up */
 } MvHttpOptions;

@@ -38,6 +38,38 @@ descriptor_size_cmp (gconstpointer a, gconstpointer b)
   return (db->size > da->size) - (db->size < da->size);
 }
 
+GBytes *
+mv_source_fetch_verified (MvSource *source, const char *digest, gint64 size, gsize max_size,
+                          gboolean manifest, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+
+  if (!mv_digest_validate (digest, NULL, NULL, error))
+    return NULL;
+  if (size > (gint64)max_size)
+    {
+      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                "blob %s: declared size %" G_GINT64_FORMAT
+                " is above the limit of %" G_GSIZE_FORMAT,
+                digest, size, max_size);
+      return NULL;
+    }
+  bytes = source->klass->fetch_bytes (source, digest, size, max_size, manifest, cancellable, error);
+  if (bytes == NULL)
+    return NULL;
+  if (size >= 0 && (gint64)g_bytes_get_size (bytes) != size)
+    {
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                "blob %s has %" G_GSIZE_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
+                digest, g_bytes_get_size (bytes), size);
+      return NULL;
+    }
+  if (!mv_digest_check_bytes (digest, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                              error))
+    return NULL;
+  return g_steal_pointer (&bytes);
+}
+
 /* Fetches and parses the manifest a descriptor names; follows one level of index to the
  * first ModelPack manifest in it. */
 static MvManifest *
@@ -48,8 +80,8 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
   g_autofree char *media_type = NULL;
   g_autoptr (MvIndex) index = NULL;
 
-  bytes = source->klass->fetch_bytes (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE, TRUE,
-                                      cancellable, error);
+  bytes = mv_source_fetch_verified (source, root->digest, root->size, MV_MANIFEST_MAX_SIZE, TRUE,
+                                    cancellable, error);
   if (bytes == NULL)
     return NULL;
   media_type
@@ -82,8 +114,8 @@ resolve_manifest (MvSource *source, MvDescriptor *root, char **out_digest, GByte
       if (d->artifact_type != NULL
           && mv_mediatype_artifact_family (d->artifact_type) == MV_FAMILY_NONE)
         continue;
-      mb = source->klass->fetch_bytes (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE, TRUE,
-                                       cancellable, error);
+      mb = mv_source_fetch_verified (source, d->digest, d->size, MV_MANIFEST_MAX_SIZE, TRUE,
+                                     cancellable, error);
       if (mb == NULL)
         return NULL;
       m = mv_manifest_parse (g_bytes_get_data (mb, NULL), g_bytes_get_size (mb), error);
@@ -268,8 +300,8 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
     return mv_prefix_error (error, "%s", what);
   if (!check_raw_paths (m, error))
     return mv_prefix_error (error, "%s", what);
-  config_bytes = source->klass->fetch_bytes (source, m->config->digest, m->config->size,
-                                             MV_CONFIG_MAX_SIZE, FALSE, cancellable, error);
+  config_bytes = mv_source_fetch_verified (source, m->config->digest, m->config->size,
+                                           MV_CONFIG_MAX_SIZE, FALSE, cancellable, error);
   if (config_bytes == NULL)
     return mv_prefix_error (error, "%s: config", what);
 

@@ -161,29 +161,11 @@ layout_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max
 
   if (fd < 0)
     return NULL;
-  if (size > (gint64)max_size)
-    {
-      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                "blob %s: declared size %" G_GINT64_FORMAT
-                " is above the limit of %" G_GSIZE_FORMAT,
-                digest, size, max_size);
-      return NULL;
-    }
   {
     g_autofree char *what = g_strdup_printf ("%s: blob %s", self->description, digest);
     bytes = mv_fd_read_all (fd, max_size, what, error);
   }
   if (bytes == NULL)
-    return NULL;
-  if (size >= 0 && (gint64)g_bytes_get_size (bytes) != size)
-    {
-      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
-                "blob %s has %" G_GSIZE_FORMAT " bytes, its descriptor says %" G_GINT64_FORMAT,
-                digest, g_bytes_get_size (bytes), size);
-      return NULL;
-    }
-  if (!mv_digest_check_bytes (digest, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
-                              error))
     return NULL;
   return g_steal_pointer (&bytes);
 }

@@ -14,8 +14,8 @@ typedef struct
   /* The manifest (or index) the source was opened on: its descriptor, and its ref name. */
   MvDescriptor *(*get_root) (MvSource *self, char **out_ref_name, GCancellable *cancellable,
                              GError **error);
-  /* A whole small blob (a manifest or index when @manifest, else a config): at most
-   * @max_size bytes, size (unless < 0) and digest verified. */
+  /* A whole small blob (a manifest or index when @manifest, else a config), at most
+   * @max_size bytes. Callers go through mv_source_fetch_verified(). */
   GBytes *(*fetch_bytes) (MvSource *self, const char *digest, gint64 size, gsize max_size,
                           gboolean manifest, GCancellable *cancellable, GError **error);
   /* A layer blob as a stream; the caller verifies digest and size as it reads. */
@@ -32,6 +32,15 @@ struct MvSource
 };
 
 void mv_source_free (MvSource *self);
+
+/**
+ * mv_source_fetch_verified:
+ * fetch_bytes() with the checks every source needs: a declared size above @max_size is
+ * refused before any request, and the bytes must have the declared size (unless < 0) and
+ * hash to @digest.
+ */
+GBytes *mv_source_fetch_verified (MvSource *self, const char *digest, gint64 size, gsize max_size,
+                                  gboolean manifest, GCancellable *cancellable, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvSource, mv_source_free)
 
 /**
