@@ -86,4 +86,31 @@ check "the password never appears at -v" -- bash -c '! grep -q "s3cret-Pa55\|$(p
 run_ok "REGISTRY_AUTH_FILE is honoured" -- env REGISTRY_AUTH_FILE="$T/auth.json" \
   "$MODELVOL" --root "$T/root-env" pull --tls-verify=false "$R/org/private:v1"
 registry_stop
+
+# TLS with a CA of our own: refused without it, accepted with certs.d/HOST:PORT/ca.crt, and
+# htpasswd Basic auth over it.
+mkdir -p "$T/pki"
+(
+  cd "$T/pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+    -subj "/CN=modelvol test CA" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+    -subj "/CN=127.0.0.1" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+    -days 2 -extfile ext.cnf 2>/dev/null
+)
+registry_start "$T/reg-tls" "bob:tls-Pa55" "$T/pki/server.crt" "$T/pki/server.key" >/dev/null
+R=$REGISTRY
+run_ok "push over TLS" -- env OCIPUSH_TLS=1 "${OCIPUSH[@]}" --user bob:tls-Pa55 "oci:$T/l1:v1" "$R/org/tls:v1"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'bob:tls-Pa55' | base64)" >"$T/auth-tls.json"
+expect_fail 1 "certificate|SSL" "TLS registry with an unknown CA" -- \
+  mvol pull --authfile "$T/auth-tls.json" --cert-dir "$T/certs.d" "$R/org/tls:v1"
+mkdir -p "$T/certs.d/$R"
+cp "$T/pki/ca.crt" "$T/certs.d/$R/ca.crt"
+run_ok "pull over TLS with the CA from certs.d and Basic auth" -- \
+  mvol pull --authfile "$T/auth-tls.json" --cert-dir "$T/certs.d" "$R/org/tls:v1"
+run_ok "path of the TLS model" -- mvol path "$R/org/tls:v1"
+assert_tree_eq "$LAST_STDOUT" "$T/exp1" "the TLS model is byte-exact"
+registry_stop
 finish

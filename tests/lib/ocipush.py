@@ -11,13 +11,15 @@ PUT <location>?digest=; blobs the registry already has (HEAD 200) are skipped. A
 pushed after its child manifests (by digest). The manifest goes up with PUT
 /v2/<repo>/manifests/<tag> and its own mediaType as Content-Type. The registry's
 Docker-Content-Digest must equal the layout's digest. Prints the pushed digest.
-Standard library only (http.client); plain HTTP, meant for 127.0.0.1 test registries.
+Standard library only (http.client); plain HTTP, or unverified HTTPS with OCIPUSH_TLS=1; meant
+for 127.0.0.1 test registries.
 """
 
 import argparse
 import base64
 import hashlib
 import http.client
+import ssl
 import json
 import os
 import sys
@@ -45,7 +47,12 @@ class Registry:
     def _conn(self):
         if self.conn is None:
             host, _, port = self.hostport.rpartition(":")
-            self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
+            if os.environ.get("OCIPUSH_TLS") == "1":
+                # A test registry with a throwaway CA: TLS without verification.
+                self.conn = http.client.HTTPSConnection(
+                    host, int(port), timeout=120, context=ssl._create_unverified_context())
+            else:
+                self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
         return self.conn
 
     def request(self, method, path, body=None, headers=None, expect=(200,)):

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Sourceable: a throwaway docker-registry (distribution 2.8) on 127.0.0.1 for tests.
 #
-#   registry_start DIR [USER:PASS]   filesystem storage under DIR/data, delete enabled, a free
-#                                    port; with USER:PASS, htpasswd Basic auth. Waits until /v2/
+#   registry_start DIR [USER:PASS] [CERT KEY]
+#                                    filesystem storage under DIR/data, delete enabled, a free
+#                                    port; with USER:PASS (may be ""), htpasswd Basic auth; with
+#                                    CERT and KEY (PEM files), TLS. Waits until /v2/
 #                                    answers; exports REGISTRY_PORT, REGISTRY_PID, REGISTRY
 #                                    (127.0.0.1:PORT) and REGISTRY_LOG.
 #   registry_stop                    stops the registry started by registry_start.
@@ -14,7 +16,7 @@ registry_free_port() {
 }
 
 registry_start() {
-  local dir=$1 auth=${2:-} port conf code
+  local dir=$1 auth=${2:-} cert=${3:-} key=${4:-} port conf code scheme=http
   command -v docker-registry >/dev/null || { echo "registry_start: docker-registry not installed" >&2; return 1; }
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
@@ -39,6 +41,11 @@ registry_start() {
       echo "http:"
       echo "  addr: 127.0.0.1:$port"
       echo "  secret: modelvol-tests-secret"
+      if [ -n "$cert" ]; then
+        echo "  tls:"
+        echo "    certificate: $cert"
+        echo "    key: $key"
+      fi
       if [ -n "$auth" ]; then
         htpasswd -Bbn "${auth%%:*}" "${auth#*:}" >"$dir/htpasswd"
         echo "auth:"
@@ -53,10 +60,15 @@ registry_start() {
       docker-registry serve "$conf" >"$REGISTRY_LOG" 2>&1 &
     REGISTRY_PID=$!
     for _ in $(seq 1 100); do
-      code=$(python3 - "$port" <<'PY' 2>/dev/null || true
-import http.client, sys
+      if [ -n "$cert" ]; then scheme=https; fi
+      code=$(python3 - "$port" "$scheme" <<'PY' 2>/dev/null || true
+import http.client, ssl, sys
 try:
-    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=1)
+    if sys.argv[2] == "https":
+        c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=1,
+                                        context=ssl._create_unverified_context())
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=1)
     c.request("GET", "/v2/")
     print(c.getresponse().status)
 except Exception:
