@@ -8,6 +8,7 @@
 #include "mv-config-private.h"
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
+#include "mv-fdio-private.h"
 #include "mv-manifest-private.h"
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
@@ -179,7 +180,16 @@ import_one_layer (gpointer data, gpointer user_data)
   g_autoptr (GInputStream) blob = NULL;
   g_autoptr (GError) local_error = NULL;
 
+  mv_autofd int lock_fd = -1;
+
   if (g_cancellable_is_cancelled (jobs->cancellable))
+    return;
+  /* One download per layer across threads and processes: the holder imports, the others
+   * wait and then find the layer stored. */
+  lock_fd = mv_store_lock_layer (jobs->store, d->digest, jobs->cancellable, &local_error);
+  if (lock_fd < 0)
+    goto fail;
+  if (mv_store_has_layer (jobs->store, d->digest))
     return;
   if (mt->format == MV_LAYER_FORMAT_RAW)
     {
@@ -190,6 +200,7 @@ import_one_layer (gpointer data, gpointer user_data)
   if (blob != NULL
       && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
     return;
+fail:
   g_mutex_lock (&jobs->mutex);
   /* The first real failure wins; the others only saw our cancellation. */
   if (jobs->error == NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))

@@ -558,6 +558,8 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
       }
   }
 
+  if (!dry_run && !mv_store_prune_layer_locks (store, error))
+    return FALSE;
   *out_stats = stats;
   return TRUE;
 }

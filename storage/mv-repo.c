@@ -435,8 +435,86 @@ gboolean
 mv_store_has_layer (MvStore *self, const char *digest)
 {
   g_autofree char *ref = mv_layer_ref (digest);
-  g_autofree char *rev = mv_store_resolve_ref (self, ref, NULL);
+  g_autofree char *rev = NULL;
+  /* Called from layer threads: each uses a repo handle of its own. */
+  OstreeRepo *repo = mv_store_take_repo (self, NULL, NULL);
+
+  if (repo == NULL)
+    return FALSE;
+  (void)ostree_repo_resolve_rev_ext (repo, ref, TRUE, 0, &rev, NULL);
+  mv_store_give_repo (self, repo);
   return rev != NULL;
+}
+
+int
+mv_store_lock_layer (MvStore *self, const char *digest, GCancellable *cancellable, GError **error)
+{
+  const char *colon = strchr (digest, ':');
+  g_autofree char *name
+      = g_strdup_printf ("layer-%.*s-%s", (int)(colon - digest), digest, colon + 1);
+
+  if (!mv_ensure_dirat (self->root_dfd, "locks", 0700, error))
+    return -1;
+  for (guint i = 0;; i++)
+    {
+      mv_autofd int fd = openat (self->root_dfd, "locks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      mv_autofd int lfd = -1;
+      struct stat st_fd, st_path;
+
+      if (fd < 0)
+        {
+          mv_throw_errno_prefix (error, "opening '%s/locks'", self->root);
+          return -1;
+        }
+      lfd = openat (fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (lfd < 0)
+        {
+          mv_throw_errno_prefix (error, "opening lock of layer %s", digest);
+          return -1;
+        }
+      if (flock (lfd, LOCK_EX | LOCK_NB) < 0)
+        {
+          if (errno != EWOULDBLOCK && errno != EINTR)
+            {
+              mv_throw_errno_prefix (error, "locking layer %s", digest);
+              return -1;
+            }
+          if (i == 0)
+            g_debug ("layer %s: another import has it; waiting", digest);
+          if (g_cancellable_set_error_if_cancelled (cancellable, error))
+            return -1;
+          g_usleep (MIN (2000 * (i + 1), 100000));
+          continue;
+        }
+      /* prune may have removed the file between our open and our lock: then the lock we
+       * hold is on an inode no one else will find. */
+      if (fstat (lfd, &st_fd) == 0 && fstatat (fd, name, &st_path, AT_SYMLINK_NOFOLLOW) == 0
+          && st_fd.st_ino == st_path.st_ino && st_fd.st_dev == st_path.st_dev)
+        return mv_steal_fd (&lfd);
+    }
+}
+
+gboolean
+mv_store_prune_layer_locks (MvStore *self, GError **error)
+{
+  g_autoptr (GDir) d = NULL;
+  g_autofree char *dir = g_build_filename (self->root, "locks", NULL);
+  mv_autofd int dfd = openat (self->root_dfd, "locks", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const char *name;
+
+  if (dfd < 0)
+    return TRUE;
+  d = g_dir_open (dir, 0, NULL);
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      mv_autofd int lfd = openat (dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+      if (lfd < 0)
+        continue;
+      /* Only locks no one holds; a waiter that opened it re-checks the inode after locking. */
+      if (flock (lfd, LOCK_EX | LOCK_NB) == 0)
+        (void)unlinkat (dfd, name, 0);
+    }
+  return TRUE;
 }
 
 gboolean

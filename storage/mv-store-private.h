@@ -34,6 +34,20 @@ typedef struct
 gboolean mv_store_has_layer (MvStore *store, const char *digest);
 
 /**
+ * mv_store_lock_layer:
+ * Takes the per-layer lock (locks/layer-<alg>-<hex>), waiting while another thread or
+ * process holds it, honouring @cancellable. Hold it from before the blob is opened until the
+ * layer is imported: concurrent pulls of models that share a layer then download it once,
+ * and a failed or killed holder simply releases it to the next.
+ * Returns: the lock fd (close it to release), or -1 with @error set
+ */
+int mv_store_lock_layer (MvStore *store, const char *digest, GCancellable *cancellable,
+                         GError **error);
+
+/** mv_store_prune_layer_locks: removes lock files no one holds (prune, exclusive lock) */
+gboolean mv_store_prune_layer_locks (MvStore *store, GError **error);
+
+/**
  * mv_store_import_layer:
  * @blob: the layer blob, read once, from the start; hashed and counted as it flows
  *

@@ -47,6 +47,25 @@ run_ok "path b" -- mvol path "$R/org/shared:b"
 assert_tree_eq "$LAST_STDOUT" "$T/exp-b" "b is byte-exact"
 run_ok "re-pull a (nothing fetched but the manifest)" -- mvol pull --tls-verify=false "$R/org/shared:a"
 
+# Concurrent pulls of one model into one store download each layer once (per-layer locks);
+# all succeed and agree.
+mkmodel preset big --size-mb 24 --layers 2 --seed conc --out "$T/big" --ref v1 --info "$T/big.json" >/dev/null
+run_ok "push the big model" -- ocipush "oci:$T/big:v1" "$R/org/big:v1"
+new_root
+pids=()
+for i in 1 2 3 4; do
+  mvol pull --tls-verify=false "$R/org/big:v1" >"$T/conc-$i" 2>&1 & pids+=($!)
+done
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+assert_eq "$fails" 0 "four concurrent pulls of one model succeed"
+assert_eq "$(sort -u "$T"/conc-* | wc -l)" 1 "they print one digest"
+for d in $(jq -r '.layers[] | select(.size > 1000000) | .digest' "$T/big.json"); do
+  n=$(grep -c "GET /v2/org/big/blobs/$d HTTP/1.1\" 200" "$REGISTRY_LOG" || true)
+  assert_eq "$n" 1 "layer ${d:7:12} downloaded once by four pullers"
+done
+run_ok "fsck after concurrent pulls" -- mvol fsck
+
 models_before=$(model_count)
 expect_fail 1 "not found" "missing tag" -- mvol pull --tls-verify=false "$R/org/cncf:nope"
 expect_fail 1 "wrong version number|SSL|TLS" "https demanded from a plain-HTTP registry" -- \

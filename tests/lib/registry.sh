@@ -29,7 +29,7 @@ registry_start() {
       echo "log:"
       echo "  level: warn"
       echo "  accesslog:"
-      echo "    disabled: true"
+      echo "    disabled: false"
       echo "storage:"
       echo "  filesystem:"
       echo "    rootdirectory: $dir/data"
