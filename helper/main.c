@@ -123,6 +123,8 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   g_set_prgname ("modelvol");
+  /* Debug messages go to stderr: stdout carries results (digests, paths, JSON). */
+  g_log_writer_default_set_use_stderr (TRUE);
 
   sigemptyset (&set);
   sigaddset (&set, SIGINT);

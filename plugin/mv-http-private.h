@@ -33,7 +33,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvHttpResponse, mv_http_response_free)
  * @headers: (nullable) (array zero-terminated=1): "Name: value" request headers
  * @max_body: the body cap; a longer body fails with MV_ERROR_LIMIT_EXCEEDED
  * GET with no redirect following (callers decide on redirects). Any HTTP status is returned;
- * transport failures are G_IO_ERROR.
+ * transport failures are G_IO_ERROR: CONNECTION_REFUSED, TIMED_OUT and CONNECTION_CLOSED for
+ * what may work on another try, FAILED (TLS, protocol) for what will not.
  */
 MvHttpResponse *mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *headers,
                              gsize max_body, GCancellable *cancellable, GError **error);

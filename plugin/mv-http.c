@@ -220,6 +220,27 @@ transfer_clear (Transfer *t)
   g_cond_clear (&t->cond);
 }
 
+/* What is worth another try (a dropped or refused connection, a timeout) gets a code of its
+ * own; TLS and protocol failures are G_IO_ERROR_FAILED and final. */
+static int
+io_error_code (CURLcode r)
+{
+  switch (r)
+    {
+      case CURLE_COULDNT_CONNECT:
+        return G_IO_ERROR_CONNECTION_REFUSED;
+      case CURLE_OPERATION_TIMEDOUT:
+        return G_IO_ERROR_TIMED_OUT;
+      case CURLE_SEND_ERROR:
+      case CURLE_RECV_ERROR:
+      case CURLE_PARTIAL_FILE:
+      case CURLE_GOT_NOTHING:
+        return G_IO_ERROR_CONNECTION_CLOSED;
+      default:
+        return G_IO_ERROR_FAILED;
+    }
+}
+
 static gboolean
 throw_curl (Transfer *t, const char *url, GError **error)
 {
@@ -228,7 +249,7 @@ throw_curl (Transfer *t, const char *url, GError **error)
   if (t->overflow)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
                      "%s: response body above %" G_GSIZE_FORMAT " bytes", url, t->max_body);
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", url,
+  g_set_error (error, G_IO_ERROR, io_error_code (t->result), "%s: %s", url,
                t->errbuf[0] ? t->errbuf : curl_easy_strerror (t->result));
   return FALSE;
 }

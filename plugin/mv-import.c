@@ -17,6 +17,7 @@
 
 #define MAX_INDEX_CANDIDATES 64
 #define MAX_JOBS 4
+#define LAYER_ATTEMPTS 3
 
 guint
 mv_import_jobs (void)
@@ -196,10 +197,23 @@ import_one_layer (gpointer data, gpointer user_data)
       ls.filepath = mv_descriptor_get_filepath (d, TRUE);
       ls.mode = mv_descriptor_get_file_mode (d);
     }
-  blob = jobs->source->klass->open_blob (jobs->source, d, jobs->cancellable, &local_error);
-  if (blob != NULL
-      && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
-    return;
+  /* A transfer that breaks mid-blob starts over from byte 0 with a fresh digest: nothing of
+   * the failed attempt was published. */
+  for (int attempt = 1;; attempt++)
+    {
+      g_clear_object (&blob);
+      g_clear_error (&local_error);
+      blob = jobs->source->klass->open_blob (jobs->source, d, jobs->cancellable, &local_error);
+      if (blob != NULL
+          && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
+        return;
+      if (attempt == LAYER_ATTEMPTS
+          || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+               || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
+        break;
+      g_debug ("layer %s: %s; starting it over (attempt %d of %d)", d->digest, local_error->message,
+               attempt + 1, LAYER_ATTEMPTS);
+    }
 fail:
   g_mutex_lock (&jobs->mutex);
   /* The first real failure wins; the others only saw our cancellation. */

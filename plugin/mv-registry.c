@@ -347,8 +347,9 @@ http_reason (long status)
 
 /* GET @path on the registry, small body or stream, handling 401 (once) and redirects. */
 static MvHttpResponse *
-request (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
-         GInputStream **out_stream, GCancellable *cancellable, GError **error)
+request_once (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
+              GInputStream **out_stream, MvHttpResponse **out_last, GCancellable *cancellable,
+              GError **error)
 {
   g_autofree char *url = g_strdup_printf ("%s://%s/v2/%s", self->scheme, self->host, path);
   gboolean retried_auth = FALSE;
@@ -435,6 +436,7 @@ request (MvRegistrySource *self, const char *path, const char *accept, gsize max
           else
             mv_throw (error, MV_ERROR_FAILED, "%s: %s: %s (HTTP %ld)", self->reference, path,
                       http_reason (resp->status), resp->status);
+          *out_last = g_steal_pointer (&resp);
           return NULL;
         }
       return g_steal_pointer (&resp);
@@ -444,6 +446,74 @@ request (MvRegistrySource *self, const char *path, const char *accept, gsize max
 }
 
 /* ---------------------------------------------------------------------------------------- */
+
+#define MAX_ATTEMPTS 5
+#define BACKOFF_FIRST_MS 200
+#define BACKOFF_MAX_MS 5000
+#define RETRY_AFTER_MAX_S 30
+
+/* Retry-After: a number of seconds (capped), else nothing we trust (an HTTP date or garbage
+ * falls back to our own backoff). */
+static guint
+retry_after_ms (MvHttpResponse *resp)
+{
+  const char *v = resp ? g_hash_table_lookup (resp->headers, "retry-after") : NULL;
+  guint64 secs;
+
+  if (v == NULL || !g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT32, &secs, NULL))
+    return 0;
+  return (guint)MIN (secs, RETRY_AFTER_MAX_S) * 1000;
+}
+
+static gboolean
+sleep_cancellable (guint ms, GCancellable *cancellable, GError **error)
+{
+  for (guint slept = 0; slept < ms; slept += 50)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      g_usleep (50 * 1000);
+    }
+  return TRUE;
+}
+
+/* request_once() with bounded retries and capped exponential backoff for what is worth
+ * another try: 429 (honouring a numeric Retry-After), 5xx, and transport failures. */
+static MvHttpResponse *
+request (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
+         GInputStream **out_stream, GCancellable *cancellable, GError **error)
+{
+  guint backoff = BACKOFF_FIRST_MS;
+
+  for (int attempt = 1;; attempt++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (MvHttpResponse) last = NULL;
+      MvHttpResponse *resp = request_once (self, path, accept, max_body, out_stream, &last,
+                                           cancellable, &local_error);
+      guint wait_ms;
+
+      if (resp != NULL)
+        return resp;
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || attempt == MAX_ATTEMPTS
+          || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+               || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+               || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+               || (last != NULL && (last->status == 429 || last->status >= 500))))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      wait_ms = retry_after_ms (last);
+      if (wait_ms == 0)
+        wait_ms = backoff;
+      backoff = MIN (backoff * 2, BACKOFF_MAX_MS);
+      g_debug ("%s; retrying in %u ms (attempt %d of %d)", local_error->message, wait_ms,
+               attempt + 1, MAX_ATTEMPTS);
+      if (!sleep_cancellable (wait_ms, cancellable, error))
+        return NULL;
+    }
+}
 
 static GBytes *
 cached_manifest (MvRegistrySource *self, const char *digest)

@@ -66,6 +66,33 @@ for d in $(jq -r '.layers[] | select(.size > 1000000) | .digest' "$T/big.json");
 done
 run_ok "fsck after concurrent pulls" -- mvol fsck
 
+# Faults the registry will not make: 503 and 429 (Retry-After) on the manifest, 500 and a
+# connection dropped mid-blob on a layer. Bounded retries get through; a tag that always
+# answers 503 fails after the last attempt with one line.
+big_layer=$(jq -r '[.layers[]] | max_by(.size) | .digest' "$T/big.json")
+cat >"$T/rules.json" <<JSON
+[
+  {"match": "/manifests/v1\$", "actions": ["503", "429:1", "pass"]},
+  {"match": "/blobs/$big_layer", "actions": ["500", "drop", "pass"]},
+  {"match": "/manifests/always503", "actions": ["503"]}
+]
+JSON
+: >"$T/proxy.log"
+python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules.json" "$T/proxy.log" >"$T/proxy.port" &
+CLEANUP_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+P=127.0.0.1:$(cat "$T/proxy.port")
+new_root
+run_ok "pull through 503, 429, 500 and a dropped connection" -- \
+  mvol -v pull --tls-verify=false "$P/org/big:v1"
+assert_eq "$(grep -c '/manifests/v1 ' "$T/proxy.log")" 3 "the manifest took three attempts"
+assert_eq "$(grep -c "GET .*/blobs/$big_layer " "$T/proxy.log")" 3 "the big layer took three attempts"
+check "the 429's Retry-After was honoured" -- grep -q "retrying in 1000 ms" <<<"$LAST_STDERR"
+run_ok "path of the faulted pull" -- mvol path "$P/org/big:v1"
+expect_fail 1 "server error \\(HTTP 503\\)" "always 503" -- mvol pull --tls-verify=false "$P/org/big:always503"
+assert_eq "$(grep -c '/manifests/always503' "$T/proxy.log")" 5 "always 503: five attempts, then give up"
+run_ok "fsck after faulted pulls" -- mvol fsck
+
 models_before=$(model_count)
 expect_fail 1 "not found" "missing tag" -- mvol pull --tls-verify=false "$R/org/cncf:nope"
 expect_fail 1 "wrong version number|SSL|TLS" "https demanded from a plain-HTTP registry" -- \
