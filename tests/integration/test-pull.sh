@@ -133,6 +133,52 @@ run_ok "REGISTRY_AUTH_FILE is honoured" -- env REGISTRY_AUTH_FILE="$T/auth.json"
   "$MODELVOL" --root "$T/root-env" pull --tls-verify=false "$R/org/private:v1"
 registry_stop
 
+# Token auth (Bearer): a registry with `auth: token:` whose realm is our token server. Models
+# are pushed through an open registry on the same storage. The realm is plain http on the
+# registry's own host, which modelvol accepts only for an insecure registry.
+(
+  cd "$T/pki-token" 2>/dev/null || { mkdir -p "$T/pki-token" && cd "$T/pki-token"; }
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.crt -days 2 \
+    -subj "/CN=modelvol token signer" 2>/dev/null
+)
+: >"$T/token.log"
+python3 "$TESTS_LIB/tokenserver.py" "$T/pki-token/token.key" "$T/pki-token/token.crt" \
+  mv-issuer mv-registry carol:tok-Pa55 "$T/token.log" >"$T/token.port" &
+CLEANUP_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/token.port" ] && break; sleep 0.1; done
+cat >"$T/token-auth.yml" <<YAML
+auth:
+  token:
+    realm: http://127.0.0.1:$(cat "$T/token.port")/token
+    service: mv-registry
+    issuer: mv-issuer
+    rootcertbundle: $T/pki-token/token.crt
+YAML
+registry_start "$T/reg-token" >/dev/null
+R_OPEN=$REGISTRY
+PID_OPEN=$REGISTRY_PID
+run_ok "push for the token registry" -- ocipush "oci:$T/l1:v1" "$R_OPEN/org/token:v1"
+unset REGISTRY_PID
+MVTEST_REGISTRY_EXTRA=$T/token-auth.yml registry_start "$T/reg-token" >/dev/null
+CLEANUP_PIDS+=("$PID_OPEN")
+R=$REGISTRY
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'carol:tok-Pa55' | base64)" >"$T/auth-token.json"
+run_ok "anonymous pull through a token (Bearer) challenge" -- \
+  mvol pull --tls-verify=false --authfile "$T/none.json" "$R/org/token:v1"
+check "the token server saw an anonymous request for pull on org/token" -- \
+  grep -q "AUTH=- .*scope=repository%3Aorg%2Ftoken%3Apull\|AUTH=- .*scope=repository:org/token:pull" "$T/token.log"
+new_root
+run_ok "pull with credentials through the token server" -- \
+  mvol -v pull --tls-verify=false --authfile "$T/auth-token.json" "$R/org/token:v1"
+check "the token server got the Basic credentials" -- grep -q "AUTH=carol" "$T/token.log"
+check "no secret in the output at -v" -- bash -c '! grep -q "tok-Pa55\|$(printf "carol:tok-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
+run_ok "path of the token model" -- mvol path "$R/org/token:v1"
+assert_tree_eq "$LAST_STDOUT" "$T/exp1" "the token model is byte-exact"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'carol:nope' | base64)" >"$T/auth-token-bad.json"
+expect_fail 1 "token server answered 401" "wrong credentials at the token server" -- \
+  mvol pull --tls-verify=false --authfile "$T/auth-token-bad.json" "$R/org/token:v1"
+registry_stop
+
 # TLS with a CA of our own: refused without it, accepted with certs.d/HOST:PORT/ca.crt, and
 # htpasswd Basic auth over it.
 mkdir -p "$T/pki"
@@ -158,5 +204,16 @@ run_ok "pull over TLS with the CA from certs.d and Basic auth" -- \
   mvol pull --authfile "$T/auth-tls.json" --cert-dir "$T/certs.d" "$R/org/tls:v1"
 run_ok "path of the TLS model" -- mvol path "$R/org/tls:v1"
 assert_tree_eq "$LAST_STDOUT" "$T/exp1" "the TLS model is byte-exact"
+registry_stop
+
+# A verified TLS registry whose token realm is plain http: the token request is refused.
+MVTEST_REGISTRY_EXTRA=$T/token-auth.yml registry_start "$T/reg-tls-token" "" \
+  "$T/pki/server.crt" "$T/pki/server.key" >/dev/null
+mkdir -p "$T/certs.d/$REGISTRY"
+cp "$T/pki/ca.crt" "$T/certs.d/$REGISTRY/ca.crt"
+token_requests=$(wc -l <"$T/token.log")
+expect_fail 1 "refusing token realm .*not https" "an http realm is refused for a TLS registry" -- \
+  mvol pull --authfile "$T/auth-token.json" --cert-dir "$T/certs.d" "$REGISTRY/org/token:v1"
+assert_eq "$(wc -l <"$T/token.log")" "$token_requests" "no request (and no credential) reached the http realm"
 registry_stop
 finish

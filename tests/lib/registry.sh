@@ -5,7 +5,9 @@
 #   registry_start DIR [USER:PASS] [CERT KEY]
 #                                    filesystem storage under DIR/data, delete enabled, a free
 #                                    port; with USER:PASS (may be ""), htpasswd Basic auth; with
-#                                    CERT and KEY (PEM files), TLS. Waits until /v2/
+#                                    CERT and KEY (PEM files), TLS. $MVTEST_REGISTRY_EXTRA, if
+#                                    set, names a YAML file appended to the config (token auth,
+#                                    proxy). Waits until /v2/
 #                                    answers; exports REGISTRY_PORT, REGISTRY_PID, REGISTRY
 #                                    (127.0.0.1:PORT) and REGISTRY_LOG.
 #   registry_stop                    stops the registry started by registry_start.
@@ -53,6 +55,7 @@ registry_start() {
         echo "    realm: modelvol-tests"
         echo "    path: $dir/htpasswd"
       fi
+      if [ -n "${MVTEST_REGISTRY_EXTRA:-}" ]; then cat "$MVTEST_REGISTRY_EXTRA"; fi
     } >"$conf"
     # docker-registry reads REGISTRY_* variables as configuration overrides: ours must not
     # reach it (REGISTRY_LOG of an earlier registry would replace the log section).
