@@ -22,6 +22,8 @@ typedef struct
 static const MvCommand commands[] = {
   { "pull", "Pull a ModelPack model from an OCI registry", mv_builtin_pull },
   { "import", "Import a ModelPack model from an OCI image layout", mv_builtin_import },
+  { "login", "Check and store credentials for a registry", mv_builtin_login },
+  { "logout", "Remove a registry's stored credentials", mv_builtin_logout },
   { "ls", "List stored models", mv_builtin_ls },
   { "inspect", "Show a model's manifest, config, layers and warnings", mv_builtin_inspect },
   { "path", "Print the shared read-only checkout of a model", mv_builtin_path },

@@ -43,6 +43,8 @@ char *mv_short_digest (const char *digest);
 
 MV_BUILTIN (import);
 MV_BUILTIN (pull);
+MV_BUILTIN (login);
+MV_BUILTIN (logout);
 MV_BUILTIN (ls);
 MV_BUILTIN (inspect);
 MV_BUILTIN (path);

@@ -282,12 +282,23 @@ authenticate (MvRegistrySource *self, const char *challenge, GCancellable *cance
         }
       {
         g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
+        /* A login (no repository) asks for a token without a scope, as podman does. */
         g_autofree char *scope_str
-            = scope ? g_strdup (scope) : g_strdup_printf ("repository:%s:pull", self->ref->path);
-        g_autofree char *esc_scope = g_uri_escape_string (scope_str, NULL, FALSE);
-        url = g_strdup_printf ("%s%sscope=%s%s%s", realm, strchr (realm, '?') ? "&" : "?",
-                               esc_scope, esc_service ? "&service=" : "",
-                               esc_service ? esc_service : "");
+            = scope ? g_strdup (scope)
+                    : (*self->ref->path ? g_strdup_printf ("repository:%s:pull", self->ref->path)
+                                        : NULL);
+        g_autofree char *esc_scope
+            = scope_str ? g_uri_escape_string (scope_str, NULL, FALSE) : NULL;
+        GString *u = g_string_new (realm);
+        char sep = strchr (realm, '?') ? '&' : '?';
+        if (esc_scope)
+          {
+            g_string_append_printf (u, "%cscope=%s", sep, esc_scope);
+            sep = '&';
+          }
+        if (esc_service)
+          g_string_append_printf (u, "%cservice=%s", sep, esc_service);
+        url = g_string_free (u, FALSE);
       }
       if (self->basic != NULL)
         {
@@ -651,27 +662,41 @@ pick_scheme (MvRegistrySource *self, GCancellable *cancellable, GError **error)
   return TRUE;
 }
 
-MvSource *
-mv_registry_source_new (const char *reference, const MvRegistryOptions *opts, GError **error)
+static MvRegistrySource *
+registry_new (const MvRegistryOptions *opts, GError **error)
 {
   MvRegistrySource *self = g_new0 (MvRegistrySource, 1);
-  g_autoptr (MvSource) source = (MvSource *)self;
 
   self->parent.klass = &registry_class;
   g_mutex_init (&self->mutex);
   self->manifests
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+  self->insecure = !opts->tls_verify;
+  self->http.tls_verify = opts->tls_verify;
+  return self;
+}
+
+static gboolean
+registry_connect (MvRegistrySource *self, const MvRegistryOptions *opts, GError **error)
+{
+  self->host = g_strdup (g_str_equal (self->ref->domain, "docker.io") ? "registry-1.docker.io"
+                                                                      : self->ref->domain);
+  if (!load_certs (self, opts->certs_dir, error))
+    return FALSE;
+  return pick_scheme (self, NULL, error);
+}
+
+MvSource *
+mv_registry_source_new (const char *reference, const MvRegistryOptions *opts, GError **error)
+{
+  g_autoptr (MvSource) source = (MvSource *)registry_new (opts, error);
+  MvRegistrySource *self = (MvRegistrySource *)source;
+
   self->ref = mv_reference_parse (reference, MV_REFERENCE_NONE, error);
   if (self->ref == NULL)
     return NULL;
   self->reference = mv_reference_to_string (self->ref);
   self->description = g_strconcat ("docker://", self->reference, NULL);
-  self->host = g_strdup (g_str_equal (self->ref->domain, "docker.io") ? "registry-1.docker.io"
-                                                                      : self->ref->domain);
-  self->insecure = !opts->tls_verify;
-  self->http.tls_verify = opts->tls_verify;
-  if (!load_certs (self, opts->certs_dir, error))
-    return NULL;
   {
     g_autoptr (GError) local_error = NULL;
     self->basic = find_credentials (opts->authfile, self->ref->domain, &local_error);
@@ -681,7 +706,106 @@ mv_registry_source_new (const char *reference, const MvRegistryOptions *opts, GE
         return NULL;
       }
   }
-  if (!pick_scheme (self, NULL, error))
+  if (!registry_connect (self, opts, error))
     return NULL;
   return g_steal_pointer (&source);
+}
+
+gboolean
+mv_registry_login (const char *registry, const char *user, const char *password,
+                   const MvRegistryOptions *opts, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (MvSource) source = (MvSource *)registry_new (opts, error);
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  g_autoptr (MvHttpResponse) resp = NULL;
+
+  if (strchr (registry, '/') != NULL || *registry == '\0')
+    return mv_throw (error, MV_ERROR_INVALID_REFERENCE, "'%s' is not a registry host[:port]",
+                     registry);
+  self->ref = g_new0 (MvReference, 1);
+  self->ref->domain = g_strdup (g_str_equal (registry, "index.docker.io") ? "docker.io" : registry);
+  self->ref->path = g_strdup ("");
+  self->reference = g_strdup (self->ref->domain);
+  self->description = g_strdup (self->ref->domain);
+  self->basic = g_strconcat (user, ":", password, NULL);
+  if (!registry_connect (self, opts, error))
+    return FALSE;
+  /* GET /v2/ answers 401 with a challenge; request() answers it once with our credentials. */
+  resp = request (self, "", NULL, 64 * 1024, NULL, cancellable, error);
+  return resp != NULL;
+}
+
+char *
+mv_registry_auth_key (const char *registry)
+{
+  return g_strdup (g_str_equal (registry, "index.docker.io") ? "docker.io" : registry);
+}
+
+char *
+mv_auth_file_default (void)
+{
+  const char *env = g_getenv ("REGISTRY_AUTH_FILE");
+  if (env != NULL && *env)
+    return g_strdup (env);
+  return g_strdup_printf ("/run/containers/%u/auth.json", (guint)getuid ());
+}
+
+gboolean
+mv_auth_file_set (const char *path, const char *key, const char *user_pass, GError **error)
+{
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GBytes) old = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *data = NULL;
+  JsonObject *obj, *auths;
+  gsize len;
+
+  old = mv_file_get_contents_at (AT_FDCWD, path, FALSE, AUTH_FILE_MAX, &local_error);
+  if (old == NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (old != NULL)
+    {
+      root = mv_json_parse_object (g_bytes_get_data (old, NULL), g_bytes_get_size (old),
+                                   AUTH_FILE_MAX, path, error);
+      if (root == NULL)
+        return FALSE;
+    }
+  else
+    {
+      g_autoptr (JsonObject) empty = json_object_new ();
+      root = json_node_init_object (json_node_alloc (), empty); /* takes its own reference */
+    }
+  obj = json_node_get_object (root);
+  if (!json_object_has_member (obj, "auths")
+      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, "auths")))
+    json_object_set_object_member (obj, "auths", json_object_new ());
+  auths = json_object_get_object_member (obj, "auths");
+  if (user_pass == NULL)
+    {
+      if (!json_object_has_member (auths, key))
+        return mv_throw (error, MV_ERROR_NOT_FOUND, "%s: not logged in to %s", path, key);
+      json_object_remove_member (auths, key);
+    }
+  else
+    {
+      JsonObject *entry = json_object_new ();
+      g_autofree char *b64 = g_base64_encode ((const guchar *)user_pass, strlen (user_pass));
+      json_object_set_string_member (entry, "auth", b64);
+      json_object_set_object_member (auths, key, entry);
+    }
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  data = json_generator_to_data (gen, &len);
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    return mv_throw_errno_prefix (error, "creating '%s'", dir);
+  /* 0600 and replaced atomically: never a moment with half a file or loose permissions. */
+  if (!mv_file_replace_contents_at (AT_FDCWD, path, data, len, 0600, error))
+    return FALSE;
+  memset (data, 0, len);
+  return TRUE;
 }

@@ -89,3 +89,27 @@ guint mv_import_jobs (void);
 gboolean mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
                                const char *name, char **out_digest, GCancellable *cancellable,
                                GError **error);
+
+/**
+ * mv_registry_login:
+ * Checks USER and PASSWORD against REGISTRY (host[:port]): GET /v2/, answering its Basic or
+ * Bearer challenge. Returns: TRUE if the registry accepts them; MV_ERROR_AUTH otherwise
+ */
+gboolean mv_registry_login (const char *registry, const char *user, const char *password,
+                            const MvRegistryOptions *opts, GCancellable *cancellable,
+                            GError **error);
+
+/** mv_registry_auth_key: (transfer full): the auth.json "auths" key for a registry host */
+char *mv_registry_auth_key (const char *registry);
+
+/** mv_auth_file_default: (transfer full): where login writes: $REGISTRY_AUTH_FILE, else
+ * /run/containers/UID/auth.json */
+char *mv_auth_file_default (void);
+
+/**
+ * mv_auth_file_set:
+ * Sets (or with @user_pass NULL removes) the "auths" entry @key of an auth.json, keeping every
+ * other entry; the file is replaced atomically with mode 0600.
+ */
+gboolean mv_auth_file_set (const char *path, const char *key, const char *user_pass,
+                           GError **error);

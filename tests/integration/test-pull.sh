@@ -131,6 +131,17 @@ run_ok "pull with the right credentials" -- \
 check "the password never appears at -v" -- bash -c '! grep -q "s3cret-Pa55\|$(printf "alice:s3cret-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
 run_ok "REGISTRY_AUTH_FILE is honoured" -- env REGISTRY_AUTH_FILE="$T/auth.json" \
   "$MODELVOL" --root "$T/root-env" pull --tls-verify=false "$R/org/private:v1"
+# login checks the credentials against the registry, then stores them (0600); logout drops them.
+expect_fail 1 "unauthorized" "login with a wrong password" -- bash -c 'echo wrong | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u alice --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login.json" "$R"
+check "a failed login writes no file" -- test ! -e "$T/login.json"
+run_ok "login" -- bash -c 'echo s3cret-Pa55 | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u alice --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login.json" "$R"
+assert_eq "$(stat -c %a "$T/login.json")" 600 "the credentials file is 0600"
+assert_eq "$(jq -r --arg r "$R" '.auths[$r].auth' "$T/login.json" | base64 -d)" "alice:s3cret-Pa55" "it holds the credentials"
+new_root
+run_ok "pull with the login's credentials" -- mvol pull --tls-verify=false --authfile "$T/login.json" "$R/org/private:v1"
+run_ok "logout" -- mvol logout --authfile "$T/login.json" "$R"
+assert_eq "$(jq -r --arg r "$R" '.auths[$r] // "gone"' "$T/login.json")" gone "logout removed the entry"
+expect_fail 1 "not logged in" "logout twice" -- mvol logout --authfile "$T/login.json" "$R"
 registry_stop
 
 # Token auth (Bearer): a registry with `auth: token:` whose realm is our token server. Models
@@ -172,6 +183,8 @@ run_ok "pull with credentials through the token server" -- \
   mvol -v pull --tls-verify=false --authfile "$T/auth-token.json" "$R/org/token:v1"
 check "the token server got the Basic credentials" -- grep -q "AUTH=carol" "$T/token.log"
 check "no secret in the output at -v" -- bash -c '! grep -q "tok-Pa55\|$(printf "carol:tok-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
+run_ok "login through the token server" -- bash -c 'echo tok-Pa55 | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u carol --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login-token.json" "$R"
+expect_fail 1 "token server answered 401" "token login with a wrong password" -- bash -c 'echo bad | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u carol --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login-token.json" "$R"
 run_ok "path of the token model" -- mvol path "$R/org/token:v1"
 assert_tree_eq "$LAST_STDOUT" "$T/exp1" "the token model is byte-exact"
 printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'carol:nope' | base64)" >"$T/auth-token-bad.json"
