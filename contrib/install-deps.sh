@@ -12,9 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates \
-  meson ninja-build pkg-config gcc libc6-dev \
+  meson ninja-build pkg-config gcc g++ libc6-dev \
   libglib2.0-dev libjson-glib-dev libostree-dev libarchive-dev \
-  libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libseccomp-dev \
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libseccomp-dev libtomlplusplus-dev \
   scdoc clang-format \
   docker-registry skopeo apache2-utils ostree \
   zstd gzip tar python3 openssl jq bc \

@@ -11,6 +11,7 @@ static char *opt_name;
 static char *opt_tls_verify;
 static char *opt_authfile;
 static char *opt_cert_dir;
+static char *opt_registries_conf;
 
 static const GOptionEntry entries[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Name the model REF instead", "REF" },
@@ -20,6 +21,10 @@ static const GOptionEntry entries[] = {
     "FILE" },
   { "cert-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_cert_dir,
     "CAs and client certificates (default /etc/containers/certs.d/HOST)", "DIR" },
+  { "registries-conf", 0, 0, G_OPTION_ARG_FILENAME, &opt_registries_conf,
+    "registries.conf (default $CONTAINERS_REGISTRIES_CONF or /etc/containers/registries.conf; "
+    "drop-ins in FILE.d/)",
+    "FILE" },
   { NULL },
 };
 
@@ -47,6 +52,7 @@ MV_BUILTIN (pull)
     }
   opts.authfile = opt_authfile;
   opts.certs_dir = opt_cert_dir;
+  opts.registries_conf = opt_registries_conf;
   if (!mv_pull_with_options (store, argv[1], &opts, opt_name, &digest, cancellable, error))
     return FALSE;
   printf ("%s\n", digest);

@@ -12,6 +12,7 @@
 #include "mv-manifest-private.h"
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
+#include "mv-regconf-private.h"
 #include "mv-source-private.h"
 #include "mv-store-private.h"
 
@@ -385,20 +386,82 @@ mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOpt
                       const char *name, char **out_digest, GCancellable *cancellable,
                       GError **error)
 {
-  g_autoptr (MvSource) source = mv_registry_source_new (reference, opts, error);
-  g_autoptr (MvReference) ref = NULL;
+  g_autoptr (MvReference) ref = mv_reference_parse (reference, MV_REFERENCE_NONE, error);
+  g_autoptr (GPtrArray) entries = NULL;
+  g_autoptr (GPtrArray) candidates = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) insecure = g_array_new (FALSE, FALSE, sizeof (gboolean));
   g_autofree char *normalized = NULL;
+  g_autofree char *repository = NULL;
+  g_autofree char *target_name = NULL;
+  const MvRegistryEntry *entry;
 
-  if (source == NULL)
+  if (ref == NULL)
     return FALSE;
+  normalized = mv_reference_to_string (ref);
+  repository = mv_reference_repository (ref);
   if (name != NULL)
     {
-      ref = mv_reference_parse (name, MV_REFERENCE_NONE, error);
-      if (ref == NULL)
+      g_autoptr (MvReference) nref = mv_reference_parse (name, MV_REFERENCE_NONE, error);
+      if (nref == NULL)
         return FALSE;
-      normalized = mv_reference_to_string (ref);
+      target_name = mv_reference_to_string (nref);
     }
-  return mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+  else
+    target_name = g_strdup (normalized);
+
+  /* registries.conf: blocked prefixes, location rewrites, mirrors tried before the origin. */
+  entries = mv_regconf_load (opts->registries_conf, error);
+  if (entries == NULL)
+    return FALSE;
+  entry = mv_regconf_match (entries, repository);
+  if (entry != NULL && entry->blocked)
+    return mv_throw (error, MV_ERROR_INVALID_REFERENCE,
+                     "%s: registry '%s' is blocked in registries.conf", normalized, entry->prefix);
+  if (entry != NULL)
+    {
+      const char *rest = normalized + strlen (entry->prefix);
+      for (guint i = 0; i < entry->mirrors->len; i++)
+        {
+          MvMirror *m = entry->mirrors->pdata[i];
+          gboolean v = m->insecure || !opts->tls_verify;
+          g_ptr_array_add (candidates, g_strconcat (m->location, rest, NULL));
+          g_array_append_val (insecure, v);
+        }
+      {
+        gboolean v = entry->insecure || !opts->tls_verify;
+        g_ptr_array_add (candidates, g_strconcat (entry->location, rest, NULL));
+        g_array_append_val (insecure, v);
+      }
+    }
+  else
+    {
+      gboolean v = !opts->tls_verify;
+      g_ptr_array_add (candidates, g_strdup (normalized));
+      g_array_append_val (insecure, v);
+    }
+
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      const char *cand = candidates->pdata[i];
+      gboolean last = i + 1 == candidates->len;
+      MvRegistryOptions copts = *opts;
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (MvSource) source = NULL;
+
+      copts.tls_verify = !g_array_index (insecure, gboolean, i);
+      source = mv_registry_source_new (cand, &copts, &local_error);
+      if (source != NULL
+          && mv_import_from_source (store, source, target_name, out_digest, cancellable,
+                                    &local_error))
+        return TRUE;
+      if (last || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_debug ("mirror %s: %s; trying the next source", cand, local_error->message);
+    }
+  g_assert_not_reached ();
 }
 
 gboolean

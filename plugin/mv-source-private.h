@@ -54,9 +54,10 @@ MvSource *mv_layout_source_new (const char *dir, const char *entry, GError **err
 
 typedef struct
 {
-  gboolean tls_verify;   /* FALSE: an insecure registry (no TLS check, plain HTTP fallback) */
-  const char *authfile;  /* nullable: else the containers-auth.json search order */
-  const char *certs_dir; /* nullable: else /etc/containers/certs.d */
+  gboolean tls_verify;         /* FALSE: an insecure registry (no TLS check, plain HTTP fallback) */
+  const char *authfile;        /* nullable: else the containers-auth.json search order */
+  const char *certs_dir;       /* nullable: else /etc/containers/certs.d */
+  const char *registries_conf; /* nullable: else $CONTAINERS_REGISTRIES_CONF or the default */
 } MvRegistryOptions;
 
 /**

@@ -6,6 +6,8 @@
 #include <gio/gio.h>
 #include "modelvol.h"
 
+G_BEGIN_DECLS
+
 /**
  * mv_throw:
  * Sets @error to MV_ERROR/@code with a printf-style message.
@@ -27,3 +29,5 @@ gboolean mv_throw_errno_prefix (GError **error, const char *fmt, ...) G_GNUC_PRI
  * Returns: FALSE
  */
 gboolean mv_prefix_error (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+G_END_DECLS

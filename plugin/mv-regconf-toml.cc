@@ -1,0 +1,98 @@
+// mv-regconf-toml: the one C++ unit: toml++ reads registries.conf into C structs.
+// SPDX-License-Identifier: Apache-2.0
+#include "config.h"
+
+#include <toml++/toml.h>
+
+#include <string>
+
+#include "mv-error-private.h"
+#include "mv-regconf-private.h"
+
+static char *
+dup_str (const std::string &s)
+{
+  return g_strndup (s.data (), s.size ());
+}
+
+static bool
+get_bool (const toml::table &t, const char *key, bool dflt)
+{
+  if (auto v = t[key].value<bool> ())
+    return *v;
+  return dflt;
+}
+
+static std::string
+get_str (const toml::table &t, const char *key)
+{
+  if (auto v = t[key].value<std::string> ())
+    return *v;
+  return std::string ();
+}
+
+extern "C" gboolean
+mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
+{
+  toml::table root;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  try
+    {
+      root = toml::parse_file (path);
+    }
+  catch (const toml::parse_error &e)
+    {
+      return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s:%u: %s", path,
+                       (unsigned)e.source ().begin.line, std::string (e.description ()).c_str ());
+    }
+
+  const toml::array *regs = root["registry"].as_array ();
+  if (regs == nullptr)
+    return TRUE;
+  for (const toml::node &n : *regs)
+    {
+      const toml::table *t = n.as_table ();
+      if (t == nullptr)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s: [[registry]] is not a table", path);
+      std::string prefix = get_str (*t, "prefix");
+      std::string location = get_str (*t, "location");
+      if (prefix.empty ())
+        prefix = location;
+      if (prefix.empty ())
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                         "%s: a [[registry]] has neither prefix nor location", path);
+      MvRegistryEntry *e = g_new0 (MvRegistryEntry, 1);
+      e->prefix = dup_str (prefix);
+      e->location = dup_str (location.empty () ? prefix : location);
+      e->insecure = get_bool (*t, "insecure", false);
+      e->blocked = get_bool (*t, "blocked", false);
+      e->mirrors = g_ptr_array_new ();
+      if (const toml::array *mirrors = (*t)["mirror"].as_array ())
+        for (const toml::node &mn : *mirrors)
+          {
+            const toml::table *mt = mn.as_table ();
+            std::string loc = mt ? get_str (*mt, "location") : std::string ();
+            if (loc.empty ())
+              {
+                mv_registry_entry_free (e);
+                return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                                 "%s: a mirror of '%s' has no location", path, prefix.c_str ());
+              }
+            MvMirror *m = g_new0 (MvMirror, 1);
+            m->location = dup_str (loc);
+            m->insecure = get_bool (*mt, "insecure", false);
+            g_ptr_array_add (e->mirrors, m);
+          }
+      for (guint i = 0; i < entries->len; i++)
+        if (g_str_equal (((MvRegistryEntry *)entries->pdata[i])->prefix, e->prefix))
+          {
+            mv_registry_entry_free ((MvRegistryEntry *)entries->pdata[i]);
+            g_ptr_array_remove_index (entries, i);
+            break;
+          }
+      g_ptr_array_add (entries, e);
+    }
+  return TRUE;
+}
