@@ -78,7 +78,7 @@ cat >"$T/rules.json" <<JSON
 ]
 JSON
 : >"$T/proxy.log"
-python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules.json" "$T/proxy.log" >"$T/proxy.port" &
+python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules.json" "$T/proxy.log" >"$T/proxy.port" 2>>"$T/proxies.err" &
 CLEANUP_PIDS+=($!)
 for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 P=127.0.0.1:$(cat "$T/proxy.port")
@@ -131,6 +131,51 @@ run_ok "pull with the right credentials" -- \
 check "the password never appears at -v" -- bash -c '! grep -q "s3cret-Pa55\|$(printf "alice:s3cret-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
 run_ok "REGISTRY_AUTH_FILE is honoured" -- env REGISTRY_AUTH_FILE="$T/auth.json" \
   "$MODELVOL" --root "$T/root-env" pull --tls-verify=false "$R/org/private:v1"
+# Redirects: a blob sent to a second host (another port) gets there without credentials; a
+# redirect to another scheme, and a loop, are refused. An oversized manifest is refused.
+cat >"$T/rules2.json" <<JSON
+[{"match": ".", "actions": ["pass"]}]
+JSON
+: >"$T/second.log"
+# The second host is a blob store that needs no credentials (as object storage with signed
+# URLs): an open registry on the same storage behind a logging proxy.
+AUTH_PID=$REGISTRY_PID
+unset REGISTRY_PID
+registry_start "$T/reg-auth" >/dev/null
+OPEN=$REGISTRY
+CLEANUP_PIDS+=("$REGISTRY_PID")
+REGISTRY_PID=$AUTH_PID
+python3 "$TESTS_LIB/faultproxy.py" "$OPEN" "$T/rules2.json" "$T/second.log" >"$T/second.port" 2>>"$T/proxies.err" &
+CLEANUP_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/second.port" ] && break; sleep 0.1; done
+S=127.0.0.1:$(cat "$T/second.port")
+cat >"$T/rules3.json" <<JSON
+[
+  {"match": "/org/private/blobs/sha256:", "actions": ["redirect:$S"]},
+  {"match": "/org/private/manifests/ftp", "actions": ["redirect:ftp://$S"]},
+  {"match": "/org/private/manifests/loop", "actions": ["redirect:self"]},
+  {"match": "/org/private/manifests/big", "actions": ["big"]}
+]
+JSON
+: >"$T/first.log"
+python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules3.json" "$T/first.log" >"$T/first.port" 2>>"$T/proxies.err" &
+CLEANUP_PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/first.port" ] && break; sleep 0.1; done
+F=127.0.0.1:$(cat "$T/first.port")
+new_root
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$F" "$(printf 'alice:s3cret-Pa55' | base64)" >"$T/auth-f.json"
+run_ok "pull with blobs redirected to a second host" -- \
+  mvol pull --tls-verify=false --authfile "$T/auth-f.json" "$F/org/private:v1"
+check "the second host served blobs" -- grep -q "/blobs/sha256:.* auth=no" "$T/second.log"
+check "the second host never saw credentials" -- bash -c '! grep -q "auth=yes" "$0"' "$T/second.log"
+check "the registry itself got them" -- grep -q "auth=yes" "$T/first.log"
+expect_fail 1 "refusing redirect" "a redirect to ftp:" -- \
+  mvol pull --tls-verify=false --authfile "$T/auth-f.json" "$F/org/private:ftp"
+expect_fail 1 "more than 5 redirects" "a redirect loop" -- \
+  mvol pull --tls-verify=false --authfile "$T/auth-f.json" "$F/org/private:loop"
+expect_fail 1 "above|larger|limit" "a manifest above 4 MiB" -- \
+  mvol pull --tls-verify=false --authfile "$T/auth-f.json" "$F/org/private:big"
+
 # login checks the credentials against the registry, then stores them (0600); logout drops them.
 expect_fail 1 "unauthorized" "login with a wrong password" -- bash -c 'echo wrong | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u alice --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login.json" "$R"
 check "a failed login writes no file" -- test ! -e "$T/login.json"
@@ -154,7 +199,7 @@ registry_stop
 )
 : >"$T/token.log"
 python3 "$TESTS_LIB/tokenserver.py" "$T/pki-token/token.key" "$T/pki-token/token.crt" \
-  mv-issuer mv-registry carol:tok-Pa55 "$T/token.log" >"$T/token.port" &
+  mv-issuer mv-registry carol:tok-Pa55 "$T/token.log" >"$T/token.port" 2>>"$T/proxies.err" &
 CLEANUP_PIDS+=($!)
 for _ in $(seq 50); do [ -s "$T/token.port" ] && break; sleep 0.1; done
 cat >"$T/token-auth.yml" <<YAML

@@ -12,6 +12,10 @@ The n-th request matching a rule gets the n-th action (the last one repeats):
   "NNN"        answer status NNN with an empty body
   "NNN:S"      the same with "Retry-After: S"
   "drop"       forward the headers and half the body, then close the connection
+  "redirect:H" answer 307 with Location http://H + the same path (H may be a full URL prefix,
+               or "self" for this proxy: a loop)
+  "big"        answer 200 with a 5 MiB body
+Log lines end with "auth=yes" when the request carried an Authorization header.
 Standard library only; meant for 127.0.0.1.
 """
 import http.client
@@ -53,7 +57,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def handle_any(self, head):
         act = action_for(self.path)
-        log.write(f"{self.command} {self.path} -> {act}\n")
+        authz = "yes" if self.headers.get("Authorization") else "no"
+        log.write(f"{self.command} {self.path} -> {act} auth={authz}\n")
+        if act.startswith("redirect:"):
+            target = act[len("redirect:"):]
+            if target == "self":
+                target = self.headers.get("Host", "")
+            if "://" not in target:
+                target = "http://" + target
+            self.send_response(307)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if act == "big":
+            body = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if act not in ("pass", "drop"):
             code, _, after = act.partition(":")
             self.send_response(int(code))
