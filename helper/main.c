@@ -2,11 +2,14 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mv-builtins.h"
 
@@ -83,26 +86,59 @@ usage (FILE *out)
   fprintf (out, "\nRun 'modelvol COMMAND --help' for a command's options. See modelvol(1).\n");
 }
 
-/* SIGINT and SIGTERM cancel the running operation; a second one ends the process. */
+/* SIGINT and SIGTERM cancel the running operation; a second one ends the process. The
+ * handler only writes to a pipe (any thread may take the signal: sanitizer and library
+ * threads too); a thread of ours turns that into a cancellation. */
+static int signal_pipe[2] = { -1, -1 };
+
+static void
+on_signal (int sig)
+{
+  int errsv = errno;
+  char c = (char)sig;
+  ssize_t r = write (signal_pipe[1], &c, 1);
+  (void)r;
+  errno = errsv;
+}
+
 static void *
 signal_thread (void *data)
 {
   GCancellable *cancellable = data;
-  sigset_t set;
-  int sig;
 
-  sigemptyset (&set);
-  sigaddset (&set, SIGINT);
-  sigaddset (&set, SIGTERM);
   for (int n = 0;; n++)
     {
-      if (sigwait (&set, &sig) != 0)
-        continue;
+      char c;
+      ssize_t r = read (signal_pipe[0], &c, 1);
+      if (r < 0 && errno == EINTR)
+        {
+          n--;
+          continue;
+        }
+      if (r <= 0)
+        return NULL;
       if (n > 0)
-        _exit (128 + sig);
+        _exit (128 + c);
       g_cancellable_cancel (cancellable);
     }
-  return NULL;
+}
+
+static void
+setup_signals (GCancellable *cancellable)
+{
+  struct sigaction sa = { 0 };
+  pthread_t thread;
+
+  if (pipe2 (signal_pipe, O_CLOEXEC) < 0)
+    return;
+  if (pthread_create (&thread, NULL, signal_thread, cancellable) != 0)
+    return;
+  pthread_detach (thread);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
 }
 
 static void
@@ -119,8 +155,6 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   const MvCommand *cmd = NULL;
   const char *name = NULL;
-  sigset_t set;
-  pthread_t thread;
   int cmd_index = -1;
 
   setlocale (LC_ALL, "");
@@ -128,12 +162,7 @@ main (int argc, char **argv)
   /* Debug messages go to stderr: stdout carries results (digests, paths, JSON). */
   g_log_writer_default_set_use_stderr (TRUE);
 
-  sigemptyset (&set);
-  sigaddset (&set, SIGINT);
-  sigaddset (&set, SIGTERM);
-  pthread_sigmask (SIG_BLOCK, &set, NULL);
-  if (pthread_create (&thread, NULL, signal_thread, cancellable) == 0)
-    pthread_detach (thread);
+  setup_signals (cancellable);
 
   /* Global options may come before the command: modelvol --root X ls. */
   for (int i = 1; i < argc; i++)

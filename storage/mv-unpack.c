@@ -153,6 +153,9 @@ mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
     }
   g_mutex_unlock (&self->mutex);
 
+  /* Local files never poll the cancellable: check it here, once per chunk. */
+  if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+    return -1;
   /* Ask for one byte beyond the declared size, never more: that byte proves a size lie. */
   left = (guint64)self->size - MIN (self->nread, (guint64)self->size);
   want = (gsize)MIN ((guint64)BLOB_CHUNK, left + 1);
