@@ -6,11 +6,15 @@
 #include <string.h>
 
 #include "mv-builtins.h"
+#include "mv-source-private.h"
 
 static char *opt_name;
+static int opt_jobs;
 
 static const GOptionEntry entries[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Name the model REF", "REF" },
+  { "jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
+    "Layers to unpack at once (default $MODELVOL_JOBS or 4)", "N" },
   { NULL },
 };
 
@@ -63,6 +67,9 @@ MV_BUILTIN (import)
   store = mv_option_context_parse (context, entries, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;
+  if (opt_jobs < 0 || opt_jobs > 64)
+    return mv_usage_error (context, error, "--jobs takes 1 to 64");
+  mv_import_set_jobs ((guint)opt_jobs);
   if (argc != 2)
     return mv_usage_error (context, error, "import takes one source");
   if (!parse_source (argv[1], &dir, &entry, error))

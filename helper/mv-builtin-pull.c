@@ -12,6 +12,7 @@ static char *opt_tls_verify;
 static char *opt_authfile;
 static char *opt_cert_dir;
 static char *opt_registries_conf;
+static int opt_jobs;
 
 static const GOptionEntry entries[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Name the model REF instead", "REF" },
@@ -25,6 +26,8 @@ static const GOptionEntry entries[] = {
     "registries.conf (default $CONTAINERS_REGISTRIES_CONF or /etc/containers/registries.conf; "
     "drop-ins in FILE.d/)",
     "FILE" },
+  { "jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
+    "Layers to unpack at once (default $MODELVOL_JOBS or 4)", "N" },
   { NULL },
 };
 
@@ -41,6 +44,9 @@ MV_BUILTIN (pull)
   store = mv_option_context_parse (context, entries, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;
+  if (opt_jobs < 0 || opt_jobs > 64)
+    return mv_usage_error (context, error, "--jobs takes 1 to 64");
+  mv_import_set_jobs ((guint)opt_jobs);
   if (argc != 2)
     return mv_usage_error (context, error, "pull takes one REFERENCE");
   if (opt_tls_verify != NULL)

@@ -20,11 +20,22 @@
 #define MAX_JOBS 4
 #define LAYER_ATTEMPTS 3
 
+static guint import_jobs_override;
+
+void
+mv_import_set_jobs (guint jobs)
+{
+  import_jobs_override = jobs;
+}
+
 guint
 mv_import_jobs (void)
 {
   const char *env = g_getenv ("MODELVOL_JOBS");
   guint64 n = 0;
+
+  if (import_jobs_override > 0)
+    return import_jobs_override;
 
   if (env != NULL && g_ascii_string_to_unsigned (env, 10, 1, 64, &n, NULL))
     return n;

@@ -81,6 +81,8 @@ gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *na
 
 /** mv_import_jobs: layers imported at once: $MODELVOL_JOBS (1-64), else 4 */
 guint mv_import_jobs (void);
+/** mv_import_set_jobs: the CLI's --jobs (0: back to the default) */
+void mv_import_set_jobs (guint jobs);
 
 /**
  * mv_pull_with_options:

@@ -32,7 +32,7 @@ for sig in INT TERM; do
   # Layers committed before the signal are kept for the next import, and prune reclaims them.
   run_ok "SIG$sig: prune" -- mvol prune
 done
-run_ok "the next import completes" -- mvol import "oci:$T/big:v1"
+run_ok "the next import completes (one layer at a time)" -- mvol import --jobs 1 "oci:$T/big:v1"
 run_ok "path" -- mvol path "$LAST_STDOUT"
 assert_tree_eq "$LAST_STDOUT" "$T/exp" "byte-exact"
 finish
