@@ -11,7 +11,7 @@
 #include "mv-path-private.h"
 #include "mv-unpack-private.h"
 
-#define BLOB_CHUNK (1024 * 1024)
+#define BLOB_CHUNK (256 * 1024) /* x N_CHUNKS per layer in flight: bounds RSS */
 
 #define N_CHUNKS 4
 #define THREADED_HASH_MIN (4 * 1024 * 1024)
