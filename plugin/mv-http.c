@@ -106,7 +106,7 @@ write_cb (char *buf, size_t size, size_t n, void *data)
   gsize len = size * n;
 
   mark_headers_done (t, w->curl);
-  if (t->sock >= 0 && t->resp->status == 200)
+  if (t->sock >= 0 && (t->resp->status == 200 || t->resp->status == 206))
     {
       const char *p = buf;
       gsize left = len;
@@ -351,19 +351,27 @@ struct _MvCurlStream
 {
   GInputStream parent;
   StreamJob *job;
+  /* What a resumed request needs. */
+  MvHttpOptions opts;
+  char **headers;
+  GCancellable *cancellable;
+  guint64 delivered;
+  guint resumes;
 };
 
+#define MAX_RESUMES 3
+
 G_DEFINE_TYPE (MvCurlStream, mv_curl_stream, G_TYPE_INPUT_STREAM)
+
+static void stream_job_join (StreamJob *job);
+static gboolean try_resume (MvCurlStream *self);
 
 static void
 join_job (MvCurlStream *self)
 {
-  if (self->job == NULL || self->job->thread == NULL)
-    return;
-  /* Unblock a writer that waits on a full socket, then wait for the thread. */
-  shutdown (self->job->sock_read, SHUT_RD);
-  g_thread_join (self->job->thread);
-  self->job->thread = NULL;
+  /* Unblocks a writer that waits on a full socket, then waits for the thread. */
+  if (self->job != NULL)
+    stream_job_join (self->job);
 }
 
 static gssize
@@ -384,11 +392,21 @@ mv_curl_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellab
           return -1;
         }
       if (n > 0)
-        return n;
+        {
+          self->delivered += n;
+          return n;
+        }
       /* End of the body: was it the whole transfer? */
       join_job (self);
       if (job->t.result != CURLE_OK)
         {
+          int code = io_error_code (job->t.result);
+          if ((code == G_IO_ERROR_CONNECTION_CLOSED || code == G_IO_ERROR_TIMED_OUT)
+              && !job->t.send_failed && try_resume (self))
+            {
+              job = self->job;
+              continue;
+            }
           throw_curl (&job->t, job->url, error);
           return -1;
         }
@@ -409,6 +427,9 @@ mv_curl_stream_finalize (GObject *object)
   MvCurlStream *self = MV_CURL_STREAM (object);
   join_job (self);
   g_clear_pointer (&self->job, stream_job_unref);
+  mv_http_options_clear (&self->opts);
+  g_strfreev (self->headers);
+  g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (mv_curl_stream_parent_class)->finalize (object);
 }
 
@@ -425,12 +446,12 @@ mv_curl_stream_init (MvCurlStream *self)
 {
 }
 
-GInputStream *
-mv_http_get_stream (const MvHttpOptions *opts, const char *url, const char *const *headers,
-                    MvHttpResponse **out_resp, GCancellable *cancellable, GError **error)
+/* Starts a transfer and waits for its response headers. */
+static StreamJob *
+stream_job_start (const MvHttpOptions *opts, const char *url, const char *const *headers,
+                  const char *extra, GCancellable *cancellable, GError **error)
 {
   StreamJob *job = g_new0 (StreamJob, 1);
-  g_autoptr (MvCurlStream) stream = NULL;
   int sv[2];
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -443,21 +464,87 @@ mv_http_get_stream (const MvHttpOptions *opts, const char *url, const char *cons
   job->sock_read = sv[0];
   job->url = g_strdup (url);
   job->list = make_headers (headers);
+  if (extra != NULL)
+    job->list = curl_slist_append (job->list, extra);
   job->curl = setup (opts, url, job->list, &job->t, &job->w);
   job->refs = 1;
-  stream = g_object_new (MV_TYPE_CURL_STREAM, NULL);
-  stream->job = job;
   if (job->curl == NULL)
     {
+      stream_job_unref (job);
       mv_throw (error, MV_ERROR_FAILED, "curl_easy_init failed");
       return NULL;
     }
   job->thread = g_thread_new ("mv-http", stream_thread, job);
-
   g_mutex_lock (&job->t.mutex);
   while (!job->t.headers_done)
     g_cond_wait (&job->t.cond, &job->t.mutex);
   g_mutex_unlock (&job->t.mutex);
+  return job;
+}
+
+static void
+stream_job_join (StreamJob *job)
+{
+  if (job->thread == NULL)
+    return;
+  shutdown (job->sock_read, SHUT_RD);
+  g_thread_join (job->thread);
+  job->thread = NULL;
+}
+
+/* After a transfer broke at byte N: ask for the rest. Only a 206 whose Content-Range starts
+ * exactly at N continues the same stream; anything else leaves the failure to the caller,
+ * which starts the blob over (with a fresh digest). */
+static gboolean
+try_resume (MvCurlStream *self)
+{
+  g_autofree char *range = g_strdup_printf ("Range: bytes=%" G_GUINT64_FORMAT "-", self->delivered);
+  g_autofree char *want = g_strdup_printf ("bytes %" G_GUINT64_FORMAT "-", self->delivered);
+  StreamJob *job;
+  const char *cr;
+
+  if (self->delivered == 0 || self->resumes >= MAX_RESUMES
+      || g_cancellable_is_cancelled (self->cancellable))
+    return FALSE;
+  self->resumes++;
+  job = stream_job_start (&self->opts, self->job->url, (const char *const *)self->headers, range,
+                          self->cancellable, NULL);
+  if (job == NULL)
+    return FALSE;
+  cr = g_hash_table_lookup (job->t.resp->headers, "content-range");
+  if (job->t.resp->status != 206 || cr == NULL || !g_str_has_prefix (cr, want))
+    {
+      g_debug ("%s: no exact 206 for a resume at %" G_GUINT64_FORMAT " (HTTP %ld)", job->url,
+               self->delivered, job->t.resp->status);
+      stream_job_join (job);
+      stream_job_unref (job);
+      return FALSE;
+    }
+  g_debug ("%s: resumed at byte %" G_GUINT64_FORMAT, job->url, self->delivered);
+  stream_job_unref (self->job);
+  self->job = job;
+  return TRUE;
+}
+
+GInputStream *
+mv_http_get_stream (const MvHttpOptions *opts, const char *url, const char *const *headers,
+                    MvHttpResponse **out_resp, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (MvCurlStream) stream = NULL;
+  StreamJob *job = stream_job_start (opts, url, headers, NULL, cancellable, error);
+
+  if (job == NULL)
+    return NULL;
+  stream = g_object_new (MV_TYPE_CURL_STREAM, NULL);
+  stream->job = job;
+  stream->opts.tls_verify = opts->tls_verify;
+  stream->opts.ca_pem = opts->ca_pem ? g_bytes_ref (opts->ca_pem) : NULL;
+  stream->opts.client_cert = g_strdup (opts->client_cert);
+  stream->opts.client_key = g_strdup (opts->client_key);
+  stream->opts.connect_timeout = opts->connect_timeout;
+  stream->opts.low_speed_time = opts->low_speed_time;
+  stream->headers = g_strdupv ((char **)headers);
+  stream->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
 
   if (job->t.resp->status != 200)
     {

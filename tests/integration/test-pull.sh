@@ -69,11 +69,13 @@ run_ok "fsck after concurrent pulls" -- mvol fsck
 # Faults the registry will not make: 503 and 429 (Retry-After) on the manifest, 500 and a
 # connection dropped mid-blob on a layer. Bounded retries get through; a tag that always
 # answers 503 fails after the last attempt with one line.
-big_layer=$(jq -r '[.layers[]] | max_by(.size) | .digest' "$T/big.json")
+big_layer=$(jq -r '[.layers[]] | sort_by(.size) | .[-1].digest' "$T/big.json")
+big_layer2=$(jq -r '[.layers[]] | sort_by(.size) | .[-2].digest' "$T/big.json")
 cat >"$T/rules.json" <<JSON
 [
   {"match": "/manifests/v1\$", "actions": ["503", "429:1", "pass"]},
   {"match": "/blobs/$big_layer", "actions": ["500", "drop", "pass"]},
+  {"match": "/blobs/$big_layer2", "actions": ["drop", "norange", "pass"]},
   {"match": "/manifests/always503", "actions": ["503"]}
 ]
 JSON
@@ -86,7 +88,12 @@ new_root
 run_ok "pull through 503, 429, 500 and a dropped connection" -- \
   mvol -v pull --tls-verify=false "$P/org/big:v1"
 assert_eq "$(grep -c '/manifests/v1 ' "$T/proxy.log")" 3 "the manifest took three attempts"
-assert_eq "$(grep -c "GET .*/blobs/$big_layer " "$T/proxy.log")" 3 "the big layer took three attempts"
+assert_eq "$(grep -c "GET .*/blobs/$big_layer " "$T/proxy.log")" 3 "the big layer took three requests"
+check "after the drop it resumed with a Range request (206)" -- \
+  grep -q "GET .*/blobs/$big_layer -> pass auth=no range=bytes=[1-9][0-9]*-" "$T/proxy.log"
+assert_eq "$(grep -c "GET .*/blobs/$big_layer2 " "$T/proxy.log")" 3 "a resume answered with 200 is refused and the layer starts over"
+check "the restart asked for the whole blob" -- \
+  grep -q "GET .*/blobs/$big_layer2 -> pass auth=no range=-" "$T/proxy.log"
 check "the 429's Retry-After was honoured" -- grep -q "retrying in 1000 ms" <<<"$LAST_STDERR"
 run_ok "path of the faulted pull" -- mvol path "$P/org/big:v1"
 expect_fail 1 "server error \\(HTTP 503\\)" "always 503" -- mvol pull --tls-verify=false "$P/org/big:always503"

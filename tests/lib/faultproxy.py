@@ -15,7 +15,8 @@ The n-th request matching a rule gets the n-th action (the last one repeats):
   "redirect:H" answer 307 with Location http://H + the same path (H may be a full URL prefix,
                or "self" for this proxy: a loop)
   "big"        answer 200 with a 5 MiB body
-Log lines end with "auth=yes" when the request carried an Authorization header.
+  "norange"    forward without the request's Range header (the upstream answers 200)
+Log lines end with "auth=yes|no range=<Range header or ->".
 Standard library only; meant for 127.0.0.1.
 """
 import http.client
@@ -58,7 +59,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self, head):
         act = action_for(self.path)
         authz = "yes" if self.headers.get("Authorization") else "no"
-        log.write(f"{self.command} {self.path} -> {act} auth={authz}\n")
+        rng = self.headers.get("Range") or "-"
+        log.write(f"{self.command} {self.path} -> {act} auth={authz} range={rng}\n")
         if act.startswith("redirect:"):
             target = act[len("redirect:"):]
             if target == "self":
@@ -78,7 +80,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if act not in ("pass", "drop"):
+        if act not in ("pass", "drop", "norange"):
             code, _, after = act.partition(":")
             self.send_response(int(code))
             if after:
@@ -88,7 +90,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         host, _, port = upstream.rpartition(":")
         c = http.client.HTTPConnection(host, int(port), timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() != "host" and not (act == "norange" and k.lower() == "range")}
         headers["Host"] = upstream
         c.request(self.command, self.path, headers=headers)
         r = c.getresponse()
