@@ -67,9 +67,8 @@ MV_BUILTIN (import)
   store = mv_option_context_parse (context, entries, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;
-  if (opt_jobs < 0 || opt_jobs > 64)
-    return mv_usage_error (context, error, "--jobs takes 1 to 64");
-  mv_import_set_jobs ((guint)opt_jobs);
+  if (!mv_option_jobs (context, opt_jobs, error))
+    return FALSE;
   if (argc != 2)
     return mv_usage_error (context, error, "import takes one source");
   if (!parse_source (argv[1], &dir, &entry, error))

@@ -81,13 +81,8 @@ MV_BUILTIN (login)
     return FALSE;
   if (argc != 2)
     return mv_usage_error (context, error, "login takes one REGISTRY (host[:port])");
-  if (opt_tls_verify != NULL)
-    {
-      if (g_ascii_strcasecmp (opt_tls_verify, "false") == 0)
-        opts.tls_verify = FALSE;
-      else if (g_ascii_strcasecmp (opt_tls_verify, "true") != 0)
-        return mv_usage_error (context, error, "--tls-verify takes true or false");
-    }
+  if (!mv_option_bool (context, "tls-verify", opt_tls_verify, TRUE, &opts.tls_verify, error))
+    return FALSE;
   opts.certs_dir = opt_cert_dir;
   user = opt_username ? g_strdup (opt_username) : read_secret ("Username: ", TRUE);
   if (user == NULL || *user == '\0' || strchr (user, ':') != NULL)

@@ -44,18 +44,12 @@ MV_BUILTIN (pull)
   store = mv_option_context_parse (context, entries, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;
-  if (opt_jobs < 0 || opt_jobs > 64)
-    return mv_usage_error (context, error, "--jobs takes 1 to 64");
-  mv_import_set_jobs ((guint)opt_jobs);
+  if (!mv_option_jobs (context, opt_jobs, error))
+    return FALSE;
   if (argc != 2)
     return mv_usage_error (context, error, "pull takes one REFERENCE");
-  if (opt_tls_verify != NULL)
-    {
-      if (g_ascii_strcasecmp (opt_tls_verify, "false") == 0)
-        opts.tls_verify = FALSE;
-      else if (g_ascii_strcasecmp (opt_tls_verify, "true") != 0)
-        return mv_usage_error (context, error, "--tls-verify takes true or false");
-    }
+  if (!mv_option_bool (context, "tls-verify", opt_tls_verify, TRUE, &opts.tls_verify, error))
+    return FALSE;
   opts.authfile = opt_authfile;
   opts.certs_dir = opt_cert_dir;
   opts.registries_conf = opt_registries_conf;

@@ -30,6 +30,12 @@ MvStore *mv_option_context_parse (GOptionContext *context, const GOptionEntry *e
 gboolean mv_usage_error (GOptionContext *context, GError **error, const char *fmt, ...)
     G_GNUC_PRINTF (3, 4);
 
+/** mv_option_bool: parses a "true"/"false" option value (NULL: @dflt); usage error otherwise */
+gboolean mv_option_bool (GOptionContext *context, const char *name, const char *value,
+                         gboolean dflt, gboolean *out, GError **error);
+/** mv_option_jobs: checks and applies --jobs (0: the default) */
+gboolean mv_option_jobs (GOptionContext *context, int jobs, GError **error);
+
 /* Output: everything that comes from outside is escaped before it reaches the terminal. */
 char *mv_sanitize (const char *s);
 void mv_print_json (JsonNode *node);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mv-builtins.h"
+#include "mv-source-private.h"
 
 char *
 mv_sanitize (const char *s)
@@ -63,4 +64,28 @@ mv_json_add_strv (JsonBuilder *b, const char *member, char **strv)
   for (guint i = 0; strv != NULL && strv[i] != NULL; i++)
     json_builder_add_string_value (b, strv[i]);
   json_builder_end_array (b);
+}
+
+gboolean
+mv_option_bool (GOptionContext *context, const char *name, const char *value, gboolean dflt,
+                gboolean *out, GError **error)
+{
+  if (value == NULL)
+    *out = dflt;
+  else if (g_ascii_strcasecmp (value, "true") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (value, "false") == 0)
+    *out = FALSE;
+  else
+    return mv_usage_error (context, error, "--%s takes true or false", name);
+  return TRUE;
+}
+
+gboolean
+mv_option_jobs (GOptionContext *context, int jobs, GError **error)
+{
+  if (jobs < 0 || jobs > 64)
+    return mv_usage_error (context, error, "--jobs takes 1 to 64");
+  mv_import_set_jobs ((guint)jobs);
+  return TRUE;
 }
