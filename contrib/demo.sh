@@ -1,9 +1,10 @@
 #!/bin/bash
 # modelvol end to end on one Debian 12 machine, as root:
 #   installs dependencies, builds, starts a local OCI registry, pushes a sample ModelPack
-#   model (raw, tar, tar+gzip and tar+zstd layers), copies it with skopeo into an OCI layout
-#   (the format of CRI-O's artifact store), imports it into a modelvol store, and runs a real
-#   runc container with the model tree mounted read-only, printing what the container sees.
+#   model (raw, tar, tar+gzip and tar+zstd layers), pulls it into a modelvol store, imports
+#   the same artifact from an OCI layout written by skopeo (the format of CRI-O's artifact
+#   store), and runs a real runc container with the model tree mounted read-only, printing
+#   what the container sees.
 # Cleans up after itself; safe to rerun. Options: --no-deps (skip apt), --keep (keep workdir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,14 +51,15 @@ step "Building a sample ModelPack model and pushing it to $REGISTRY/demo/tiny-ll
 python3 tests/lib/mkmodel.py preset all-kinds --out "$work/src" --ref v1 >/dev/null
 python3 tests/lib/ocipush.py "oci:$work/src:v1" "$REGISTRY/demo/tiny-llm:v1"
 
-step "Copying it into an OCI layout with skopeo (as CRI-O's artifact store holds it)"
+step "Pulling it into the modelvol store (an insecure local registry: plain HTTP)"
+export MODELVOL_ROOT=$work/store
+"$mv" pull --tls-verify=false "$REGISTRY/demo/tiny-llm:v1"
+"$mv" ls
+
+step "The CRI-O path: the same artifact as an OCI layout (skopeo), imported: nothing new to store"
 skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/demo/tiny-llm:v1" "oci:$work/layout:v1"
 find "$work/layout/blobs" -type f | wc -l | xargs printf '%s blobs in the layout\n'
-
-step "Importing into the modelvol store"
-export MODELVOL_ROOT=$work/store
 "$mv" import "oci:$work/layout:v1" --name "$REGISTRY/demo/tiny-llm:v1"
-"$mv" ls
 "$mv" inspect "$REGISTRY/demo/tiny-llm:v1"
 model=$("$mv" path "$REGISTRY/demo/tiny-llm:v1")
 echo "shared checkout: $model"

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "mv-builtins.h"
-#include "mv-source-private.h"
 
 static char *opt_name;
 static int opt_jobs;
