@@ -72,8 +72,14 @@ MV_BUILTIN (import)
     return mv_usage_error (context, error, "import takes one source");
   if (!parse_source (argv[1], &dir, &entry, error))
     return FALSE;
-  if (!mv_store_import_layout (store, dir, entry, opt_name, &digest, cancellable, error))
-    return FALSE;
+  {
+    gboolean ok;
+    mv_progress_begin ();
+    ok = mv_store_import_layout (store, dir, entry, opt_name, &digest, cancellable, error);
+    mv_progress_end ();
+    if (!ok)
+      return FALSE;
+  }
   if (mv_globals.json)
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();

@@ -53,8 +53,14 @@ MV_BUILTIN (pull)
   opts.authfile = opt_authfile;
   opts.certs_dir = opt_cert_dir;
   opts.registries_conf = opt_registries_conf;
-  if (!mv_pull_with_options (store, argv[1], &opts, opt_name, &digest, cancellable, error))
-    return FALSE;
+  {
+    gboolean ok;
+    mv_progress_begin ();
+    ok = mv_pull_with_options (store, argv[1], &opts, opt_name, &digest, cancellable, error);
+    mv_progress_end ();
+    if (!ok)
+      return FALSE;
+  }
   printf ("%s\n", digest);
   return TRUE;
 }

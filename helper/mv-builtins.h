@@ -36,6 +36,10 @@ gboolean mv_option_bool (GOptionContext *context, const char *name, const char *
 /** mv_option_jobs: checks and applies --jobs (0: the default) */
 gboolean mv_option_jobs (GOptionContext *context, int jobs, GError **error);
 
+/** mv_progress_begin/end: the live layer display of pull and import (stderr on a TTY only) */
+void mv_progress_begin (void);
+void mv_progress_end (void);
+
 /* Output: everything that comes from outside is escaped before it reaches the terminal. */
 char *mv_sanitize (const char *s);
 void mv_print_json (JsonNode *node);

@@ -21,6 +21,80 @@
 #define LAYER_ATTEMPTS 3
 
 static guint import_jobs_override;
+static MvProgressFunc progress_func;
+static gpointer progress_data;
+
+void
+mv_import_set_progress (MvProgressFunc func, gpointer user_data)
+{
+  progress_func = func;
+  progress_data = user_data;
+}
+
+static void
+report (const char *digest, MvProgressState state, guint64 done, guint64 size)
+{
+  if (progress_func != NULL)
+    progress_func (digest, state, done, size, progress_data);
+}
+
+/* A stream that reports how much of a layer has been read. */
+#define MV_TYPE_COUNTING_STREAM (mv_counting_stream_get_type ())
+G_DECLARE_FINAL_TYPE (MvCountingStream, mv_counting_stream, MV, COUNTING_STREAM, GFilterInputStream)
+
+struct _MvCountingStream
+{
+  GFilterInputStream parent;
+  char *digest;
+  guint64 size;
+  guint64 done;
+};
+
+G_DEFINE_TYPE (MvCountingStream, mv_counting_stream, G_TYPE_FILTER_INPUT_STREAM)
+
+static gssize
+mv_counting_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+                         GError **error)
+{
+  MvCountingStream *self = MV_COUNTING_STREAM (stream);
+  GInputStream *base = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
+  gssize n = g_input_stream_read (base, buffer, count, cancellable, error);
+
+  if (n > 0)
+    {
+      self->done += n;
+      report (self->digest, MV_PROGRESS_BYTES, self->done, self->size);
+    }
+  return n;
+}
+
+static void
+mv_counting_stream_finalize (GObject *object)
+{
+  g_free (MV_COUNTING_STREAM (object)->digest);
+  G_OBJECT_CLASS (mv_counting_stream_parent_class)->finalize (object);
+}
+
+static void
+mv_counting_stream_class_init (MvCountingStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mv_counting_stream_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = mv_counting_stream_read;
+}
+
+static void
+mv_counting_stream_init (MvCountingStream *self)
+{
+}
+
+static GInputStream *
+counting_stream_new (GInputStream *base, const MvDescriptor *d)
+{
+  MvCountingStream *self = g_object_new (MV_TYPE_COUNTING_STREAM, "base-stream", base, NULL);
+  self->digest = g_strdup (d->digest);
+  self->size = (guint64)MAX (d->size, 0);
+  return G_INPUT_STREAM (self);
+}
 
 void
 mv_import_set_jobs (guint jobs)
@@ -203,7 +277,10 @@ import_one_layer (gpointer data, gpointer user_data)
   if (lock_fd < 0)
     goto fail;
   if (mv_store_has_layer (jobs->store, d->digest))
-    return;
+    {
+      report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
+      return;
+    }
   if (mt->format == MV_LAYER_FORMAT_RAW)
     {
       ls.filepath = mv_descriptor_get_filepath (d, TRUE);
@@ -215,10 +292,21 @@ import_one_layer (gpointer data, gpointer user_data)
     {
       g_clear_object (&blob);
       g_clear_error (&local_error);
+      report (d->digest, MV_PROGRESS_START, 0, (guint64)MAX (d->size, 0));
       blob = jobs->source->klass->open_blob (jobs->source, d, jobs->cancellable, &local_error);
+      if (blob != NULL && progress_func != NULL)
+        {
+          GInputStream *counted = counting_stream_new (blob, d);
+          g_object_unref (blob);
+          blob = counted;
+        }
       if (blob != NULL
           && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
-        return;
+        {
+          report (d->digest, MV_PROGRESS_DONE, (guint64)MAX (d->size, 0),
+                  (guint64)MAX (d->size, 0));
+          return;
+        }
       if (attempt == LAYER_ATTEMPTS
           || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
                || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
@@ -256,6 +344,7 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
       if (mv_store_has_layer (store, d->digest))
         {
           g_debug ("layer %s is already stored", d->digest);
+          report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
           continue;
         }
       g_ptr_array_add (todo, d);

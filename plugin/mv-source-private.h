@@ -116,3 +116,18 @@ char *mv_auth_file_default (void);
  */
 gboolean mv_auth_file_set (const char *path, const char *key, const char *user_pass,
                            GError **error);
+
+typedef enum
+{
+  MV_PROGRESS_START,  /* a layer starts downloading (or reading) */
+  MV_PROGRESS_BYTES,  /* @done of @size bytes read */
+  MV_PROGRESS_DONE,   /* the layer is stored */
+  MV_PROGRESS_CACHED, /* the layer was already stored: nothing to read */
+} MvProgressState;
+
+/* Called from layer threads: implementations lock what they share. */
+typedef void (*MvProgressFunc) (const char *digest, MvProgressState state, guint64 done,
+                                guint64 size, gpointer user_data);
+
+/** mv_import_set_progress: where import and pull report layer progress (NULL: nowhere) */
+void mv_import_set_progress (MvProgressFunc func, gpointer user_data);

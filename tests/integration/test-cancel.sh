@@ -35,4 +35,15 @@ done
 run_ok "the next import completes (one layer at a time)" -- mvol import --jobs 1 "oci:$T/big:v1"
 run_ok "path" -- mvol path "$LAST_STDOUT"
 assert_tree_eq "$LAST_STDOUT" "$T/exp" "byte-exact"
+
+# Progress: a live display on a terminal (script(1) gives one), nothing on a pipe.
+new_root
+if command -v script >/dev/null; then
+  run_ok "import on a terminal" -- script -qec "'$MODELVOL' --root '$ROOT' import 'oci:$T/big:v1'" "$T/typescript"
+  check "the terminal shows per-layer and total progress" -- grep -aq "total .* / .*ETA" "$T/typescript"
+  check "and the display is cleared before the digest" -- bash -c 'tr "\r" "\n" <"$0" | grep -aqE "\[J(sha256:[0-9a-f]{64})$"' "$T/typescript"
+fi
+new_root
+run_ok "import on a pipe" -- mvol import "oci:$T/big:v1"
+assert_eq "$LAST_STDERR" "" "no progress on a pipe: stderr stays empty"
 finish
