@@ -67,6 +67,91 @@ registry_describe (MvSource *source)
 /* ---------------------------------------------------------------------------------------- */
 /* Credentials and certificates                                                             */
 
+/* A member that is an object, or NULL (absent or of another type), without json-glib's
+ * criticals. */
+static JsonObject *
+object_member (JsonObject *obj, const char *name)
+{
+  JsonNode *n = json_object_get_member (obj, name);
+  return n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+/* A member that is a string, or NULL. */
+static const char *
+string_member (JsonObject *obj, const char *name)
+{
+  JsonNode *n = obj ? json_object_get_member (obj, name) : NULL;
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+             ? json_node_get_string (n)
+             : NULL;
+}
+
+/* The docker-credential-* protocol: "get" with the registry on stdin, JSON on stdout. */
+static char *
+creds_from_helper (const char *helper, const char *host, GError **error)
+{
+  g_autofree char *prog = g_strconcat ("docker-credential-", helper, NULL);
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GBytes) in = g_bytes_new (host, strlen (host));
+  g_autoptr (GBytes) out = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  const char *user, *secret;
+
+  if (*helper == '\0'
+      || strspn (helper, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789-_.")
+             != strlen (helper))
+    {
+      g_autofree char *shown = mv_escape_for_display (helper, 100);
+      mv_throw (error, MV_ERROR_AUTH, "credential helper name '%s' is not valid", shown);
+      return NULL;
+    }
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                               | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                           error, prog, "get", NULL);
+  if (proc == NULL)
+    return NULL;
+  {
+    g_autoptr (GError) local_error = NULL;
+    if (!g_subprocess_communicate (proc, in, NULL, &out, NULL, &local_error)
+        && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+      {
+        mv_throw (error, MV_ERROR_AUTH, "credential helper %s failed for %s: %s", prog, host,
+                  local_error->message);
+        return NULL;
+      }
+    if (out == NULL)
+      {
+        /* It exited without reading the request (a broken pipe): wait for its status. */
+        (void)g_subprocess_wait (proc, NULL, NULL);
+      }
+  }
+  if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
+    {
+      /* The protocol's "no credentials for this server" is not an error: go anonymous. */
+      if (out != NULL
+          && g_strstr_len (g_bytes_get_data (out, NULL), g_bytes_get_size (out),
+                           "credentials not found")
+                 != NULL)
+        return NULL;
+      mv_throw (error, MV_ERROR_AUTH, "credential helper %s failed for %s", prog, host);
+      return NULL;
+    }
+  root = mv_json_parse_object (g_bytes_get_data (out, NULL), g_bytes_get_size (out), TOKEN_MAX,
+                               prog, error);
+  if (root == NULL)
+    return NULL;
+  user = string_member (json_node_get_object (root), "Username");
+  secret = string_member (json_node_get_object (root), "Secret");
+  if (user == NULL || secret == NULL || *user == '\0' || g_str_equal (user, "<token>"))
+    {
+      mv_throw (error, MV_ERROR_AUTH, "credential helper %s gave no usable user name for %s", prog,
+                host);
+      return NULL;
+    }
+  return g_strconcat (user, ":", secret, NULL);
+}
+
 static char *
 auth_from_file (const char *path, const char *host, GError **error)
 {
@@ -90,9 +175,22 @@ auth_from_file (const char *path, const char *host, GError **error)
                                AUTH_FILE_MAX, path, error);
   if (root == NULL)
     return NULL;
-  auths = json_object_get_object_member (json_node_get_object (root), "auths");
-  if (auths == NULL)
-    return NULL;
+  {
+    /* credHelpers for this registry first, then an auths entry, then credsStore. */
+    const char *helper
+        = string_member (object_member (json_node_get_object (root), "credHelpers"), host);
+    if (helper != NULL)
+      return creds_from_helper (helper, host, error);
+  }
+  auths = object_member (json_node_get_object (root), "auths");
+  if (auths == NULL || !json_object_has_member (auths, host))
+    {
+      const char *store = string_member (json_node_get_object (root), "credsStore");
+      if (store != NULL)
+        return creds_from_helper (store, host, error);
+      if (auths == NULL)
+        return NULL;
+    }
   keys[0] = host;
   keys[1] = https;
   keys[2] = http;

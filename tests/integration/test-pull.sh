@@ -183,6 +183,32 @@ expect_fail 1 "more than 5 redirects" "a redirect loop" -- \
 expect_fail 1 "above|larger|limit" "a manifest above 4 MiB" -- \
   mvol pull --tls-verify=false --authfile "$T/auth-f.json" "$F/org/private:big"
 
+# Credential helpers (docker-credential-* protocol): credHelpers for this registry, credsStore
+# for the rest; "credentials not found" means anonymous; a failing helper is an error.
+mkdir -p "$T/bin"
+cat >"$T/bin/docker-credential-mvtest" <<'SH'
+#!/bin/sh
+[ "$1" = get ] || exit 1
+read -r host
+case "$host" in
+  *:*) printf '{"ServerURL":"%s","Username":"alice","Secret":"s3cret-Pa55"}\n' "$host" ;;
+  *) echo "credentials not found in native keychain"; exit 1 ;;
+esac
+SH
+printf '#!/bin/sh\necho boom >&2\nexit 3\n' >"$T/bin/docker-credential-broken"
+chmod +x "$T/bin/docker-credential-mvtest" "$T/bin/docker-credential-broken"
+printf '{"credHelpers": {"%s": "mvtest"}}\n' "$R" >"$T/helpers.json"
+printf '{"credsStore": "mvtest"}\n' >"$T/store.json"
+printf '{"credHelpers": {"%s": "broken"}}\n' "$R" >"$T/broken-helper.json"
+new_root
+run_ok "pull with credentials from credHelpers" -- \
+  env PATH="$T/bin:$PATH" "$MODELVOL" --root "$ROOT" pull --tls-verify=false --authfile "$T/helpers.json" "$R/org/private:v1"
+new_root
+run_ok "pull with credentials from credsStore" -- \
+  env PATH="$T/bin:$PATH" "$MODELVOL" --root "$ROOT" pull --tls-verify=false --authfile "$T/store.json" "$R/org/private:v1"
+expect_fail 1 "credential helper docker-credential-broken failed" "a failing helper" -- \
+  env PATH="$T/bin:$PATH" "$MODELVOL" --root "$ROOT" pull --tls-verify=false --authfile "$T/broken-helper.json" "$R/org/private:v1"
+
 # login checks the credentials against the registry, then stores them (0600); logout drops them.
 expect_fail 1 "unauthorized" "login with a wrong password" -- bash -c 'echo wrong | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u alice --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login.json" "$R"
 check "a failed login writes no file" -- test ! -e "$T/login.json"
