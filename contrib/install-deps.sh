@@ -17,5 +17,5 @@ apt-get install -y -q --no-install-recommends \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libseccomp-dev libtomlplusplus-dev \
   scdoc clang-format \
   docker-registry skopeo apache2-utils ostree \
-  zstd gzip tar python3 openssl jq bc \
+  zstd gzip tar python3 openssl jq bc time \
   runc busybox-static procps strace util-linux
