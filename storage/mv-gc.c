@@ -438,6 +438,21 @@ add_reachable (MvStore *store, GHashTable *reachable, const char *commit, GCance
   return ostree_repo_traverse_commit_union (store->repo, commit, 0, reachable, cancellable, error);
 }
 
+/* Counts a model or layer ref that prune removes, and removes it unless this is a dry run. */
+static gboolean
+prune_ref (MvStore *store, const char *prefix, const char *digest, gboolean dry_run, guint *counter,
+           GError **error)
+{
+  g_autofree char *ref = NULL;
+
+  g_debug ("prune: %s %s", prefix, digest);
+  (*counter)++;
+  if (dry_run)
+    return TRUE;
+  ref = g_str_equal (prefix, MV_REF_MODEL_PREFIX) ? mv_model_ref (digest) : mv_layer_ref (digest);
+  return delete_ref (store, ref, error);
+}
+
 gboolean
 mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
                 GCancellable *cancellable, GError **error)
@@ -482,14 +497,8 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
             return FALSE;
           continue;
         }
-      g_debug ("prune: model %s", (char *)k);
-      stats.models_removed++;
-      if (!dry_run)
-        {
-          g_autofree char *ref = mv_model_ref (k);
-          if (!delete_ref (store, ref, error))
-            return FALSE;
-        }
+      if (!prune_ref (store, MV_REF_MODEL_PREFIX, k, dry_run, &stats.models_removed, error))
+        return FALSE;
     }
 
   /* 2. Layers that no remaining model lists. */
@@ -502,14 +511,8 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
             return FALSE;
           continue;
         }
-      g_debug ("prune: layer %s", (char *)k);
-      stats.layers_removed++;
-      if (!dry_run)
-        {
-          g_autofree char *ref = mv_layer_ref (k);
-          if (!delete_ref (store, ref, error))
-            return FALSE;
-        }
+      if (!prune_ref (store, MV_REF_LAYER_PREFIX, k, dry_run, &stats.layers_removed, error))
+        return FALSE;
     }
 
   /* 3. Objects nothing kept reaches. */
