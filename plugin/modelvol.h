@@ -130,7 +130,8 @@ MV_PUBLIC const char *mv_store_get_root (MvStore *store);
  * @entry: (nullable): a `org.opencontainers.image.ref.name` of the layout's index, or
  *   `@sha256:...` for a manifest digest; NULL picks the only entry
  * @name: (nullable): a reference to name the model by; NULL uses the entry's ref name when it
- *   is a full reference
+ *   is a full reference; "" gives the model no name (it is then kept only while used, or
+ *   until another import or pull names it)
  * @out_digest: (out) (optional) (transfer full): the manifest digest of the imported model
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
@@ -372,6 +373,126 @@ typedef struct
  */
 MV_PUBLIC gboolean mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable,
                                 GError **error);
+
+/**
+ * mv_reference_normalize:
+ * @reference: an image reference, "quay.io/org/model:v1", "org/model", "...@sha256:..."
+ * @error: return location for a #GError
+ *
+ * Validates and normalizes a reference the way pulls and names do: docker.io for a missing
+ * registry, library/ only where Docker Hub uses it, ":latest" when neither tag nor digest.
+ *
+ * Returns: (transfer full) (nullable): "registry/path:tag[@digest]", or NULL with @error set
+ */
+MV_PUBLIC char *mv_reference_normalize (const char *reference, GError **error);
+
+/**
+ * MvMountFlags:
+ * @MV_MOUNT_NONE: read-only, nosuid, nodev, private propagation (always)
+ * @MV_MOUNT_NOEXEC: also noexec
+ */
+typedef enum
+{
+  MV_MOUNT_NONE = 0,
+  MV_MOUNT_NOEXEC = 1 << 0,
+} MvMountFlags;
+
+/**
+ * mv_store_mount:
+ * @store: a store
+ * @model: as for mv_store_resolve()
+ * @subpath: (nullable): a directory inside the model to mount instead of its root
+ * @target: an existing directory on the host
+ * @flags: #MvMountFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Mounts the model's shared checkout (or @subpath of it) read-only, nosuid and nodev at
+ * @target in the caller's mount namespace, with private propagation, and records the use so
+ * that prune and rm leave the model alone until mv_store_umount().
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_mount (MvStore *store, const char *model, const char *subpath,
+                                   const char *target, MvMountFlags flags,
+                                   GCancellable *cancellable, GError **error);
+
+/**
+ * mv_store_umount:
+ * @store: a store
+ * @target: a directory where mv_store_mount() mounted a model
+ * @error: return location for a #GError
+ *
+ * Unmounts a model mounted by mv_store_mount() and drops its use record. Refuses a target
+ * that is not a modelvol mount of this store.
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_umount (MvStore *store, const char *target, GError **error);
+
+/**
+ * mv_store_mount_in_container:
+ * @store: a store
+ * @model: as for mv_store_resolve()
+ * @subpath: (nullable): a directory inside the model to mount instead of its root
+ * @container_id: the container's id (1-255 of `[A-Za-z0-9_.+-]`), for the use record
+ * @pid: a process of the container (the OCI state's pid), whose mount namespace is entered
+ * @rootfs: the container's root filesystem path as seen in that mount namespace
+ * @dest: the absolute destination inside the container
+ * @flags: #MvMountFlags
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * For OCI runtime hooks (createRuntime): records the container's use of the model, then
+ * attaches a read-only, nosuid, nodev clone of its checkout at @dest inside @rootfs in the
+ * mount namespace of @pid (entered through a pidfd, from a short-lived child process).
+ * @dest is resolved as if @rootfs were "/" (symlinks and ".." never leave it) and missing
+ * directories are created inside @rootfs only. Nothing of the container is executed or
+ * loaded, and no fd of the caller reaches it. On failure nothing is mounted.
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_mount_in_container (MvStore *store, const char *model,
+                                                const char *subpath, const char *container_id,
+                                                int pid, const char *rootfs, const char *dest,
+                                                MvMountFlags flags, GCancellable *cancellable,
+                                                GError **error);
+
+/**
+ * mv_store_release_container:
+ * @store: a store
+ * @container_id: as given to mv_store_mount_in_container()
+ * @out_released: (out) (optional): how many use records were dropped
+ * @error: return location for a #GError
+ *
+ * Drops every use record of a container (OCI poststop). Its mounts went with its mount
+ * namespace.
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_release_container (MvStore *store, const char *container_id,
+                                               guint *out_released, GError **error);
+
+/**
+ * mv_store_write_cdi_spec:
+ * @store: a store
+ * @spec_dir: the directory to write `modelvol.io-model.json` into (created if missing);
+ *   NULL: `/var/run/cdi`
+ * @mount_dir: (nullable): where each model appears in a container; NULL: `/models`
+ * @out_devices: (out) (optional) (transfer full): the device names written
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Writes a CDI spec (kind `modelvol.io/model`) with one device per model name: the name
+ * sanitized to `[A-Za-z0-9_.-]` (other characters become `_`), whose container edits
+ * bind-mount the model's checkout read-only, nosuid and nodev at `<mount_dir>/<device>`.
+ * Checkouts are created as needed; the file is replaced atomically.
+ *
+ * Returns: TRUE on success
+ */
+MV_PUBLIC gboolean mv_store_write_cdi_spec (MvStore *store, const char *spec_dir,
+                                            const char *mount_dir, char ***out_devices,
+                                            GCancellable *cancellable, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvStore, mv_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvFsckProblem, mv_fsck_problem_free)

@@ -453,7 +453,7 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
 
   if (name == NULL)
     name = auto_name = default_name (ref_name);
-  if (name != NULL && !mv_store_set_name (store, name, digest, error))
+  if (name != NULL && *name != '\0' && !mv_store_set_name (store, name, digest, error))
     return FALSE;
   if (out_digest)
     *out_digest = g_steal_pointer (&digest);
@@ -468,7 +468,9 @@ mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entr
   g_autoptr (MvReference) ref = NULL;
   g_autofree char *normalized = NULL;
 
-  if (name != NULL)
+  if (name != NULL && *name == '\0')
+    normalized = g_strdup ("");
+  else if (name != NULL)
     {
       ref = mv_reference_parse (name, MV_REFERENCE_NONE, error);
       if (ref == NULL)
@@ -638,6 +640,13 @@ mv_store_get_model (MvStore *store, const char *model, GError **error)
   if (digest == NULL)
     return NULL;
   return mv_store_get_model_by_digest (store, digest, error);
+}
+
+char *
+mv_reference_normalize (const char *reference, GError **error)
+{
+  g_autoptr (MvReference) ref = mv_reference_parse (reference, MV_REFERENCE_NONE, error);
+  return ref ? mv_reference_to_string (ref) : NULL;
 }
 
 gboolean

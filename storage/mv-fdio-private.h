@@ -80,6 +80,9 @@ GBytes *mv_file_get_contents_at (int dfd, const char *path, gboolean follow, gsi
 /** mv_fd_read_all: the same for an open fd; @what names it in messages */
 GBytes *mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error);
 
+/** mv_stream_read_all: the same for a pipe or any fd, read to EOF (blocking) */
+GBytes *mv_stream_read_all (int fd, gsize max_size, const char *what, GError **error);
+
 /**
  * mv_file_replace_contents_at:
  * Writes a file atomically (temp name + fsync + renameat) with @mode.

@@ -290,31 +290,15 @@ mv_rm_rf_at (int dfd, const char *path, GCancellable *cancellable, GError **erro
   return TRUE;
 }
 
-GBytes *
-mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error)
+/* Reads to EOF, never more than max_size + 1 bytes (a file may grow while we read, a pipe
+ * may never end). */
+static GBytes *
+read_bounded (int fd, gsize size_hint, gsize max_size, const char *what, GError **error)
 {
-  struct stat st;
   g_autofree char *buf = NULL;
   gsize len = 0, alloc;
 
-  if (fstat (fd, &st) < 0)
-    {
-      mv_throw_errno_prefix (error, "stat of '%s'", what);
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      mv_throw (error, MV_ERROR_INVALID_MANIFEST, "'%s' is not a regular file", what);
-      return NULL;
-    }
-  if ((guint64)st.st_size > max_size)
-    {
-      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                "'%s' is larger than the limit of %" G_GSIZE_FORMAT " bytes", what, max_size);
-      return NULL;
-    }
-  /* The file may grow while we read: never read more than max_size + 1 bytes. */
-  alloc = (gsize)st.st_size + 1;
+  alloc = MIN (size_hint, max_size) + 1;
   buf = g_malloc (alloc);
   for (;;)
     {
@@ -350,6 +334,36 @@ mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error)
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&buf), len);
+}
+
+GBytes *
+mv_fd_read_all (int fd, gsize max_size, const char *what, GError **error)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) < 0)
+    {
+      mv_throw_errno_prefix (error, "stat of '%s'", what);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      mv_throw (error, MV_ERROR_INVALID_MANIFEST, "'%s' is not a regular file", what);
+      return NULL;
+    }
+  if ((guint64)st.st_size > max_size)
+    {
+      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                "'%s' is larger than the limit of %" G_GSIZE_FORMAT " bytes", what, max_size);
+      return NULL;
+    }
+  return read_bounded (fd, (gsize)st.st_size, max_size, what, error);
+}
+
+GBytes *
+mv_stream_read_all (int fd, gsize max_size, const char *what, GError **error)
+{
+  return read_bounded (fd, 4096, max_size, what, error);
 }
 
 GBytes *

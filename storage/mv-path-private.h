@@ -50,3 +50,14 @@ gboolean mv_path_check_link_target (const char *link_path, const char *target, G
  *   use code points); a backslash is doubled. @max_len 0 means no limit; NULL gives "(null)".
  */
 char *mv_escape_for_display (const char *s, gsize max_len);
+
+/**
+ * mv_path_validate_container_dest:
+ * @path: a destination inside a container (an annotation's "path")
+ * @out_path: (out) (optional) (transfer full): @path without its leading "/"
+ *
+ * Accepts absolute, normalized paths (as mv_path_normalize() after the leading "/"), not "/"
+ * itself and not under /proc, /sys or /dev.
+ * Returns: TRUE if acceptable; else MV_ERROR_UNSAFE_PATH naming the path and the reason
+ */
+gboolean mv_path_validate_container_dest (const char *path, char **out_path, GError **error);

@@ -243,3 +243,30 @@ mv_path_check_link_target (const char *link_path, const char *target, GError **e
     }
   return TRUE;
 }
+
+gboolean
+mv_path_validate_container_dest (const char *path, char **out_path, GError **error)
+{
+  static const char *const forbidden[] = { "proc", "sys", "dev" };
+  g_autofree char *rel = NULL;
+  g_autofree char *shown = NULL;
+
+  if (path[0] != '/')
+    {
+      shown = mv_escape_for_display (path, 200);
+      return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is not absolute", shown);
+    }
+  if (path[1] == '\0')
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '/' is the container's root");
+  if (!mv_path_normalize (path + 1, MV_PATH_NONE, &rel, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (forbidden); i++)
+    {
+      gsize n = strlen (forbidden[i]);
+      if (strncmp (rel, forbidden[i], n) == 0 && (rel[n] == '\0' || rel[n] == '/'))
+        return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is under /%s", path, forbidden[i]);
+    }
+  if (out_path)
+    *out_path = g_steal_pointer (&rel);
+  return TRUE;
+}

@@ -64,7 +64,11 @@ char *mv_store_resolve_ref (MvStore *store, const char *ref, GError **error);
 /** mv_store_dirmeta: the canonical dirmeta checksum (written on open). */
 const char *mv_store_dirmeta (MvStore *store);
 
-/** mv_store_model_in_use: TRUE if a use record exists for the model (manifest hex) */
+/**
+ * mv_store_model_in_use:
+ * TRUE if a live use record exists for the model; stale records found on the way (container
+ * process gone, host mount no longer mounted) are removed. Call under the exclusive lock.
+ */
 gboolean mv_store_model_in_use (MvStore *store, const char *digest);
 
 /** mv_store_load_commit_meta: (transfer full): the metadata a{sv} of a commit */

@@ -692,12 +692,3 @@ mv_model_info_free (MvModelInfo *info)
   g_free (info->config_json);
   g_free (info);
 }
-
-gboolean
-mv_store_model_in_use (MvStore *self, const char *digest)
-{
-  const char *hex = strchr (digest, ':');
-  g_autofree char *dir = g_build_filename (self->run_dir, "uses", hex ? hex + 1 : digest, NULL);
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  return d != NULL && g_dir_read_name (d) != NULL;
-}
