@@ -125,8 +125,8 @@ gboolean mv_use_id_is_valid (const char *id);
  * Writes (atomically, replacing) <run_dir>/uses/<hex>/<user>. Take the shared store lock
  * around the checkout and this call so prune cannot slip in between.
  */
-gboolean mv_store_add_use (MvStore *store, const char *digest, const char *user,
-                           const char *record, GError **error);
+gboolean mv_store_add_use (MvStore *store, const char *digest, const char *user, const char *record,
+                           GError **error);
 
 /** mv_store_has_use: TRUE if @user has a record for the model @digest */
 gboolean mv_store_has_use (MvStore *store, const char *digest, const char *user);
