@@ -46,6 +46,8 @@ typedef struct
   gboolean annotation_pulls;
   char **pull_allowlist;
   gboolean noexec;
+  char *registries_conf; /* nullable: the containers default */
+  char *auth_file;       /* nullable: the containers-auth.json search order */
 } HookConfig;
 
 static void
@@ -55,6 +57,8 @@ hook_config_clear (HookConfig *c)
   g_free (c->run_dir);
   g_free (c->artifacts_dir);
   g_strfreev (c->pull_allowlist);
+  g_free (c->registries_conf);
+  g_free (c->auth_file);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HookConfig, hook_config_clear)
 
@@ -165,6 +169,8 @@ load_config (const char *path, gboolean explicit, HookConfig *c, GError **error)
   if (c->pull_allowlist == NULL)
     c->pull_allowlist = g_new0 (char *, 1);
   c->noexec = g_key_file_get_boolean (kf, "hook", "noexec", NULL);
+  c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
+  c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
   return TRUE;
 }
 
@@ -418,6 +424,10 @@ plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
   if (strlen (value) > ANNOTATION_MAX)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s is larger than %d bytes",
                      ANNOTATION_MOUNTS, ANNOTATION_MAX);
+  /* json-glib would cut a string at an escaped NUL: "/a\u0000/../x" must not become "/a". */
+  if (strstr (value, "\\u0000") != NULL)
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
+                     ANNOTATION_MOUNTS);
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, value, -1, NULL)
       || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
@@ -529,7 +539,7 @@ run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, cons
                              "model %s is not in the store, and the hook may not pull it "
                              "(not on [hook] pull-allowlist)",
                              normalized);
-          if (!lib->pull (store, normalized, MV_PULL_NONE, NULL, &digest, NULL, error))
+          if (!lib->pull (store, normalized, MV_PULL_NONE, c->auth_file, &digest, NULL, error))
             return FALSE;
         }
     }
@@ -597,6 +607,8 @@ hook_main (int argc, char **argv, GError **error)
 
   if (c.run_dir != NULL)
     g_setenv ("MODELVOL_RUN_DIR", c.run_dir, TRUE);
+  if (c.registries_conf != NULL)
+    g_setenv ("CONTAINERS_REGISTRIES_CONF", c.registries_conf, TRUE);
 
   if (g_str_equal (stage, "poststop"))
     {

@@ -154,6 +154,7 @@ attach_in_namespace (int pidfd, int pid, const char *rootfs, const char *dest, i
 {
   mv_autofd int root_fd = -1;
   mv_autofd int dest_fd = -1;
+  struct stat root_st, dest_st;
 
   if (setns (pidfd, CLONE_NEWNS) < 0)
     {
@@ -169,6 +170,13 @@ attach_in_namespace (int pidfd, int pid, const char *rootfs, const char *dest, i
   dest_fd = mv_chaseat (root_fd, dest, MV_CHASE_RESOLVE_IN_ROOT | MV_CHASE_MKDIR, error);
   if (dest_fd < 0)
     return mv_prefix_error (error, "destination '%s'", dest);
+  /* A destination that is a link to "/" resolves, in-root, to the rootfs itself: a model
+   * there would replace the container's whole filesystem. */
+  if (fstat (root_fd, &root_st) < 0 || fstat (dest_fd, &dest_st) < 0)
+    return mv_throw_errno_prefix (error, "stat of destination '%s'", dest);
+  if (root_st.st_dev == dest_st.st_dev && root_st.st_ino == dest_st.st_ino)
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH,
+                     "destination '%s' resolves to the container's root directory", dest);
   return attach (tree_fd, src_path, dest_fd, root_fd, dest, flags, error);
 }
 

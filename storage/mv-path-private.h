@@ -13,6 +13,8 @@ typedef enum
   MV_PATH_NONE = 0,
   /* A tar member name: a leading "./" and one trailing "/" are accepted and dropped. */
   MV_PATH_TAR_MEMBER = 1 << 0,
+  /* A destination in a container: the leading "/" is required and dropped from the result. */
+  MV_PATH_ABSOLUTE = 1 << 1,
 } MvPathFlags;
 
 /**

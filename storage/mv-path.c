@@ -130,10 +130,12 @@ mv_path_normalize (const char *path, MvPathFlags flags, char **out_path, GError 
 
   if (*path == '\0')
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "empty path");
-  if (path[0] == '/')
+  if ((flags & MV_PATH_ABSOLUTE) && path[0] != '/')
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is not absolute", shown);
+  if (!(flags & MV_PATH_ABSOLUTE) && path[0] == '/')
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is absolute", shown);
 
-  p = path;
+  p = (flags & MV_PATH_ABSOLUTE) ? path + 1 : path;
   if ((flags & MV_PATH_TAR_MEMBER) && g_str_has_prefix (p, "./"))
     p += 2;
   len = strlen (p);
@@ -249,16 +251,10 @@ mv_path_validate_container_dest (const char *path, char **out_path, GError **err
 {
   static const char *const forbidden[] = { "proc", "sys", "dev" };
   g_autofree char *rel = NULL;
-  g_autofree char *shown = NULL;
 
-  if (path[0] != '/')
-    {
-      shown = mv_escape_for_display (path, 200);
-      return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' is not absolute", shown);
-    }
-  if (path[1] == '\0')
+  if (g_str_equal (path, "/"))
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '/' is the container's root");
-  if (!mv_path_normalize (path + 1, MV_PATH_NONE, &rel, error))
+  if (!mv_path_normalize (path, MV_PATH_ABSOLUTE, &rel, error))
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (forbidden); i++)
     {
