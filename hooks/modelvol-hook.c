@@ -1,7 +1,7 @@
 /* modelvol-hook: the OCI runtime hook (hooks.d 1.0.0) that puts real model trees into
  * containers.
  *
- *   modelvol-hook [--config FILE] [--only-without-bind-mounts] createRuntime|poststop
+ *   modelvol-hook [--config FILE] createRuntime|poststop
  *
  * createRuntime: for each CRI-O image volume whose artifact is ModelPack, import it from
  * CRI-O's artifact store (local) and mount the model tree over the volume path, hiding the
@@ -98,6 +98,7 @@ typedef struct
   __typeof__ (mv_reference_normalize) *normalize;
   __typeof__ (mv_store_mount_in_container) *mount_in_container;
   __typeof__ (mv_store_release_container) *release_container;
+  __typeof__ (mv_store_list_container_uses) *container_uses;
 } Lib;
 
 static gboolean
@@ -117,6 +118,7 @@ lib_load (Lib *lib, GError **error)
     { "mv_reference_normalize", (void **)&lib->normalize },
     { "mv_store_mount_in_container", (void **)&lib->mount_in_container },
     { "mv_store_release_container", (void **)&lib->release_container },
+    { "mv_store_list_container_uses", (void **)&lib->container_uses },
   };
 
   /* Found through this program's RUNPATH (the build tree in tests) or the system's library
@@ -215,26 +217,6 @@ get_array (JsonObject *o, const char *member)
 {
   JsonNode *n = o ? json_object_get_member (o, member) : NULL;
   return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
-}
-
-static gboolean
-has_bind_mounts (JsonObject *config)
-{
-  JsonArray *mounts = get_array (config, "mounts");
-  for (guint i = 0; mounts && i < json_array_get_length (mounts); i++)
-    {
-      JsonObject *m = json_array_get_object_element (mounts, i);
-      JsonArray *opts = get_array (m, "options");
-      if (g_strcmp0 (get_string (m, "type"), "bind") == 0)
-        return TRUE;
-      for (guint j = 0; opts && j < json_array_get_length (opts); j++)
-        {
-          const char *o = json_array_get_string_element (opts, j);
-          if (g_strcmp0 (o, "bind") == 0 || g_strcmp0 (o, "rbind") == 0)
-            return TRUE;
-        }
-    }
-  return FALSE;
 }
 
 /* "<artifacts>/blobs/sha256/<hex>" -> "sha256:<hex>", or NULL if not a blob of that store. */
@@ -552,7 +534,7 @@ hook_main (int argc, char **argv, GError **error)
 {
   g_auto (HookConfig) c = { 0 };
   const char *config_path = MV_SYSCONFDIR "/modelvol/modelvol.conf";
-  gboolean explicit_config = FALSE, only_without_bind = FALSE;
+  gboolean explicit_config = FALSE;
   const char *stage = NULL;
   g_autoptr (GBytes) state_bytes = NULL;
   g_autoptr (JsonNode) state = NULL;
@@ -571,14 +553,11 @@ hook_main (int argc, char **argv, GError **error)
     {
       if (g_str_equal (argv[i], "--config") && i + 1 < argc)
         config_path = argv[++i], explicit_config = TRUE;
-      else if (g_str_equal (argv[i], "--only-without-bind-mounts"))
-        only_without_bind = TRUE;
       else if (argv[i][0] != '-' && stage == NULL)
         stage = argv[i];
       else
         return mv_throw (error, MV_ERROR_FAILED,
-                         "usage: modelvol-hook [--config FILE] [--only-without-bind-mounts] "
-                         "createRuntime|poststop");
+                         "usage: modelvol-hook [--config FILE] createRuntime|poststop");
     }
   if (stage == NULL)
     return mv_throw (error, MV_ERROR_FAILED, "no hook stage given (createRuntime or poststop)");
@@ -636,9 +615,6 @@ hook_main (int argc, char **argv, GError **error)
       return FALSE;
   }
   cfg = json_node_get_object (config);
-  if (only_without_bind && has_bind_mounts (cfg))
-    return TRUE; /* the hasBindMounts hook runs for this container */
-
   /* Annotations as the runtime wrote them into config.json rule; the state's are a copy. */
   if (get_object (cfg, "annotations") != NULL)
     annotations = get_object (cfg, "annotations");
@@ -669,6 +645,16 @@ hook_main (int argc, char **argv, GError **error)
   store = lib.store_open (c.store_root, MV_STORE_OPEN_CREATE, NULL, error);
   if (store == NULL)
     return FALSE;
+  /* Engines may inject us twice (the hasBindMounts and the annotation hooks.d files both
+   * match, as each engine judges): the first run records its mounts, the second sees them. */
+  {
+    g_auto (GStrv) uses = lib.container_uses (store, id, NULL);
+    if (uses != NULL && uses[0] != NULL)
+      {
+        lib.store_free (store);
+        return TRUE;
+      }
+  }
   ok = TRUE;
   for (guint i = 0; ok && i < actions->len; i++)
     ok = run_action (&lib, store, &c, actions->pdata[i], id, (int)pid, rootfs, error);

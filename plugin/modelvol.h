@@ -474,6 +474,18 @@ MV_PUBLIC gboolean mv_store_release_container (MvStore *store, const char *conta
                                                guint *out_released, GError **error);
 
 /**
+ * mv_store_list_container_uses:
+ * @store: a store
+ * @container_id: as given to mv_store_mount_in_container()
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (array zero-terminated=1) (nullable): the digests of the models the
+ *   container has use records for (empty if none), or NULL with @error set
+ */
+MV_PUBLIC char **mv_store_list_container_uses (MvStore *store, const char *container_id,
+                                               GError **error);
+
+/**
  * mv_store_write_cdi_spec:
  * @store: a store
  * @spec_dir: the directory to write `modelvol.io-model.json` into (created if missing);

@@ -100,13 +100,6 @@ mv_store_write_cdi_spec (MvStore *store, const char *spec_dir, const char *mount
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "name");
           json_builder_add_string_value (b, dev);
-          json_builder_set_member_name (b, "annotations");
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "modelvol.io/model");
-          json_builder_add_string_value (b, m->names[j]);
-          json_builder_set_member_name (b, "modelvol.io/digest");
-          json_builder_add_string_value (b, m->digest);
-          json_builder_end_object (b);
           json_builder_set_member_name (b, "containerEdits");
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "mounts");

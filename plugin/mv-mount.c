@@ -414,3 +414,14 @@ mv_store_release_container (MvStore *store, const char *container_id, guint *out
 {
   return mv_store_drop_uses_of (store, container_id, out_released, error);
 }
+
+char **
+mv_store_list_container_uses (MvStore *store, const char *container_id, GError **error)
+{
+  if (!mv_use_id_is_valid (container_id))
+    {
+      mv_throw (error, MV_ERROR_FAILED, "invalid container id");
+      return NULL;
+    }
+  return mv_store_list_uses_of (store, container_id);
+}

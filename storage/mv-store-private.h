@@ -131,6 +131,9 @@ gboolean mv_store_add_use (MvStore *store, const char *digest, const char *user,
 /** mv_store_has_use: TRUE if @user has a record for the model @digest */
 gboolean mv_store_has_use (MvStore *store, const char *digest, const char *user);
 
+/** mv_store_list_uses_of: (transfer full): the digests of the models @user has records for */
+char **mv_store_list_uses_of (MvStore *store, const char *user);
+
 /** mv_store_find_use: (transfer full) (nullable): the digest of a model @user has a record for */
 char *mv_store_find_use (MvStore *store, const char *user);
 

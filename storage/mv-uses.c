@@ -135,23 +135,31 @@ mv_store_has_use (MvStore *store, const char *digest, const char *user)
   return lstat (path, &st) == 0;
 }
 
-char *
-mv_store_find_use (MvStore *store, const char *user)
+char **
+mv_store_list_uses_of (MvStore *store, const char *user)
 {
   g_autofree char *uses = g_build_filename (store->run_dir, "uses", NULL);
   g_autoptr (GDir) d = g_dir_open (uses, 0, NULL);
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
   const char *hex;
 
-  if (d == NULL || !mv_use_id_is_valid (user))
-    return NULL;
-  while ((hex = g_dir_read_name (d)) != NULL)
+  while (d != NULL && mv_use_id_is_valid (user) && (hex = g_dir_read_name (d)) != NULL)
     {
       g_autofree char *path = g_build_filename (uses, hex, user, NULL);
       struct stat st;
       if (lstat (path, &st) == 0)
-        return g_strdup_printf ("%s:%s", strlen (hex) == 128 ? "sha512" : "sha256", hex);
+        g_ptr_array_add (found,
+                         g_strdup_printf ("%s:%s", strlen (hex) == 128 ? "sha512" : "sha256", hex));
     }
-  return NULL;
+  g_ptr_array_add (found, NULL);
+  return (char **)g_ptr_array_free (g_steal_pointer (&found), FALSE);
+}
+
+char *
+mv_store_find_use (MvStore *store, const char *user)
+{
+  g_auto (GStrv) all = mv_store_list_uses_of (store, user);
+  return all[0] ? g_strdup (all[0]) : NULL;
 }
 
 /* Decodes the octal escapes (\040 ...) of a /proc/self/mountinfo path in place. */
