@@ -144,7 +144,7 @@ gboolean mv_store_drop_use (MvStore *store, const char *digest, const char *user
 gboolean mv_store_drop_uses_of (MvStore *store, const char *user, guint *out_dropped,
                                 GError **error);
 
-/** mv_process_start_time: field 22 of /proc/PID/stat, or 0 if the process is gone */
+/** mv_process_start_time: field 22 of /proc/PID/stat, or 0 if the process is gone (or a zombie) */
 guint64 mv_process_start_time (int pid);
 
 /** mv_path_is_mount_point: TRUE if @path is a mount point in /proc/self/mountinfo */

@@ -220,6 +220,9 @@ mv_process_start_time (int pid)
   /* After the name: state is field 3; starttime is field 22, so index 19 here. */
   if (g_strv_length (fields) < 21)
     return 0;
+  /* A zombie no longer uses anything: its mount namespace is gone. */
+  if (g_str_equal (fields[0], "Z") || g_str_equal (fields[0], "X"))
+    return 0;
   return g_ascii_strtoull (fields[19], NULL, 10);
 }
 
