@@ -18,4 +18,4 @@ apt-get install -y -q --no-install-recommends \
   scdoc clang-format \
   docker-registry skopeo apache2-utils ostree \
   zstd gzip tar python3 openssl jq bc time \
-  runc busybox-static procps strace util-linux
+  runc podman busybox-static procps strace util-linux

@@ -121,9 +121,16 @@ lib_load (Lib *lib, GError **error)
     { "mv_store_list_container_uses", (void **)&lib->container_uses },
   };
 
-  /* Found through this program's RUNPATH (the build tree in tests) or the system's library
-   * directories; LD_LIBRARY_PATH was cleared with the rest of the environment. */
-  lib->handle = dlopen ("libmodelvol.so.0", RTLD_NOW | RTLD_LOCAL);
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  const char *path = MV_HOOK_LIB;
+
+  /* By absolute path: the installed library, or the build tree's when this is the hook as
+   * built (tests). Never a search path: the environment is not ours to trust. */
+  if (g_strcmp0 (self, MV_HOOK_BUILD_EXE) == 0)
+    path = MV_HOOK_BUILD_LIB;
+  else if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    path = "libmodelvol.so.0"; /* installed elsewhere: the system's library directories */
+  lib->handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
   if (lib->handle == NULL)
     return mv_throw (error, MV_ERROR_FAILED, "loading libmodelvol: %s", dlerror ());
   for (guint i = 0; i < G_N_ELEMENTS (syms); i++)
