@@ -7,6 +7,7 @@
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
 #include "mv-store-private.h"
+#include "mv-uses-private.h"
 
 #define MV_REF_LAYER_PREFIX "modelvol/layer"
 #define MV_REF_MODEL_PREFIX "modelvol/model"
@@ -64,12 +65,8 @@ char *mv_store_resolve_ref (MvStore *store, const char *ref, GError **error);
 /** mv_store_dirmeta: the canonical dirmeta checksum (written on open). */
 const char *mv_store_dirmeta (MvStore *store);
 
-/**
- * mv_store_model_in_use:
- * TRUE if a live use record exists for the model; stale records found on the way (container
- * process gone, host mount no longer mounted) are removed. Call under the exclusive lock.
- */
-gboolean mv_store_model_in_use (MvStore *store, const char *digest);
+/** mv_store_model_in_use: mv_uses_model_in_use() for this store (exclusive lock held) */
+#define mv_store_model_in_use(store, digest) mv_uses_model_in_use ((store)->run_dir, (digest))
 
 /** mv_store_load_commit_meta: (transfer full): the metadata a{sv} of a commit */
 GVariant *mv_store_load_commit_meta (MvStore *store, const char *commit, char **out_root_tree,

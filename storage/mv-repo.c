@@ -208,15 +208,7 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
       return NULL;
   }
 
-  {
-    const char *run = g_getenv ("MODELVOL_RUN_DIR");
-    if (run != NULL && *run != '\0')
-      self->run_dir = g_strdup (run);
-    else if (g_str_equal (self->root, MV_DEFAULT_ROOT))
-      self->run_dir = g_strdup (MV_DEFAULT_RUN_DIR);
-    else
-      self->run_dir = g_build_filename (self->root, "run", NULL);
-  }
+  self->run_dir = mv_run_dir_for_root (self->root);
 
   if (created)
     g_debug ("created store at %s", self->root);
@@ -246,6 +238,12 @@ const char *
 mv_store_get_root (MvStore *self)
 {
   return self->root;
+}
+
+const char *
+mv_store_get_run_dir (MvStore *self)
+{
+  return self->run_dir;
 }
 
 const char *

@@ -114,41 +114,8 @@ gboolean mv_store_remove_name (MvStore *store, const char *name, GCancellable *c
 gboolean mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancellable,
                                 GError **error);
 
-/** mv_use_id_is_valid: a user id is 1-255 of [A-Za-z0-9_.+-], not "." or ".." */
-gboolean mv_use_id_is_valid (const char *id);
-
-/**
- * mv_store_add_use:
- * @user: who uses the model: a container id, or "host-<hash>" for a host mount
- * @record: "key=value" lines: "kind=container\npid=N\nstart=T\n" (T from
- *   mv_process_start_time()) or "kind=mount\ntarget=/abs\n"; they decide when it is stale
- * Writes (atomically, replacing) <run_dir>/uses/<hex>/<user>. Take the shared store lock
- * around the checkout and this call so prune cannot slip in between.
- */
-gboolean mv_store_add_use (MvStore *store, const char *digest, const char *user, const char *record,
-                           GError **error);
-
-/** mv_store_has_use: TRUE if @user has a record for the model @digest */
-gboolean mv_store_has_use (MvStore *store, const char *digest, const char *user);
-
-/** mv_store_list_uses_of: (transfer full): the digests of the models @user has records for */
-char **mv_store_list_uses_of (MvStore *store, const char *user);
-
-/** mv_store_find_use: (transfer full) (nullable): the digest of a model @user has a record for */
-char *mv_store_find_use (MvStore *store, const char *user);
-
-/** mv_store_drop_use: removes one record; a missing one is success */
-gboolean mv_store_drop_use (MvStore *store, const char *digest, const char *user, GError **error);
-
-/** mv_store_drop_uses_of: removes every record of @user, counting them in @out_dropped */
-gboolean mv_store_drop_uses_of (MvStore *store, const char *user, guint *out_dropped,
-                                GError **error);
-
-/** mv_process_start_time: field 22 of /proc/PID/stat, or 0 if the process is gone (or a zombie) */
-guint64 mv_process_start_time (int pid);
-
-/** mv_path_is_mount_point: TRUE if @path is a mount point in /proc/self/mountinfo */
-gboolean mv_path_is_mount_point (const char *path);
+/** mv_store_get_run_dir: (transfer none): where this store's use records live */
+const char *mv_store_get_run_dir (MvStore *store);
 
 /* A held store lock; released by mv_store_lock_clear(). */
 typedef struct

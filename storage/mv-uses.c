@@ -12,8 +12,7 @@
 
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
-#include "mv-repo-private.h"
-#include "mv-store-private.h"
+#include "mv-uses-private.h"
 
 #define MV_USE_RECORD_MAX 8192
 
@@ -37,11 +36,22 @@ digest_hex (const char *digest)
   return colon ? colon + 1 : digest;
 }
 
+char *
+mv_run_dir_for_root (const char *root)
+{
+  const char *run = g_getenv ("MODELVOL_RUN_DIR");
+  if (run != NULL && *run != '\0')
+    return g_strdup (run);
+  if (g_str_equal (root, MV_DEFAULT_ROOT))
+    return g_strdup (MV_DEFAULT_RUN_DIR);
+  return g_build_filename (root, "run", NULL);
+}
+
 /* Opens (creating with @create) <run_dir>/uses, 0700. */
 static int
-open_uses_dir (MvStore *store, gboolean create, GError **error)
+open_uses_dir (const char *run_dir, gboolean create, GError **error)
 {
-  g_autofree char *uses = g_build_filename (store->run_dir, "uses", NULL);
+  g_autofree char *uses = g_build_filename (run_dir, "uses", NULL);
   int fd;
 
   if (create && g_mkdir_with_parents (uses, 0700) < 0)
@@ -56,8 +66,8 @@ open_uses_dir (MvStore *store, gboolean create, GError **error)
 }
 
 gboolean
-mv_store_add_use (MvStore *store, const char *digest, const char *user, const char *record,
-                  GError **error)
+mv_uses_add (const char *run_dir, const char *digest, const char *user, const char *record,
+             GError **error)
 {
   const char *hex = digest_hex (digest);
   mv_autofd int uses_dfd = -1;
@@ -65,7 +75,7 @@ mv_store_add_use (MvStore *store, const char *digest, const char *user, const ch
 
   if (!mv_use_id_is_valid (user))
     return mv_throw (error, MV_ERROR_FAILED, "invalid user id '%s'", user);
-  uses_dfd = open_uses_dir (store, TRUE, error);
+  uses_dfd = open_uses_dir (run_dir, TRUE, error);
   if (uses_dfd < 0)
     return FALSE;
   if (!mv_ensure_dirat (uses_dfd, hex, 0700, error))
@@ -77,9 +87,9 @@ mv_store_add_use (MvStore *store, const char *digest, const char *user, const ch
 }
 
 gboolean
-mv_store_drop_use (MvStore *store, const char *digest, const char *user, GError **error)
+mv_uses_drop (const char *run_dir, const char *digest, const char *user, GError **error)
 {
-  g_autofree char *dir = g_build_filename (store->run_dir, "uses", digest_hex (digest), NULL);
+  g_autofree char *dir = g_build_filename (run_dir, "uses", digest_hex (digest), NULL);
   mv_autofd int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
   if (dfd < 0)
@@ -91,7 +101,7 @@ mv_store_drop_use (MvStore *store, const char *digest, const char *user, GError 
 }
 
 gboolean
-mv_store_drop_uses_of (MvStore *store, const char *user, guint *out_dropped, GError **error)
+mv_uses_drop_all_of (const char *run_dir, const char *user, guint *out_dropped, GError **error)
 {
   mv_autofd int uses_dfd = -1;
   g_autoptr (GPtrArray) hexes = g_ptr_array_new_with_free_func (g_free);
@@ -103,7 +113,7 @@ mv_store_drop_uses_of (MvStore *store, const char *user, guint *out_dropped, GEr
     *out_dropped = 0;
   if (!mv_use_id_is_valid (user))
     return mv_throw (error, MV_ERROR_FAILED, "invalid user id '%s'", user);
-  uses_dfd = open_uses_dir (store, FALSE, NULL);
+  uses_dfd = open_uses_dir (run_dir, FALSE, NULL);
   if (uses_dfd < 0)
     return errno == ENOENT ? TRUE : mv_throw_errno_prefix (error, "opening use records");
   d = fdopendir (fcntl (uses_dfd, F_DUPFD_CLOEXEC, 3));
@@ -127,18 +137,17 @@ mv_store_drop_uses_of (MvStore *store, const char *user, guint *out_dropped, GEr
 }
 
 gboolean
-mv_store_has_use (MvStore *store, const char *digest, const char *user)
+mv_uses_has (const char *run_dir, const char *digest, const char *user)
 {
-  g_autofree char *path
-      = g_build_filename (store->run_dir, "uses", digest_hex (digest), user, NULL);
+  g_autofree char *path = g_build_filename (run_dir, "uses", digest_hex (digest), user, NULL);
   struct stat st;
   return lstat (path, &st) == 0;
 }
 
 char **
-mv_store_list_uses_of (MvStore *store, const char *user)
+mv_uses_list_of (const char *run_dir, const char *user)
 {
-  g_autofree char *uses = g_build_filename (store->run_dir, "uses", NULL);
+  g_autofree char *uses = g_build_filename (run_dir, "uses", NULL);
   g_autoptr (GDir) d = g_dir_open (uses, 0, NULL);
   g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
   const char *hex;
@@ -156,9 +165,9 @@ mv_store_list_uses_of (MvStore *store, const char *user)
 }
 
 char *
-mv_store_find_use (MvStore *store, const char *user)
+mv_uses_find (const char *run_dir, const char *user)
 {
-  g_auto (GStrv) all = mv_store_list_uses_of (store, user);
+  g_auto (GStrv) all = mv_uses_list_of (run_dir, user);
   return all[0] ? g_strdup (all[0]) : NULL;
 }
 
@@ -261,9 +270,9 @@ record_is_live (int dfd, const char *name)
 }
 
 gboolean
-mv_store_model_in_use (MvStore *self, const char *digest)
+mv_uses_model_in_use (const char *run_dir, const char *digest)
 {
-  g_autofree char *dir = g_build_filename (self->run_dir, "uses", digest_hex (digest), NULL);
+  g_autofree char *dir = g_build_filename (run_dir, "uses", digest_hex (digest), NULL);
   mv_autofd int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   gboolean live = FALSE;

@@ -124,7 +124,9 @@ _container_exit() {
   local c
   for c in "${CLEANUP_CONTAINERS[@]}"; do runc delete -f "$c" >/dev/null 2>&1; done
 }
-trap '_ctr_rc=$?; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
+if declare -F _common_exit >/dev/null; then
+  trap '_ctr_rc=$?; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
+fi
 
 has_model() { mvol ls --json | jq -e --arg d "$1" '.models[] | select(.digest == $d)' >/dev/null; }
 lacks_model() { ! has_model "$1"; }
