@@ -68,8 +68,8 @@ mv_store_mount (MvStore *store, const char *model, const char *subpath, const ch
   if (mounted != NULL && mv_path_is_mount_point (canon))
     return mv_throw (error, MV_ERROR_BUSY, "'%s' already has model %s mounted", canon, mounted);
   record = g_strdup_printf ("kind=mount\ntarget=%s\n", canon);
-  checkout = checkout_and_record (store, model, user, record, &digest, &had_record, cancellable,
-                                  error);
+  checkout
+      = checkout_and_record (store, model, user, record, &digest, &had_record, cancellable, error);
   if (checkout == NULL)
     return FALSE;
   if (mv_attach_at (checkout, subpath, canon, flags, error))

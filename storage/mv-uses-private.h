@@ -23,8 +23,8 @@ char *mv_run_dir_for_root (const char *root);
  * Writes (atomically, replacing) <run_dir>/uses/<hex>/<user>. Hold the shared store lock
  * around the checkout and this call so prune cannot slip in between.
  */
-gboolean mv_uses_add (const char *run_dir, const char *digest, const char *user,
-                      const char *record, GError **error);
+gboolean mv_uses_add (const char *run_dir, const char *digest, const char *user, const char *record,
+                      GError **error);
 
 /** mv_uses_has: TRUE if @user has a record for the model @digest */
 gboolean mv_uses_has (const char *run_dir, const char *digest, const char *user);

@@ -123,7 +123,7 @@ hook_state() { # PID
 expect_fail 1 'modelvol-hook: .*larger than the limit' "an oversized state" -- \
   bash -c 'head -c 2000000 /dev/zero | tr "\0" " " | "$1" --config "$2" createRuntime' _ "$MODELVOL_HOOK" "$CONF"
 expect_fail 1 'modelvol-hook: the OCI state is not valid JSON' "a malformed state" -- \
-  bash -c '"$1" --config "$2" createRuntime <<<"{\"id\": " ' _ "$MODELVOL_HOOK" "$CONF"
+  bash -c '"$1" --config "$2" createRuntime <<<"{\"annotations\": {\"modelvol.io/mounts\": " ' _ "$MODELVOL_HOOK" "$CONF"
 sleep 0.01 &
 dead=$!
 wait $dead

@@ -1,0 +1,759 @@
+/* modelvol-hook-main: the OCI runtime hook (hooks.d 1.0.0) that puts real model trees into
+ * containers, run by the modelvol-hook front door (modelvol-hook.c) with the same arguments
+ * and the OCI state on stdin, only for containers whose state mentions a model.
+ *
+ *   modelvol-hook [--config FILE] createRuntime|poststop
+ *
+ * createRuntime: for each CRI-O image volume whose artifact is ModelPack, import it from
+ * CRI-O's artifact store (local) and mount the model tree over the volume path, hiding the
+ * per-blob bind mounts; for each entry of the modelvol.io/mounts annotation, mount that model
+ * (pulling it only from registries on the allowlist). poststop: drop the container's use
+ * records. Poststop, and mounts of models already stored and checked out, need GLib and
+ * json-glib only (storage's light library: use records, mount mechanics); libmodelvol (and
+ * with it libostree, libcurl, OpenSSL) is loaded with dlopen only to import, pull or check
+ * out.
+ *
+ * The environment is never trusted: it is cleared on entry. Nothing is loaded or executed from
+ * the container's filesystem. Any failure prints one line on stderr and exits 1, which fails
+ * container creation; the runtime shows the line.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <json-glib/json-glib.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "modelvol.h"
+#include "mv-error-private.h"
+#include "mv-fdio-private.h"
+#include "mv-attach-private.h"
+#include "mv-path-private.h"
+#include "mv-uses-private.h"
+
+#define STATE_MAX (1024 * 1024)
+#define CONFIG_MAX (16 * 1024 * 1024)
+#define MANIFEST_MAX (4 * 1024 * 1024)
+#define ANNOTATION_MAX (64 * 1024)
+#define MOUNTS_MAX 64
+
+#define ANNOTATION_MOUNTS "modelvol.io/mounts"
+#define ANNOTATION_CRIO_VOLUMES "io.kubernetes.cri-o.Volumes"
+
+typedef struct
+{
+  char *store_root;
+  char *run_dir;
+  char *artifacts_dir; /* <graphroot>/artifacts */
+  gboolean annotation_pulls;
+  char **pull_allowlist;
+  gboolean noexec;
+  char *registries_conf; /* nullable: the containers default */
+  char *auth_file;       /* nullable: the containers-auth.json search order */
+} HookConfig;
+
+static void
+hook_config_clear (HookConfig *c)
+{
+  g_free (c->store_root);
+  g_free (c->run_dir);
+  g_free (c->artifacts_dir);
+  g_strfreev (c->pull_allowlist);
+  g_free (c->registries_conf);
+  g_free (c->auth_file);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HookConfig, hook_config_clear)
+
+/* One mount to make: a model from CRI-O's artifact store (layout + manifest digest) or from a
+ * reference, a sub-tree of it, and the destination in the container. */
+typedef struct
+{
+  char *layout;   /* image volume: CRI-O's artifact store */
+  char *manifest; /* image volume: "sha256:<hex>" */
+  char *ref;      /* annotation: the reference */
+  char *subpath;  /* nullable */
+  char *dest;     /* absolute, validated */
+} Action;
+
+static void
+action_free (Action *a)
+{
+  g_free (a->layout);
+  g_free (a->manifest);
+  g_free (a->ref);
+  g_free (a->subpath);
+  g_free (a->dest);
+  g_free (a);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Action, action_free)
+
+/* libmodelvol, loaded on demand. */
+typedef struct
+{
+  void *handle;
+  GQuark (*error_quark) (void);
+  __typeof__ (mv_store_open) *store_open;
+  __typeof__ (mv_store_free) *store_free;
+  __typeof__ (mv_store_import_layout) *import_layout;
+  __typeof__ (mv_store_resolve) *resolve;
+  __typeof__ (mv_store_pull) *pull;
+  __typeof__ (mv_reference_normalize) *normalize;
+  __typeof__ (mv_store_mount_in_container) *mount_in_container;
+  __typeof__ (mv_store_release_container) *release_container;
+  __typeof__ (mv_store_list_container_uses) *container_uses;
+} Lib;
+
+static gboolean
+lib_load (Lib *lib, GError **error)
+{
+  struct
+  {
+    const char *name;
+    void **slot;
+  } syms[] = {
+    { "mv_error_quark", (void **)&lib->error_quark },
+    { "mv_store_open", (void **)&lib->store_open },
+    { "mv_store_free", (void **)&lib->store_free },
+    { "mv_store_import_layout", (void **)&lib->import_layout },
+    { "mv_store_resolve", (void **)&lib->resolve },
+    { "mv_store_pull", (void **)&lib->pull },
+    { "mv_reference_normalize", (void **)&lib->normalize },
+    { "mv_store_mount_in_container", (void **)&lib->mount_in_container },
+    { "mv_store_release_container", (void **)&lib->release_container },
+    { "mv_store_list_container_uses", (void **)&lib->container_uses },
+  };
+
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  const char *path = MV_HOOK_LIB;
+
+  /* By absolute path: the installed library, or the build tree's when this is the hook as
+   * built (tests). Never a search path: the environment is not ours to trust. */
+  if (g_strcmp0 (self, MV_HOOK_BUILD_MAIN) == 0)
+    path = MV_HOOK_BUILD_LIB;
+  else if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    path = "libmodelvol.so.0"; /* installed elsewhere: the system's library directories */
+  lib->handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+  if (lib->handle == NULL)
+    return mv_throw (error, MV_ERROR_FAILED, "loading libmodelvol: %s", dlerror ());
+  for (guint i = 0; i < G_N_ELEMENTS (syms); i++)
+    {
+      *syms[i].slot = dlsym (lib->handle, syms[i].name);
+      if (*syms[i].slot == NULL)
+        return mv_throw (error, MV_ERROR_FAILED, "libmodelvol lacks %s", syms[i].name);
+    }
+  return TRUE;
+}
+
+static gboolean
+load_config (const char *path, gboolean explicit, HookConfig *c, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *graphroot = NULL;
+  g_autofree char *pulls = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error))
+    {
+      if (explicit || !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return mv_throw (error, MV_ERROR_FAILED, "config '%s': %s", path, local_error->message);
+      g_clear_error (&local_error);
+    }
+  c->store_root = g_key_file_get_string (kf, "store", "root", NULL);
+  if (c->store_root == NULL)
+    c->store_root = g_strdup (MV_DEFAULT_ROOT);
+  c->run_dir = g_key_file_get_string (kf, "store", "run-dir", NULL);
+  graphroot = g_key_file_get_string (kf, "crio", "graphroot", NULL);
+  if (graphroot == NULL)
+    graphroot = g_strdup ("/var/lib/containers/storage");
+  if (!g_path_is_absolute (graphroot) || !g_path_is_absolute (c->store_root))
+    return mv_throw (error, MV_ERROR_FAILED, "config '%s': paths must be absolute", path);
+  c->artifacts_dir = g_build_filename (graphroot, "artifacts", NULL);
+  pulls = g_key_file_get_string (kf, "hook", "annotation-pulls", NULL);
+  if (pulls == NULL || g_str_equal (pulls, "allowlist"))
+    c->annotation_pulls = TRUE;
+  else if (g_str_equal (pulls, "off"))
+    c->annotation_pulls = FALSE;
+  else
+    return mv_throw (error, MV_ERROR_FAILED,
+                     "config '%s': [hook] annotation-pulls must be 'allowlist' or 'off'", path);
+  c->pull_allowlist = g_key_file_get_string_list (kf, "hook", "pull-allowlist", NULL, NULL);
+  if (c->pull_allowlist == NULL)
+    c->pull_allowlist = g_new0 (char *, 1);
+  c->noexec = g_key_file_get_boolean (kf, "hook", "noexec", NULL);
+  c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
+  c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
+  return TRUE;
+}
+
+static JsonNode *
+parse_json (GBytes *bytes, const char *what, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  if (!json_parser_load_from_data (parser, data, (gssize)len, error))
+    {
+      mv_prefix_error (error, "%s is not valid JSON", what);
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON object", what);
+      return NULL;
+    }
+  return json_node_ref (json_parser_get_root (parser));
+}
+
+static const char *
+get_string (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+static JsonObject *
+get_object (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+static JsonArray *
+get_array (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+}
+
+/* "<artifacts>/blobs/sha256/<hex>" -> "sha256:<hex>", or NULL if not a blob of that store. */
+static char *
+artifact_blob_digest (const HookConfig *c, const char *host_path)
+{
+  g_autofree char *prefix = g_build_filename (c->artifacts_dir, "blobs", "sha256", NULL);
+  gsize n = strlen (prefix);
+  const char *hex;
+
+  if (host_path == NULL || strncmp (host_path, prefix, n) != 0 || host_path[n] != '/')
+    return NULL;
+  hex = host_path + n + 1;
+  if (strlen (hex) != 64 || strspn (hex, "0123456789abcdef") != 64)
+    return NULL;
+  return g_strconcat ("sha256:", hex, NULL);
+}
+
+/* The names CRI-O may have mounted a layer under: ModelPack filepath (both families), or the
+ * OCI title. */
+static const char *const layer_name_keys[] = {
+  "org.cncf.model.filepath",
+  "org.cnai.model.filepath",
+  "org.opencontainers.image.title",
+};
+
+/* For one image volume: the sub-path CRI-O stripped (subPath volumes), found by matching each
+ * blob's mount destination against the layer's names in the manifest. */
+static gboolean
+derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *volume,
+                char **out_subpath, GError **error)
+{
+  JsonArray *layers = get_array (manifest, "layers");
+  g_autofree char *found = NULL;
+  gboolean have = FALSE;
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&it, rel_by_digest);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      const char *rel = v;
+      gboolean matched = FALSE;
+
+      for (guint i = 0; layers && i < json_array_get_length (layers) && !matched; i++)
+        {
+          JsonObject *l = json_array_get_object_element (layers, i);
+          JsonObject *ann = get_object (l, "annotations");
+          if (g_strcmp0 (get_string (l, "digest"), k) != 0)
+            continue;
+          for (guint j = 0; j < G_N_ELEMENTS (layer_name_keys) && !matched; j++)
+            {
+              const char *name = get_string (ann, layer_name_keys[j]);
+              g_autofree char *sub = NULL;
+              gsize nl, rl = strlen (rel);
+
+              if (name == NULL)
+                continue;
+              while (g_str_has_prefix (name, "./"))
+                name += 2;
+              nl = strlen (name);
+              if (g_str_equal (name, rel))
+                sub = g_strdup ("");
+              else if (nl > rl + 1 && g_str_has_suffix (name, rel) && name[nl - rl - 1] == '/')
+                sub = g_strndup (name, nl - rl - 1);
+              else
+                continue;
+              if (have && g_strcmp0 (found, sub) != 0)
+                return mv_throw (error, MV_ERROR_FAILED,
+                                 "image volume %s: layer mounts disagree on the sub path", volume);
+              g_free (found);
+              found = g_steal_pointer (&sub);
+              have = matched = TRUE;
+            }
+        }
+      if (!matched)
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "image volume %s: blob %s is mounted at '%s', which no layer names",
+                         volume, (const char *)k, rel);
+    }
+  *out_subpath = (found && *found) ? g_steal_pointer (&found) : NULL;
+  return TRUE;
+}
+
+/* CRI-O image volumes of ModelPack artifacts (or any artifact: the library decides whether
+ * it is ModelPack) -> actions. */
+static gboolean
+plan_image_volumes (const HookConfig *c, JsonObject *annotations, JsonObject *config,
+                    GPtrArray *actions, GError **error)
+{
+  const char *volumes_json = get_string (annotations, ANNOTATION_CRIO_VOLUMES);
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GHashTable) volumes = NULL; /* container_path -> manifest digest */
+  JsonArray *list, *mounts;
+  GHashTableIter it;
+  gpointer k, v;
+
+  if (volumes_json == NULL)
+    return TRUE;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, volumes_json, -1, error)
+      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    {
+      g_clear_error (error);
+      return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
+                       ANNOTATION_CRIO_VOLUMES);
+    }
+  list = json_node_get_array (json_parser_get_root (parser));
+  volumes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *n = json_array_get_element (list, i);
+      JsonObject *vol = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      const char *cpath = get_string (vol, "container_path");
+      const char *image = get_string (get_object (vol, "image"), "image");
+      g_autofree char *blob = artifact_blob_digest (c, get_string (vol, "host_path"));
+      g_autofree char *manifest = NULL;
+
+      if (blob == NULL || cpath == NULL || image == NULL)
+        continue;
+      manifest = g_str_has_prefix (image, "sha256:") ? g_strdup (image)
+                                                     : g_strconcat ("sha256:", image, NULL);
+      if (strlen (manifest) != 71 || strspn (manifest + 7, "0123456789abcdef") != 64)
+        return mv_throw (error, MV_ERROR_FAILED, "image volume %s: bad artifact digest", cpath);
+      g_hash_table_replace (volumes, g_strdup (cpath), g_steal_pointer (&manifest));
+    }
+
+  mounts = get_array (config, "mounts");
+  g_hash_table_iter_init (&it, volumes);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      const char *volume = k;
+      g_autoptr (GHashTable) rel_by_digest
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_autofree char *manifest_path = NULL;
+      g_autoptr (GBytes) manifest_bytes = NULL;
+      g_autoptr (JsonNode) manifest = NULL;
+      g_autoptr (Action) a = g_new0 (Action, 1);
+      gsize vlen = strlen (volume);
+
+      for (guint i = 0; mounts && i < json_array_get_length (mounts); i++)
+        {
+          JsonObject *m = json_array_get_object_element (mounts, i);
+          const char *dest = get_string (m, "destination");
+          g_autofree char *blob = artifact_blob_digest (c, get_string (m, "source"));
+
+          if (blob == NULL || dest == NULL || strncmp (dest, volume, vlen) != 0
+              || dest[vlen] != '/')
+            continue;
+          g_hash_table_replace (rel_by_digest, g_steal_pointer (&blob), g_strdup (dest + vlen + 1));
+        }
+      if (g_hash_table_size (rel_by_digest) == 0)
+        continue;
+
+      manifest_path
+          = g_build_filename (c->artifacts_dir, "blobs", "sha256", (const char *)v + 7, NULL);
+      manifest_bytes
+          = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
+      if (manifest_bytes == NULL)
+        return mv_prefix_error (error, "image volume %s", volume);
+      manifest = parse_json (manifest_bytes, "artifact manifest", error);
+      if (manifest == NULL)
+        return mv_prefix_error (error, "image volume %s", volume);
+      if (!derive_subpath (json_node_get_object (manifest), rel_by_digest, volume, &a->subpath,
+                           error))
+        return FALSE;
+      if (!mv_path_validate_container_dest (volume, NULL, error))
+        return mv_prefix_error (error, "image volume");
+      a->layout = g_strdup (c->artifacts_dir);
+      a->manifest = g_strdup (v);
+      a->dest = g_strdup (volume);
+      g_ptr_array_add (actions, g_steal_pointer (&a));
+    }
+  return TRUE;
+}
+
+/* modelvol.io/mounts: [{"ref": "...", "path": "/abs"[, "subPath": "dir"]}] */
+static gboolean
+plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
+{
+  const char *value = get_string (annotations, ANNOTATION_MOUNTS);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonArray *list;
+
+  if (value == NULL)
+    return TRUE;
+  if (strlen (value) > ANNOTATION_MAX)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s is larger than %d bytes",
+                     ANNOTATION_MOUNTS, ANNOTATION_MAX);
+  /* json-glib would cut a string at an escaped NUL: "/a\u0000/../x" must not become "/a". */
+  if (strstr (value, "\\u0000") != NULL)
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
+                     ANNOTATION_MOUNTS);
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, value, -1, NULL)
+      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
+                     ANNOTATION_MOUNTS);
+  list = json_node_get_array (json_parser_get_root (parser));
+  if (json_array_get_length (list) > MOUNTS_MAX)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s has more than %d entries",
+                     ANNOTATION_MOUNTS, MOUNTS_MAX);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *n = json_array_get_element (list, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      g_autoptr (Action) a = g_new0 (Action, 1);
+      g_autoptr (GList) members = NULL;
+      const char *ref, *path, *sub;
+
+      if (o == NULL)
+        return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u is not an object",
+                         ANNOTATION_MOUNTS, i);
+      members = json_object_get_members (o);
+      for (GList *l = members; l; l = l->next)
+        if (!g_str_equal (l->data, "ref") && !g_str_equal (l->data, "path")
+            && !g_str_equal (l->data, "subPath"))
+          {
+            g_autofree char *shown = mv_escape_for_display (l->data, 64);
+            return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u: unknown key '%s'",
+                             ANNOTATION_MOUNTS, i, shown);
+          }
+      ref = get_string (o, "ref");
+      path = get_string (o, "path");
+      sub = get_string (o, "subPath");
+      if (ref == NULL || path == NULL || (json_object_has_member (o, "subPath") && sub == NULL))
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "annotation %s: entry %u needs string \"ref\" and \"path\"",
+                         ANNOTATION_MOUNTS, i);
+      if (!mv_path_validate_container_dest (path, NULL, error))
+        return mv_prefix_error (error, "annotation %s: entry %u", ANNOTATION_MOUNTS, i);
+      if (sub != NULL && *sub != '\0')
+        {
+          if (!mv_path_normalize (sub, MV_PATH_NONE, &a->subpath, error))
+            return mv_prefix_error (error, "annotation %s: entry %u: subPath", ANNOTATION_MOUNTS,
+                                    i);
+        }
+      a->ref = g_strdup (ref);
+      a->dest = g_strdup (path);
+      g_ptr_array_add (actions, g_steal_pointer (&a));
+    }
+  return TRUE;
+}
+
+/* An allowlist entry "host[:port]" or "host[:port]/path" matches a normalized reference at a
+ * component boundary. */
+static gboolean
+pull_allowed (const HookConfig *c, const char *normalized)
+{
+  for (guint i = 0; c->pull_allowlist[i]; i++)
+    {
+      const char *e = c->pull_allowlist[i];
+      gsize n = strlen (e);
+      if (n > 0 && strncmp (normalized, e, n) == 0
+          && (normalized[n] == '/' || normalized[n] == ':' || normalized[n] == '@'))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, const char *id, int pid,
+            const char *rootfs, GError **error)
+{
+  g_autofree char *digest = NULL;
+  MvMountFlags flags = c->noexec ? MV_MOUNT_NOEXEC : MV_MOUNT_NONE;
+
+  if (a->layout != NULL)
+    {
+      g_autofree char *entry = g_strconcat ("@", a->manifest, NULL);
+      g_autoptr (GError) local_error = NULL;
+
+      /* No name: CRI-O may have pulled it with a pod's own pull secret, and a name would
+       * make it reachable by reference from any pod (see docs/architecture.md). */
+      if (!lib->import_layout (store, a->layout, entry, "", &digest, NULL, &local_error))
+        {
+          if (g_error_matches (local_error, lib->error_quark (), MV_ERROR_NOT_MODELPACK))
+            {
+              g_debug ("image volume %s: not a ModelPack artifact, left to the runtime", a->dest);
+              return TRUE;
+            }
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return mv_prefix_error (error, "image volume %s", a->dest);
+        }
+    }
+  else
+    {
+      g_autofree char *normalized = lib->normalize (a->ref, error);
+      g_autoptr (GError) local_error = NULL;
+
+      if (normalized == NULL)
+        return mv_prefix_error (error, "annotation %s", ANNOTATION_MOUNTS);
+      if (!lib->resolve (store, normalized, &digest, &local_error))
+        {
+          if (!g_error_matches (local_error, lib->error_quark (), MV_ERROR_NOT_FOUND))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          if (!c->annotation_pulls || !pull_allowed (c, normalized))
+            return mv_throw (error, MV_ERROR_NOT_FOUND,
+                             "model %s is not in the store, and the hook may not pull it "
+                             "(not on [hook] pull-allowlist)",
+                             normalized);
+          if (!lib->pull (store, normalized, MV_PULL_NONE, c->auth_file, &digest, NULL, error))
+            return FALSE;
+        }
+    }
+  return lib->mount_in_container (store, digest, a->subpath, id, pid, rootfs, a->dest, flags, NULL,
+                                  error);
+}
+
+typedef enum
+{
+  LIGHT_DONE,
+  LIGHT_FAILED,
+  LIGHT_NEEDS_LIBRARY,
+} LightResult;
+
+/* The warm path, without libmodelvol: every action is an image volume whose model is stored
+ * and checked out already. Record the uses under the shared store lock, then attach. */
+static LightResult
+run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const char *id, int pid,
+           const char *rootfs, GError **error)
+{
+  g_autoptr (GPtrArray) checkouts = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *record = NULL;
+  mv_autofd int pidfd = -1;
+  mv_autofd int lock_fd = -1;
+  MvMountFlags flags = c->noexec ? MV_MOUNT_NOEXEC : MV_MOUNT_NONE;
+  guint64 start = 0;
+  gboolean ok = TRUE, needs_library = FALSE;
+
+  for (guint i = 0; i < actions->len; i++)
+    {
+      const Action *a = actions->pdata[i];
+      g_autofree char *checkout
+          = a->layout ? mv_store_peek_checkout (c->store_root, a->manifest) : NULL;
+      if (checkout == NULL)
+        return LIGHT_NEEDS_LIBRARY;
+    }
+  pidfd = mv_container_pidfd (pid, &start, error);
+  if (pidfd < 0)
+    return LIGHT_FAILED;
+  lock_fd = mv_store_lock_root_shared (c->store_root, 30000, error);
+  if (lock_fd < 0)
+    return LIGHT_FAILED;
+  record = g_strdup_printf ("kind=container\npid=%d\nstart=%" G_GUINT64_FORMAT "\n", pid, start);
+  for (guint i = 0; ok && !needs_library && i < actions->len; i++)
+    {
+      const Action *a = actions->pdata[i];
+      char *checkout = mv_store_peek_checkout (c->store_root, a->manifest);
+      if (checkout == NULL) /* removed before we took the lock */
+        needs_library = TRUE;
+      else
+        {
+          g_ptr_array_add (checkouts, checkout);
+          ok = mv_uses_add (run_dir, a->manifest, id, record, error);
+        }
+    }
+  mv_close_fdp (&lock_fd);
+  for (guint i = 0; ok && !needs_library && i < actions->len; i++)
+    {
+      const Action *a = actions->pdata[i];
+      ok = mv_attach_in_container (checkouts->pdata[i], a->subpath, pidfd, pid, rootfs, a->dest,
+                                   flags, error);
+      if (!ok)
+        mv_prefix_error (error, "image volume %s", a->dest);
+    }
+  if (!ok || needs_library)
+    (void)mv_uses_drop_all_of (run_dir, id, NULL, NULL);
+  return !ok ? LIGHT_FAILED : needs_library ? LIGHT_NEEDS_LIBRARY : LIGHT_DONE;
+}
+
+static gboolean
+hook_main (int argc, char **argv, GError **error)
+{
+  g_auto (HookConfig) c = { 0 };
+  const char *config_path = MV_SYSCONFDIR "/modelvol/modelvol.conf";
+  gboolean explicit_config = FALSE;
+  const char *stage = NULL;
+  g_autoptr (GBytes) state_bytes = NULL;
+  g_autoptr (JsonNode) state = NULL;
+  g_autoptr (JsonNode) config = NULL;
+  g_autoptr (GPtrArray) actions = g_ptr_array_new_with_free_func ((GDestroyNotify)action_free);
+  JsonObject *st, *annotations, *cfg;
+  const char *id, *bundle, *volumes;
+  gboolean wanted;
+  Lib lib = { 0 };
+  MvStore *store = NULL;
+  g_autofree char *rootfs = NULL;
+  g_autofree char *run_dir = NULL;
+  gboolean ok;
+  gint64 pid;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--config") && i + 1 < argc)
+        config_path = argv[++i], explicit_config = TRUE;
+      else if (argv[i][0] != '-' && stage == NULL)
+        stage = argv[i];
+      else
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "usage: modelvol-hook [--config FILE] createRuntime|poststop");
+    }
+  if (stage == NULL)
+    return mv_throw (error, MV_ERROR_FAILED, "no hook stage given (createRuntime or poststop)");
+  if (!load_config (config_path, explicit_config, &c, error))
+    return FALSE;
+
+  state_bytes = mv_stream_read_all (STDIN_FILENO, STATE_MAX, "the OCI state on stdin", error);
+  if (state_bytes == NULL)
+    return FALSE;
+  state = parse_json (state_bytes, "the OCI state", error);
+  if (state == NULL)
+    return FALSE;
+  st = json_node_get_object (state);
+  annotations = get_object (st, "annotations");
+  id = get_string (st, "id");
+  bundle = get_string (st, "bundle");
+
+  /* The fast path: nothing of ours in this container. */
+  volumes = get_string (annotations, ANNOTATION_CRIO_VOLUMES);
+  wanted = get_string (annotations, ANNOTATION_MOUNTS) != NULL
+           || (volumes != NULL && strstr (volumes, c.artifacts_dir) != NULL);
+  if (!wanted)
+    return TRUE;
+  if (id == NULL || bundle == NULL || !g_path_is_absolute (bundle))
+    return mv_throw (error, MV_ERROR_FAILED, "the OCI state lacks id or an absolute bundle");
+
+  if (c.run_dir != NULL)
+    g_setenv ("MODELVOL_RUN_DIR", c.run_dir, TRUE);
+  if (c.registries_conf != NULL)
+    g_setenv ("CONTAINERS_REGISTRIES_CONF", c.registries_conf, TRUE);
+
+  if (!mv_use_id_is_valid (id))
+    return mv_throw (error, MV_ERROR_FAILED, "the OCI state's container id is not valid");
+  run_dir = c.run_dir ? g_strdup (c.run_dir) : mv_run_dir_for_root (c.store_root);
+  if (g_str_equal (stage, "poststop"))
+    return mv_uses_drop_all_of (run_dir, id, NULL, error);
+  if (!g_str_equal (stage, "createRuntime") && !g_str_equal (stage, "prestart")
+      && !g_str_equal (stage, "createContainer"))
+    return mv_throw (error, MV_ERROR_FAILED, "unknown hook stage '%s'", stage);
+
+  {
+    g_autofree char *path = g_build_filename (bundle, "config.json", NULL);
+    g_autoptr (GBytes) bytes = mv_file_get_contents_at (AT_FDCWD, path, TRUE, CONFIG_MAX, error);
+    if (bytes == NULL)
+      return FALSE;
+    config = parse_json (bytes, "the bundle's config.json", error);
+    if (config == NULL)
+      return FALSE;
+  }
+  cfg = json_node_get_object (config);
+  /* Annotations as the runtime wrote them into config.json rule; the state's are a copy. */
+  if (get_object (cfg, "annotations") != NULL)
+    annotations = get_object (cfg, "annotations");
+  if (!plan_image_volumes (&c, annotations, cfg, actions, error)
+      || !plan_annotation (annotations, actions, error))
+    return FALSE;
+  if (actions->len == 0)
+    return TRUE;
+
+  {
+    JsonNode *n = json_object_get_member (st, "pid");
+    pid = (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64)
+              ? json_node_get_int (n)
+              : 0;
+  }
+  if (pid <= 0 || pid > G_MAXINT)
+    return mv_throw (error, MV_ERROR_FAILED, "the OCI state has no container pid");
+  {
+    const char *root_path = get_string (get_object (cfg, "root"), "path");
+    if (root_path == NULL)
+      return mv_throw (error, MV_ERROR_FAILED, "config.json has no root.path");
+    rootfs = g_path_is_absolute (root_path) ? g_strdup (root_path)
+                                            : g_build_filename (bundle, root_path, NULL);
+  }
+
+  /* Engines may inject us twice (the hasBindMounts and the annotation hooks.d files both
+   * match, as each engine judges): the first run records its mounts, the second sees them. */
+  {
+    g_auto (GStrv) uses = mv_uses_list_of (run_dir, id);
+    if (uses[0] != NULL)
+      return TRUE;
+  }
+  switch (run_light (&c, run_dir, actions, id, (int)pid, rootfs, error))
+    {
+      case LIGHT_DONE:
+        return TRUE;
+      case LIGHT_FAILED:
+        return FALSE;
+      case LIGHT_NEEDS_LIBRARY:
+        break;
+    }
+
+  if (!lib_load (&lib, error))
+    return FALSE;
+  store = lib.store_open (c.store_root, MV_STORE_OPEN_CREATE, NULL, error);
+  if (store == NULL)
+    return FALSE;
+  ok = TRUE;
+  for (guint i = 0; ok && i < actions->len; i++)
+    ok = run_action (&lib, store, &c, actions->pdata[i], id, (int)pid, rootfs, error);
+  /* Fail closed: this container will not start, so it uses nothing. */
+  if (!ok)
+    (void)lib.release_container (store, id, NULL, NULL);
+  lib.store_free (store);
+  return ok;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* Hooks run with whatever environment the runtime passes: trust none of it. */
+  clearenv ();
+  setenv ("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  setlocale (LC_ALL, "C.UTF-8");
+
+  if (!hook_main (argc, argv, &error))
+    {
+      g_autofree char *shown = mv_escape_for_display (error->message, 2048);
+      fprintf (stderr, "modelvol-hook: %s\n", shown);
+      return 1;
+    }
+  return 0;
+}
