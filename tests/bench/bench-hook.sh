@@ -59,30 +59,27 @@ make_bundle "$work/crio-hook" true && crio_image_volume "$work/crio-hook" "$art"
 make_bundle "$work/ann" true && add_hook "$work/ann"
 bundle_jq "$work/ann" '.annotations["modelvol.io/mounts"] = "[{\"ref\": \"bench.example/org/model:v1\", \"path\": \"/model\"}]"'
 
-median_ms() { # CMD... : median wall time of RUNS runs, in ms
-  python3 - "$runs" "$@" <<'PY'
+# Medians of RUNS runs of each case, the cases interleaved run by run so that drift in the
+# machine's load touches them all alike.
+read -r plain noop crio crio_hook ann hook_noop true_ms < <(python3 - "$runs" "$work" "$hook" "$conf" <<'PY'
 import subprocess, sys, time
-runs, cmd = int(sys.argv[1]), sys.argv[2:]
-ts = []
+runs, work, hook, conf = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+state = ('{"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": 1, "bundle": "%s/noop"}'
+         % work).encode()
+cases = [["runc", "run", "--bundle", f"{work}/{b}", f"mvbench-{b}-@I@"]
+         for b in ("plain", "noop", "crio", "crio-hook", "ann")]
+cases += [[hook, "--config", conf, "createRuntime"], ["/bin/true"]]
+times = [[] for _ in cases]
 for i in range(runs):
-    c = [a.replace("@I@", str(i)) for a in cmd]
-    t = time.perf_counter()
-    subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True)
-    ts.append(time.perf_counter() - t)
-ts.sort()
-print("%.1f" % (ts[len(ts) // 2] * 1000))
+    for c, ts in zip(cases, times):
+        argv = [a.replace("@I@", str(i)) for a in c]
+        t = time.perf_counter()
+        subprocess.run(argv, input=state if argv[0] == hook else b"", stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+        ts.append(time.perf_counter() - t)
+print(" ".join("%.1f" % (sorted(ts)[len(ts) // 2] * 1000) for ts in times))
 PY
-}
-
-runc_ms() { median_ms runc run --bundle "$work/$1" "mvbench-$1-@I@"; }
-plain=$(runc_ms plain)
-noop=$(runc_ms noop)
-crio=$(runc_ms crio)
-crio_hook=$(runc_ms crio-hook)
-ann=$(runc_ms ann)
-state='{"ociVersion": "1.0.2", "id": "x", "status": "creating", "pid": 1, "bundle": "'$work/noop'"}'
-hook_noop=$(median_ms bash -c "exec \"\$0\" --config \"\$1\" createRuntime <<<\"\$2\"" "$hook" "$conf" "$state")
-true_ms=$(median_ms bash -c 'exec /bin/true')
+)
 
 cat <<EOF
 modelvol hook benchmark: runc run (create+start+delete) of busybox 'true', medians of $runs
@@ -96,5 +93,5 @@ machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 | 4. CRI-O image volume + hook mounting the warm model | $crio_hook | +$(echo "$crio_hook - $crio" | bc) vs 3 (target < 30) |
 | 5. annotation + hook mounting a warm named model | $ann | +$(echo "$ann - $plain" | bc) vs 1 |
 
-hook alone on a no-op state: $hook_noop ms (bash exec of /bin/true: $true_ms ms)
+hook alone on a no-op state: $hook_noop ms (exec of /bin/true: $true_ms ms)
 EOF
