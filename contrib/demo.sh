@@ -1,10 +1,11 @@
 #!/bin/bash
 # modelvol end to end on one Debian 12 machine, as root:
 #   installs dependencies, builds, starts a local OCI registry, pushes a sample ModelPack
-#   model (raw, tar, tar+gzip and tar+zstd layers), pulls it into a modelvol store, imports
-#   the same artifact from an OCI layout written by skopeo (the format of CRI-O's artifact
-#   store), and runs a real runc container with the model tree mounted read-only, printing
-#   what the container sees.
+#   model (raw, tar, tar+gzip and tar+zstd layers), pulls it into a modelvol store, then
+#   plays CRI-O: skopeo writes the artifact into a CRI-O artifact store (an OCI layout), and
+#   a runc container gets the bundle CRI-O 1.33+ writes for an image volume of it (one
+#   read-only bind mount per layer blob) -- once as CRI-O leaves it (tar files), once with
+#   modelvol-hook, which mounts the real, unpacked, deduplicated model tree read-only.
 # Cleans up after itself; safe to rerun. Options: --no-deps (skip apt), --keep (keep workdir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ work=$(mktemp -d /var/tmp/modelvol-demo.XXXXXX)
 cleanup() {
   registry_stop 2>/dev/null || true
   runc delete -f "mv-demo-$$" >/dev/null 2>&1 || true
+  chmod -R u+w "$work" 2>/dev/null || true
   if [ $keep = 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
 }
 trap cleanup EXIT
@@ -48,7 +50,21 @@ registry_start "$work/registry"
 echo "registry at $REGISTRY"
 
 step "Building a sample ModelPack model and pushing it to $REGISTRY/demo/tiny-llm:v1"
-python3 tests/lib/mkmodel.py preset all-kinds --out "$work/src" --ref v1 >/dev/null
+# The shape of a real model: safetensors shards and configs as raw files, a tokenizer as a
+# tar, docs as tar+gzip, code as tar+zstd.
+cat >"$work/spec.json" <<'EOF'
+{"family": "cncf", "layers": [
+ {"kind": "weight", "format": "raw", "path": "model-00001-of-00002.safetensors", "content": {"random": 3000000, "seed": "demo-1"}},
+ {"kind": "weight", "format": "raw", "path": "model-00002-of-00002.safetensors", "content": {"random": 2000000, "seed": "demo-2"}},
+ {"kind": "weight.config", "format": "raw", "path": "config.json", "content": "{\"model_type\": \"tiny-llm\", \"vocab_size\": 32000}\n"},
+ {"kind": "weight.config", "format": "tar", "path": "tokenizer", "entries": [
+   {"name": "tokenizer/tokenizer.json", "content": "{\"version\": \"1.0\"}\n"},
+   {"name": "tokenizer/special_tokens_map.json", "content": "{}\n"}]},
+ {"kind": "doc", "format": "tar+gzip", "path": "docs", "entries": [{"name": "docs/README.md", "content": "# tiny-llm\n"}]},
+ {"kind": "code", "format": "tar+zstd", "path": "code", "entries": [{"name": "code/generate.py", "content": "print('hello')\n"}]}
+]}
+EOF
+python3 tests/lib/mkmodel.py build --spec "$work/spec.json" --out "$work/src" --ref v1 >/dev/null
 python3 tests/lib/ocipush.py "oci:$work/src:v1" "$REGISTRY/demo/tiny-llm:v1"
 
 step "Pulling it into the modelvol store (an insecure local registry: plain HTTP)"
@@ -56,38 +72,39 @@ export MODELVOL_ROOT=$work/store
 "$mv" pull --tls-verify=false "$REGISTRY/demo/tiny-llm:v1"
 "$mv" ls
 
-step "The CRI-O path: the same artifact as an OCI layout (skopeo), imported: nothing new to store"
-skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/demo/tiny-llm:v1" "oci:$work/layout:v1"
-find "$work/layout/blobs" -type f | wc -l | xargs printf '%s blobs in the layout\n'
-"$mv" import "oci:$work/layout:v1" --name "$REGISTRY/demo/tiny-llm:v1"
-"$mv" inspect "$REGISTRY/demo/tiny-llm:v1"
-model=$("$mv" path "$REGISTRY/demo/tiny-llm:v1")
-echo "shared checkout: $model"
+step "CRI-O's artifact store: skopeo writes the artifact into <graphroot>/artifacts (an OCI layout)"
+graph=$work/graph
+mkdir -p "$graph"
+skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/demo/tiny-llm:v1" \
+  "oci:$graph/artifacts:$REGISTRY/demo/tiny-llm:v1"
+digest=$(jq -r '.manifests[0].digest' "$graph/artifacts/index.json")
+echo "$(find "$graph/artifacts/blobs" -type f | wc -l) blobs; artifact $digest"
 
-step "Running a runc container with the model mounted read-only at /models"
-bundle=$work/bundle
-mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/models" "$bundle/rootfs/proc" "$bundle/rootfs/dev"
-cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for t in sh ls cat find head wc touch stat; do ln -sf busybox "$bundle/rootfs/bin/$t"; done
-(cd "$bundle" && runc spec)
-python3 - "$bundle/config.json" "$model" <<'PY'
-import json, sys
-path, model = sys.argv[1], sys.argv[2]
-c = json.load(open(path))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/sh", "-c",
-  "echo '--- find /models:'; find /models | head -40; "
-  "echo '--- /models/config.json:'; head -c 300 /models/config.json 2>/dev/null; echo; "
-  "echo '--- mount:'; grep ' /models ' /proc/self/mounts; "
-  "echo '--- write test:'; touch /models/x 2>&1 || true"]
-c["root"]["readonly"] = True
-c["mounts"].append({"destination": "/models", "type": "bind", "source": model,
-                    "options": ["rbind", "ro", "nosuid", "nodev"]})
-json.dump(c, open(path, "w"), indent=2)
-PY
-runc run --bundle "$bundle" "mv-demo-$$"
+# The bundles, built with the test suite's helpers (busybox-static rootfs, CRI-O's mounts).
+T=$work MODELVOL=$mv MODELVOL_HOOK=$src/build/hooks/modelvol-hook TEST_NAME=demo
+. tests/lib/container.sh
+cat >"$work/modelvol.conf" <<EOF
+[store]
+root=$MODELVOL_ROOT
+[crio]
+graphroot=$graph
+EOF
+show='echo "--- find /models:"; find /models | sort | head -30
+  echo "--- /models/tokenizer:"; ls -l /models/tokenizer 2>&1 | head -5
+  echo "--- mount:"; awk "\$5 == \"/models\" {print \$5, \$6}" /proc/self/mountinfo | tail -n 1
+  echo "--- write test:"; touch /models/x 2>&1 && echo "wrote /models/x"'
+make_bundle "$work/crio" "$show"
+crio_image_volume "$work/crio" "$graph/artifacts" "$digest" /models
+cp -a "$work/crio" "$work/crio-hook"
+bundle_add_hook "$work/crio-hook" "$work/modelvol.conf"
+
+step "A container as CRI-O makes it today: one bind mount per layer blob, tar layers as tar files"
+runc run --bundle "$work/crio" "mv-demo-$$" </dev/null
+
+step "The same container with modelvol-hook: the real model tree, read-only, from the store"
+runc run --bundle "$work/crio-hook" "mv-demo-$$" </dev/null
 
 step "Store usage"
 "$mv" df
 echo
-echo "Done. The model tree was unpacked once into the store and mounted read-only."
+echo "Done. The model was unpacked once into the store; containers get its tree read-only."
