@@ -169,7 +169,11 @@ attach_in_namespace (int pidfd, int pid, const char *rootfs, const char *dest, i
   root_fd = open (rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0)
     return mv_throw_errno_prefix (error, "opening the container's rootfs '%s'", rootfs);
-  dest_fd = mv_chaseat (root_fd, dest, MV_CHASE_RESOLVE_IN_ROOT | MV_CHASE_MKDIR, error);
+  /* openat2(RESOLVE_IN_ROOT) where the destination exists (CRI-O volumes: runc made it);
+   * the component walk, creating what is missing inside the rootfs, where it does not. */
+  dest_fd = mv_chaseat (root_fd, dest, MV_CHASE_RESOLVE_IN_ROOT, NULL);
+  if (dest_fd < 0)
+    dest_fd = mv_chaseat (root_fd, dest, MV_CHASE_RESOLVE_IN_ROOT | MV_CHASE_MKDIR, error);
   if (dest_fd < 0)
     return mv_prefix_error (error, "destination '%s'", dest);
   /* A destination that is a link to "/" resolves, in-root, to the rootfs itself: a model

@@ -52,7 +52,7 @@ DIG2=$(jq -r --arg r "$R/org/llama-legacy:v1" '.manifests[] | select(.annotation
 # What the container reports: every file with its hash, every directory, a write attempt and
 # the mount's options.
 # shellcheck disable=SC2016
-REPORT='cd /model && find . -type d | sort | sed "s/^/D /"; find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done;
+REPORT='ls -l /proc/1/fd /proc/1/cwd | sed "s/^/FD /"; mount -o remount,rw /model 2>/dev/null && echo REMOUNT-RW; cd /model && find . -type d | sort | sed "s/^/D /"; find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done;
   if touch /model/new 2>/tmp/err; then echo WRITE-OK; else echo "WRITE-FAILED $(cat /tmp/err)"; fi;
   awk "\$5 == \"/model\" {print \"MOUNT \" \$6}" /proc/self/mountinfo | tail -n 1'
 expected_report() {
@@ -76,6 +76,9 @@ check "tar layers are unpacked into nested directories" -- grep -qx 'D ./tokeniz
 check "writes fail with EROFS" -- grep -q 'WRITE-FAILED.*Read-only file system' <<<"$LAST_STDOUT"
 mflags=$(grep '^MOUNT ' <<<"$LAST_STDOUT" | cut -d' ' -f2)
 check "mounted ro,nosuid,nodev ($mflags)" -- bash -c '[[ ",$1," == *,ro,* && ",$1," == *,nosuid,* && ",$1," == *,nodev,* ]]' _ "$mflags"
+check "a remount read-write from inside the container fails" -- bash -c '! grep -q REMOUNT-RW <<<"$1"' _ "$LAST_STDOUT"
+check "no fd of the hook reaches the container's init" -- bash -c '! grep "^FD " <<<"$1" | grep -Eq "$2|pidfd|memfd|oci-state|\\.lock"' _ "$LAST_STDOUT" "$ROOT"
+grep '^FD ' <<<"$LAST_STDOUT" | sed 's/^/# /' || true
 assert_eq "$(host_mounts)" "$before" "the host's mount table is unchanged"
 check "the model is in the store, by CRI-O's digest (imported from its store)" -- has_model "$DIG"
 check "poststop dropped the use record" -- bash -c '! ls "$1"/run/uses/*/mv-crio-1 2>/dev/null' _ "$ROOT"
