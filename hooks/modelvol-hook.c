@@ -66,7 +66,8 @@ main (int argc, char **argv)
     }
   if (len > STATE_MAX)
     {
-      fprintf (stderr, "modelvol-hook: the OCI state on stdin is larger than the limit of %d bytes\n",
+      fprintf (stderr,
+               "modelvol-hook: the OCI state on stdin is larger than the limit of %d bytes\n",
                STATE_MAX);
       return 1;
     }
