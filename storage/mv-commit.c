@@ -15,6 +15,7 @@
 #include "mv-digest-private.h"
 #include "mv-path-private.h"
 #include "mv-repo-private.h"
+#include "mv-sandbox-private.h"
 #include "mv-unpack-private.h"
 
 #define COPY_CHUNK (1024 * 1024)
@@ -464,8 +465,13 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
 static gboolean
 import_tar (LayerImport *li, MvBlobReader *blob, GError **error)
 {
-  g_autoptr (MvEntryReader) reader = mv_tar_reader_new (blob, li->spec->format, error);
+  g_autoptr (MvEntryReader) reader = NULL;
+  MvUnpackLimits limits;
 
+  /* libarchive, zlib and zstd run in the confined child (mv-sandbox); what comes back is
+   * validated here, entry by entry, exactly as before. */
+  mv_unpack_limits_default (&limits);
+  reader = mv_sandboxed_tar_reader_new (blob, li->spec->format, &limits, error);
   if (reader == NULL)
     return FALSE;
   for (;;)
@@ -487,7 +493,7 @@ import_tar (LayerImport *li, MvBlobReader *blob, GError **error)
       if (!ok)
         return FALSE;
     }
-  return mv_blob_reader_finish (blob, error);
+  return mv_entry_reader_finish (reader, error) && mv_blob_reader_finish (blob, error);
 }
 
 /* Moves staged objects into repo/objects; an object that appeared meanwhile is kept as is. */

@@ -39,6 +39,23 @@ typedef enum
   MV_ENTRY_OTHER, /* devices, fifos, sockets, unknown type flags */
 } MvEntryType;
 
+typedef enum
+{
+  MV_WHAT_FILE,
+  MV_WHAT_DIRECTORY,
+  MV_WHAT_SYMLINK,
+  MV_WHAT_HARDLINK,
+  MV_WHAT_CHARDEV,
+  MV_WHAT_BLOCKDEV,
+  MV_WHAT_FIFO,
+  MV_WHAT_SOCKET,
+  MV_WHAT_UNKNOWN,
+  MV_WHAT_LAST = MV_WHAT_UNKNOWN,
+} MvWhat;
+
+/** mv_what_to_string: the entry type in words, for messages ("character device", ...) */
+const char *mv_what_to_string (MvWhat what);
+
 typedef struct
 {
   MvEntryType type;
@@ -46,7 +63,8 @@ typedef struct
   char *link_target; /* symlinks and hardlinks */
   guint32 mode;      /* permission bits as in the layer; only the exec bit is kept */
   gint64 size;       /* regular files */
-  const char *what;  /* type in words for messages: "character device", "fifo", ... */
+  MvWhat what_code;
+  const char *what; /* mv_what_to_string (what_code) */
   gboolean sparse;
 } MvEntry;
 
@@ -60,6 +78,31 @@ typedef struct MvEntryReader MvEntryReader;
  * @format: TAR, TAR_GZIP or TAR_ZSTD; the compression must be exactly that
  */
 MvEntryReader *mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error);
+/**
+ * mv_tar_reader_new_fd:
+ * The same, reading the layer from @fd (the sandboxed child's stdin); no digest. Counts the
+ * bytes read in mv_entry_reader_get_nread().
+ */
+MvEntryReader *mv_tar_reader_new_fd (int fd, MvLayerFormat format, GError **error);
+/** mv_entry_reader_get_nread: compressed bytes read so far (fd readers) */
+guint64 mv_entry_reader_get_nread (MvEntryReader *self);
+/**
+ * mv_entry_reader_finish:
+ * After the last entry: for a sandboxed reader, waits for the child and the feeding thread
+ * and reports their errors; for others, nothing.
+ */
+gboolean mv_entry_reader_finish (MvEntryReader *self, GError **error);
+
+/* A reader whose entries come from elsewhere (mv-sandbox): the reader calls these. */
+typedef struct
+{
+  int (*next) (gpointer remote, MvEntry *out_entry, GError **error);
+  gssize (*read_data) (gpointer remote, const void **out_buf, GError **error);
+  gboolean (*finish) (gpointer remote, GError **error);
+  void (*free) (gpointer remote);
+} MvRemoteEntries;
+MvEntryReader *mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote);
+
 /** mv_entry_reader_next: 1 with @out_entry filled, 0 at the end, -1 on error */
 int mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error);
 /** mv_entry_reader_read_data: the current file entry's bytes; 0 at its end, -1 on error */

@@ -4,8 +4,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mv-error-private.h"
 #include "mv-path-private.h"
@@ -249,7 +251,12 @@ struct MvEntryReader
 {
   struct archive *outer; /* the blob, decompressed by the media type's filter only */
   struct archive *a;     /* the tar parser, reading the outer's bytes through the tap */
-  MvBlobReader *blob;
+  MvBlobReader *blob;    /* the source: a blob reader, or */
+  int in_fd;             /* an fd (the sandboxed child's stdin) */
+  guint8 *in_buf;
+  guint64 nread;
+  const MvRemoteEntries *remote_vtable; /* or entries from elsewhere (mv-sandbox) */
+  gpointer remote;
   MvLayerFormat format;
   GError *read_error; /* from the blob or the tap, surfaced instead of libarchive's message */
   gint64 data_offset;
@@ -428,6 +435,8 @@ tap_clear (TarTap *t)
   g_queue_clear_full (&t->starts, g_free);
 }
 
+#define FD_CHUNK (256 * 1024)
+
 static la_ssize_t
 tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
 {
@@ -436,6 +445,21 @@ tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
 
   if (self->read_error != NULL)
     return -1;
+  if (self->blob == NULL)
+    {
+      do
+        n = read (self->in_fd, self->in_buf, FD_CHUNK);
+      while (n < 0 && errno == EINTR);
+      if (n < 0)
+        {
+          mv_throw_errno_prefix (&self->read_error, "reading the layer");
+          archive_set_error (a, EIO, "%s", self->read_error->message);
+          return -1;
+        }
+      self->nread += n;
+      *out_buf = self->in_buf;
+      return n;
+    }
   n = mv_blob_reader_next (self->blob, out_buf, &self->read_error);
   if (n < 0)
     {
@@ -496,14 +520,12 @@ throw_archive (MvEntryReader *self, GError **error)
                    msg ? msg : "unknown libarchive error");
 }
 
-MvEntryReader *
-mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
+static MvEntryReader *
+tar_reader_open (MvEntryReader *reader, MvLayerFormat format, GError **error)
 {
-  g_autoptr (MvEntryReader) self = g_new0 (MvEntryReader, 1);
-
+  g_autoptr (MvEntryReader) self = reader;
   struct archive_entry *raw_entry = NULL;
 
-  self->blob = blob;
   self->format = format;
   g_queue_init (&self->tap.starts);
   self->outer = archive_read_new ();
@@ -544,21 +566,81 @@ mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
   return g_steal_pointer (&self);
 }
 
-static const char *
-type_in_words (mode_t type)
+MvEntryReader *
+mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
+{
+  MvEntryReader *self = g_new0 (MvEntryReader, 1);
+
+  self->blob = blob;
+  self->in_fd = -1;
+  return tar_reader_open (self, format, error);
+}
+
+MvEntryReader *
+mv_tar_reader_new_fd (int fd, MvLayerFormat format, GError **error)
+{
+  MvEntryReader *self = g_new0 (MvEntryReader, 1);
+
+  self->in_fd = fd;
+  self->in_buf = g_malloc (FD_CHUNK);
+  return tar_reader_open (self, format, error);
+}
+
+MvEntryReader *
+mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote)
+{
+  MvEntryReader *self = g_new0 (MvEntryReader, 1);
+
+  self->in_fd = -1;
+  self->remote_vtable = vtable;
+  self->remote = remote;
+  return self;
+}
+
+guint64
+mv_entry_reader_get_nread (MvEntryReader *self)
+{
+  return self->nread;
+}
+
+gboolean
+mv_entry_reader_finish (MvEntryReader *self, GError **error)
+{
+  return self->remote_vtable ? self->remote_vtable->finish (self->remote, error) : TRUE;
+}
+
+const char *
+mv_what_to_string (MvWhat what)
+{
+  static const char *const words[] = {
+    [MV_WHAT_FILE] = "file",
+    [MV_WHAT_DIRECTORY] = "directory",
+    [MV_WHAT_SYMLINK] = "symlink",
+    [MV_WHAT_HARDLINK] = "hardlink",
+    [MV_WHAT_CHARDEV] = "character device",
+    [MV_WHAT_BLOCKDEV] = "block device",
+    [MV_WHAT_FIFO] = "fifo",
+    [MV_WHAT_SOCKET] = "socket",
+    [MV_WHAT_UNKNOWN] = "entry of unknown type",
+  };
+  return (guint)what <= MV_WHAT_LAST ? words[what] : words[MV_WHAT_UNKNOWN];
+}
+
+static MvWhat
+what_of_type (mode_t type)
 {
   switch (type)
     {
       case AE_IFCHR:
-        return "character device";
+        return MV_WHAT_CHARDEV;
       case AE_IFBLK:
-        return "block device";
+        return MV_WHAT_BLOCKDEV;
       case AE_IFIFO:
-        return "fifo";
+        return MV_WHAT_FIFO;
       case AE_IFSOCK:
-        return "socket";
+        return MV_WHAT_SOCKET;
       default:
-        return "entry of unknown type";
+        return MV_WHAT_UNKNOWN;
     }
 }
 
@@ -569,6 +651,8 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
   int r;
   const char *name;
 
+  if (self->remote_vtable != NULL)
+    return self->remote_vtable->next (self->remote, out_entry, error);
   memset (out_entry, 0, sizeof *out_entry);
   r = archive_read_next_header (self->a, &ae);
   if (r != ARCHIVE_OK && r != ARCHIVE_WARN && r != ARCHIVE_EOF)
@@ -619,7 +703,8 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
   if (archive_entry_hardlink (ae) != NULL)
     {
       out_entry->type = MV_ENTRY_HARDLINK;
-      out_entry->what = "hardlink";
+      out_entry->what_code = MV_WHAT_HARDLINK;
+      out_entry->what = mv_what_to_string (MV_WHAT_HARDLINK);
       out_entry->link_target = g_strdup (archive_entry_hardlink (ae));
       return 1;
     }
@@ -627,11 +712,11 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
     {
       case AE_IFREG:
         out_entry->type = MV_ENTRY_FILE;
-        out_entry->what = "file";
+        out_entry->what_code = MV_WHAT_FILE;
         break;
       case AE_IFDIR:
         out_entry->type = MV_ENTRY_DIR;
-        out_entry->what = "directory";
+        out_entry->what_code = MV_WHAT_DIRECTORY;
         break;
       case AE_IFLNK:
         {
@@ -639,15 +724,16 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
           if (t == NULL)
             t = archive_entry_symlink (ae);
           out_entry->type = MV_ENTRY_SYMLINK;
-          out_entry->what = "symlink";
+          out_entry->what_code = MV_WHAT_SYMLINK;
           out_entry->link_target = g_strdup (t ? t : "");
           break;
         }
       default:
         out_entry->type = MV_ENTRY_OTHER;
-        out_entry->what = type_in_words (archive_entry_filetype (ae));
+        out_entry->what_code = what_of_type (archive_entry_filetype (ae));
         break;
     }
+  out_entry->what = mv_what_to_string (out_entry->what_code);
   return 1;
 }
 
@@ -656,8 +742,11 @@ mv_entry_reader_read_data (MvEntryReader *self, const void **out_buf, GError **e
 {
   size_t size = 0;
   la_int64_t offset = 0;
-  int r = archive_read_data_block (self->a, out_buf, &size, &offset);
+  int r;
 
+  if (self->remote_vtable != NULL)
+    return self->remote_vtable->read_data (self->remote, out_buf, error);
+  r = archive_read_data_block (self->a, out_buf, &size, &offset);
   if (r == ARCHIVE_EOF)
     return 0;
   if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
@@ -679,6 +768,9 @@ mv_entry_reader_free (MvEntryReader *self)
 {
   if (self == NULL)
     return;
+  if (self->remote_vtable != NULL)
+    self->remote_vtable->free (self->remote);
+  g_free (self->in_buf);
   if (self->a != NULL)
     archive_read_free (self->a);
   if (self->outer != NULL)

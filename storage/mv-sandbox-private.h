@@ -1,0 +1,56 @@
+/* mv-sandbox: the unpacker's child process and the framed stream it speaks.
+ *
+ * Tar parsing and decompression (libarchive, zlib, zstd) run in `modelvol-unpack`, a child
+ * with no credentials, no store, no network and a seccomp allowlist. It reads the layer's
+ * bytes on stdin (the parent hashes them on the way) and writes entries on stdout:
+ *
+ *   frame   := u8 kind, u8[3] zero, u32 len, len bytes          (little-endian)
+ *   'E'     := u8 type, u8 what, u8 sparse, u8 zero, u32 mode, i64 size,
+ *              u32 path_len, u32 link_len, path bytes, link bytes
+ *   'D'     := file bytes of the last 'E' (a regular file), at most MV_FRAME_DATA_MAX
+ *   'Z'     := the end of the archive (len 0)
+ *
+ * On failure the child writes "<MvError code> <message>" on stderr and exits 1. The parent
+ * trusts nothing it receives: every frame is bounds-checked, every path and link goes
+ * through the same validator as before, and data must add up to each file's size.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mv-store-private.h"
+#include "mv-unpack-private.h"
+
+#define MV_FRAME_HEADER 8
+#define MV_FRAME_DATA_MAX (1024 * 1024)
+#define MV_FRAME_ENTRY_FIXED 24
+#define MV_FRAME_NAME_MAX 4096
+
+/* Limits the child enforces (and the parent checks again where it can). */
+typedef struct
+{
+  guint64 max_entries;  /* entries per layer */
+  guint64 max_bytes;    /* unpacked bytes per layer */
+  guint64 max_ratio;    /* unpacked bytes per compressed byte, plus 1 MiB slack */
+  guint64 memory_bytes; /* RLIMIT_AS of the child (not under ASan) */
+  guint timeout_s;      /* the child's longest silence */
+} MvUnpackLimits;
+
+/** mv_unpack_limits_default: the built-in limits (see docs/security.md) */
+void mv_unpack_limits_default (MvUnpackLimits *limits);
+
+/**
+ * mv_sandboxed_tar_reader_new:
+ * @blob: (transfer none): the layer; a thread of ours feeds it to the child
+ * Starts `modelvol-unpack` and returns a reader of the entries it sends, with the same
+ * contract as mv_tar_reader_new(). Call mv_entry_reader_finish() after the last entry.
+ */
+MvEntryReader *mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat format,
+                                            const MvUnpackLimits *limits, GError **error);
+
+/**
+ * mv_unpack_child_main:
+ * The whole of `modelvol-unpack FORMAT MAX_ENTRIES MAX_BYTES MAX_RATIO MEMORY`: confine
+ * itself, parse stdin, write frames to stdout. Returns the exit status.
+ */
+int mv_unpack_child_main (int argc, char **argv);

@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The sandboxed unpacker (SECURITY-BAR 25, 26): tar layers are parsed by modelvol-unpack, a
+# child running as nobody with no capabilities, no_new_privs and a seccomp filter. A
+# deliberately compromised build of it (tests only, MODELVOL_TEST_UNPACK_EVIL) that opens
+# /etc/shadow, writes a host file, execs, opens a socket, mounts or ptraces is denied or
+# killed; a crash, a hang (watchdog) and a kill -9 from outside surface as one clear error;
+# nothing is committed, no process is left, the host is unchanged, and the next import works.
+. "$(dirname "$0")/../lib/common.sh"
+
+EVIL=${MODELVOL_UNPACK_EVIL:-$(dirname "$MODELVOL")/../storage/modelvol-unpack-evil}
+if [ ! -x "$EVIL" ]; then
+  echo "# SKIP: $EVIL not built (tests disabled?)"
+  exit 77
+fi
+mkmodel preset all-kinds --out "$T/l" --ref v1 --expect "$T/exp" >/dev/null
+mounts_before=$(awk '{print $5}' /proc/self/mountinfo | sort)
+rm -f /tmp/modelvol-unpack-escape
+
+evil() { # MODE CMD...: runs CMD with the compromised unpacker in MODE
+  local mode=$1
+  shift
+  MODELVOL_TEST_UNPACK_HELPER=$EVIL MODELVOL_TEST_UNPACK_EVIL=$mode "$@"
+}
+
+# Denied with an errno: the unpacker carries on, having got nothing.
+run_ok "an unpacker that opens /etc/shadow is denied (and the import goes on)" -- \
+  evil open "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
+check "it never reported reading /etc/shadow" -- bash -c '! grep -q shadow <<<"$1"' _ "$LAST_STDERR"
+run_ok "an unpacker that writes a host file is denied" -- evil write-host "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
+run_ok "remove the model" -- mvol rm "$LAST_STDOUT"
+run_ok "prune its layers" -- mvol prune
+check "no file appeared on the host" -- test ! -e /tmp/modelvol-unpack-escape
+
+# Killed by the filter: the import fails with one line, and nothing is stored.
+for mode in exec socket mount ptrace; do
+  expect_fail 1 "unpacker: killed by signal 31 \(a forbidden system call\)" "an unpacker that calls $mode is killed" -- \
+    evil $mode "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
+  assert_eq "$(model_count)" 0 "$mode: no model is stored"
+done
+# (SIGSEGV; under ASan its report ends in abort(), which the filter turns into SIGSYS.)
+expect_fail 1 "unpacker: killed by signal (11|31)" "an unpacker that crashes" -- evil crash "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
+assert_eq "$(model_count)" 0 "crash: no model is stored"
+
+# A hung unpacker: the watchdog stops it. Meanwhile, its confinement is visible in /proc.
+MODELVOL_UNPACK_TIMEOUT=3 evil hang "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >"$T/hang.out" 2>"$T/hang.err" &
+imp=$!
+CLEANUP_PIDS+=("$imp")
+child=
+for _ in $(seq 100); do
+  child=$(pgrep -x -n modelvol-unpack || true) # comm: 15 bytes of modelvol-unpack-evil
+  [ -n "$child" ] && break
+  sleep 0.05
+done
+if [ -n "$child" ]; then
+  st=$(cat "/proc/$child/status")
+  diag "$(grep -E '^(Uid|Gid|CapEff|CapBnd|NoNewPrivs|Seccomp):' <<<"$st" | tr '\t' ' ')"
+  check "the unpacker runs as nobody" -- grep -Eq '^Uid:\s+65534\s+65534\s+65534' <<<"$st"
+  check "with no capabilities, not even in its bounding set" -- grep -Eq "^CapBnd:\s+0+$" <<<"$st"
+  check "with no_new_privs" -- grep -Eq '^NoNewPrivs:\s+1' <<<"$st"
+  check "under a seccomp filter" -- grep -Eq '^Seccomp:\s+2' <<<"$st"
+  check "in a network namespace of its own" -- bash -c '[ "$(readlink /proc/$1/ns/net)" != "$(readlink /proc/self/ns/net)" ]' _ "$child"
+  check "with only stdin, stdout and stderr open" -- bash -c '[ "$(ls /proc/$1/fd | sort | tr "\n" " ")" = "0 1 2 " ]' _ "$child"
+else
+  tap_not_ok "the hung unpacker was found"
+fi
+rc=0
+wait "$imp" || rc=$?
+CLEANUP_PIDS=()
+assert_eq "$rc" 1 "a hung unpacker fails the import"
+check "with one line naming the watchdog" -- grep -q 'unpacker: no progress for 3 s' "$T/hang.err"
+check "and the child is gone" -- bash -c '! pgrep -x modelvol-unpack'
+
+# The real unpacker killed from outside mid-layer.
+"$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >/dev/null 2>&1 &
+imp=$!
+CLEANUP_PIDS+=("$imp")
+for _ in $(seq 200); do
+  pkill -9 -x modelvol-unpack && break
+  sleep 0.005
+done
+rc=0
+wait "$imp" || rc=$?
+CLEANUP_PIDS=()
+diag "import with its unpacker killed: exit $rc"
+check "a kill -9 of the unpacker never leaves a model half-stored" -- bash -c '[ "$1" -ne 0 ] || "${@:2}" fsck >/dev/null' _ "$rc" "$MODELVOL" --root "$ROOT"
+run_ok "fsck is clean" -- mvol fsck
+
+assert_eq "$(awk '{print $5}' /proc/self/mountinfo | sort)" "$mounts_before" "the host's mount table is unchanged"
+check "no unpacker process is left" -- bash -c '! pgrep -x modelvol-unpack'
+run_ok "the next import works" -- mvol import "oci:$T/l:v1"
+run_ok "path" -- mvol path "$LAST_STDOUT"
+assert_tree_eq "$LAST_STDOUT" "$T/exp" "and the tree is byte-exact"
+
+finish
