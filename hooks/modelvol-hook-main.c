@@ -28,6 +28,7 @@
 
 #include "modelvol.h"
 #include "mv-error-private.h"
+#include "mv-limits-private.h"
 #include "mv-fdio-private.h"
 #include "mv-attach-private.h"
 #include "mv-path-private.h"
@@ -636,6 +637,11 @@ hook_main (int argc, char **argv, GError **error)
   if (stage == NULL)
     return mv_throw (error, MV_ERROR_FAILED, "no hook stage given (createRuntime or poststop)");
   if (!load_config (config_path, explicit_config, &c, error))
+    return FALSE;
+  /* The library and our path checks read [limits] from the same file. */
+  if (explicit_config || g_file_test (config_path, G_FILE_TEST_EXISTS))
+    g_setenv ("MODELVOL_CONFIG", config_path, TRUE);
+  if (!mv_limits_check (error))
     return FALSE;
 
   state_bytes = mv_stream_read_all (STDIN_FILENO, STATE_MAX, "the OCI state on stdin", error);

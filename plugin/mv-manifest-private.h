@@ -2,16 +2,19 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include "mv-limits-private.h"
+
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include "mv-mediatype-private.h"
 
 /* Size caps applied before any parsing. */
-#define MV_MANIFEST_MAX_SIZE (4 * 1024 * 1024)
-#define MV_CONFIG_MAX_SIZE (4 * 1024 * 1024)
-#define MV_INDEX_MAX_SIZE (4 * 1024 * 1024)
-#define MV_MANIFEST_MAX_LAYERS 4096 /* also the cap on an index's manifests */
-#define MV_JSON_MAX_DEPTH 32        /* nesting of arrays and objects */
+/* Caps from the [limits] of modelvol.conf (storage/mv-limits). */
+#define MV_MANIFEST_MAX_SIZE (mv_limits ()->manifest_bytes)
+#define MV_CONFIG_MAX_SIZE (mv_limits ()->config_bytes)
+#define MV_INDEX_MAX_SIZE (mv_limits ()->manifest_bytes)
+#define MV_MANIFEST_MAX_LAYERS (mv_limits ()->layers) /* also an index's manifests */
+#define MV_JSON_MAX_DEPTH 32                          /* nesting of arrays and objects */
 #define MV_FILE_METADATA_MAX_SIZE (64 * 1024)
 
 /**

@@ -697,7 +697,7 @@ read_descriptors (JsonObject *o, const char *name, const char *where, GError **e
   len = json_array_get_length (a);
   if (len > MV_MANIFEST_MAX_LAYERS)
     {
-      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s.%s: %u entries, above the limit of %d", where,
+      mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s.%s: %u entries, above max-layers (%u)", where,
                 name, len, MV_MANIFEST_MAX_LAYERS);
       return NULL;
     }

@@ -7,6 +7,7 @@
 
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
+#include "mv-limits-private.h"
 #include "mv-fdio-private.h"
 #include "mv-http-private.h"
 #include "mv-manifest-private.h"
@@ -14,7 +15,7 @@
 #include "mv-reference-private.h"
 #include "mv-source-private.h"
 
-#define TOKEN_MAX (1024 * 1024)
+#define TOKEN_MAX (mv_limits ()->token_bytes)
 #define AUTH_FILE_MAX (1024 * 1024)
 #define MAX_REDIRECTS 5
 #define DEFAULT_CERTS_DIR "/etc/containers/certs.d"

@@ -161,7 +161,7 @@ out:
 int
 mv_chaseat (int dfd, const char *path, MvChaseFlags flags, GError **error)
 {
-  if (strlen (path) > MV_PATH_MAX)
+  if (strlen (path) > (gsize)MV_PATH_MAX)
     {
       mv_throw (error, MV_ERROR_UNSAFE_PATH, "path is longer than %d bytes", MV_PATH_MAX);
       return -1;

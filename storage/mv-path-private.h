@@ -4,9 +4,12 @@
 
 #include <gio/gio.h>
 
-#define MV_PATH_MAX 4096
+#include "mv-limits-private.h"
+
+/* max-path-bytes and max-path-depth of modelvol.conf's [limits] (at most 4096 and 256). */
+#define MV_PATH_MAX (mv_limits ()->path_bytes)
 #define MV_PATH_COMPONENT_MAX 255
-#define MV_PATH_DEPTH_MAX 256
+#define MV_PATH_DEPTH_MAX (mv_limits ()->path_depth)
 
 typedef enum
 {

@@ -94,7 +94,7 @@ check_bytes (const char *path, const char *what, const char *shown, GError **err
 {
   gsize len = strlen (path);
 
-  if (len > MV_PATH_MAX)
+  if (len > (gsize)MV_PATH_MAX)
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "%s '%s' is longer than %d bytes", what, shown,
                      MV_PATH_MAX);
   if (!g_utf8_validate (path, len, NULL))
@@ -148,7 +148,7 @@ mv_path_normalize (const char *path, MvPathFlags flags, char **out_path, GError 
 
   parts = g_strsplit (work, "/", -1);
   n_parts = g_strv_length (parts);
-  if (n_parts > MV_PATH_DEPTH_MAX)
+  if (n_parts > (guint)MV_PATH_DEPTH_MAX)
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "path '%s' has more than %d levels", shown,
                      MV_PATH_DEPTH_MAX);
 
@@ -216,7 +216,7 @@ mv_path_check_link_target (const char *link_path, const char *target, GError **e
 
   parts = g_strsplit (target, "/", -1);
   n_parts = g_strv_length (parts);
-  if (n_parts > MV_PATH_DEPTH_MAX)
+  if (n_parts > (guint)MV_PATH_DEPTH_MAX)
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "symlink target '%s' has more than %d levels",
                      shown, MV_PATH_DEPTH_MAX);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "mv-digest-private.h"
+#include "mv-limits-private.h"
 #include "mv-repo-private.h"
 
 static gboolean
@@ -81,6 +82,10 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
   self->root_dfd = self->tmp_dfd = self->checkouts_dfd = self->objects_dfd = self->lock_fd = -1;
   g_mutex_init (&self->mutex);
   self->repo_pool = g_ptr_array_new_with_free_func (g_object_unref);
+
+  /* A bad [limits] section stops every command, once, with the file and key named. */
+  if (!mv_limits_check (error))
+    return NULL;
 
   if (root == NULL || *root == '\0')
     root = g_getenv ("MODELVOL_ROOT");

@@ -36,7 +36,7 @@ typedef struct
   guint timeout_s;      /* the child's longest silence */
 } MvUnpackLimits;
 
-/** mv_unpack_limits_default: the built-in limits (see docs/security.md) */
+/** mv_unpack_limits_default: the [limits] of modelvol.conf (see docs/security.md) */
 void mv_unpack_limits_default (MvUnpackLimits *limits);
 
 /**

@@ -31,6 +31,7 @@
 
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
+#include "mv-limits-private.h"
 #include "mv-path-private.h"
 #include "mv-sandbox-private.h"
 
@@ -41,15 +42,13 @@ extern char **environ;
 void
 mv_unpack_limits_default (MvUnpackLimits *limits)
 {
-  limits->max_entries = 1000000;
-  limits->max_bytes = G_GUINT64_CONSTANT (1) << 40; /* 1 TiB */
-  limits->max_ratio = 1000;
-  limits->memory_bytes = G_GUINT64_CONSTANT (1) << 30; /* 1 GiB */
-  limits->timeout_s = 120;
-  /* Tests shorten the watchdog; operators may lengthen it for very slow storage. */
-  if (g_getenv ("MODELVOL_UNPACK_TIMEOUT") != NULL)
-    limits->timeout_s
-        = CLAMP (g_ascii_strtoull (g_getenv ("MODELVOL_UNPACK_TIMEOUT"), NULL, 10), 1, 3600);
+  const MvLimits *l = mv_limits ();
+
+  limits->max_entries = l->entries;
+  limits->max_bytes = l->layer_bytes;
+  limits->max_ratio = l->ratio;
+  limits->memory_bytes = l->unpacker_memory;
+  limits->timeout_s = l->unpack_timeout_s;
 }
 
 /* ---- the parent ---------------------------------------------------------------------- */

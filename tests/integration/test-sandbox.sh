@@ -43,7 +43,8 @@ expect_fail 1 "unpacker: killed by signal (11|31)" "an unpacker that crashes" --
 assert_eq "$(model_count)" 0 "crash: no model is stored"
 
 # A hung unpacker: the watchdog stops it. Meanwhile, its confinement is visible in /proc.
-MODELVOL_UNPACK_TIMEOUT=3 evil hang "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >"$T/hang.out" 2>"$T/hang.err" &
+printf '[limits]\nunpack-timeout=3\n' >"$T/short-watchdog.conf"
+MODELVOL_CONFIG=$T/short-watchdog.conf evil hang "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >"$T/hang.out" 2>"$T/hang.err" &
 imp=$!
 CLEANUP_PIDS+=("$imp")
 child=

@@ -364,7 +364,7 @@ test_layer_cap (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GString) s = g_string_new (HEAD "\"config\":" CONFIG_DESC ",\"layers\":[");
 
-  for (int i = 0; i < MV_MANIFEST_MAX_LAYERS; i++)
+  for (guint i = 0; i < MV_MANIFEST_MAX_LAYERS; i++)
     g_string_append (s, i ? "," LAYER_DESC : LAYER_DESC);
   g_string_append (s, "]}");
   {
@@ -612,7 +612,7 @@ test_index (void)
   }
   {
     g_autoptr (GString) s = g_string_new ("{\"schemaVersion\":2,\"manifests\":[");
-    for (int i = 0; i <= MV_MANIFEST_MAX_LAYERS; i++)
+    for (guint i = 0; i <= MV_MANIFEST_MAX_LAYERS; i++)
       g_string_append_printf (s, "%s{\"mediaType\":\"a/b\",\"digest\":\"" D1 "\",\"size\":1}",
                               i ? "," : "");
     g_string_append (s, "]}");

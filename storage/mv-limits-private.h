@@ -1,0 +1,33 @@
+/* mv-limits: the [limits] of modelvol.conf, read once per process.
+ * SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <gio/gio.h>
+
+typedef struct
+{
+  gsize manifest_bytes;    /* max-manifest-bytes: a manifest or index */
+  gsize config_bytes;      /* max-config-bytes: a model config */
+  gsize token_bytes;       /* max-token-bytes: a registry token response */
+  guint layers;            /* max-layers: layers of a model (and manifests of an index) */
+  guint64 entries;         /* max-entries: entries of one tar layer */
+  guint64 layer_bytes;     /* max-layer-bytes: bytes one tar layer unpacks to */
+  guint64 ratio;           /* max-ratio: unpacked per compressed byte (+1 MiB) */
+  guint64 unpacker_memory; /* max-unpacker-memory: the unpacker's address space */
+  guint unpack_timeout_s;  /* unpack-timeout: seconds the unpacker may stay silent */
+  int path_bytes;          /* max-path-bytes: a path in a layer or annotation (<= 4096) */
+  int path_depth;          /* max-path-depth: its levels (<= 256) */
+} MvLimits;
+
+/**
+ * mv_limits:
+ * The limits: the built-in defaults, lowered or raised by the [limits] section of
+ * $MODELVOL_CONFIG, else /etc/modelvol/modelvol.conf (a missing file is fine). Loaded on
+ * first use, thread-safe; a bad file leaves the defaults and is reported by
+ * mv_limits_check().
+ * Returns: (transfer none): the limits
+ */
+const MvLimits *mv_limits (void);
+
+/** mv_limits_check: FALSE with one error naming the file and key if the [limits] are bad */
+gboolean mv_limits_check (GError **error);
