@@ -4,6 +4,7 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
@@ -85,6 +86,26 @@ string_member (JsonObject *obj, const char *name)
   return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
              ? json_node_get_string (n)
              : NULL;
+}
+
+/* A credentials file others can write could hand us their credentials, or a credential
+ * helper of theirs to run as root: refused. One others can read has leaked already, but
+ * tools write 0644 under common umasks: said at -v. Links and FIFOs never get here
+ * (opened O_NOFOLLOW|O_NONBLOCK, regular files only). */
+static gboolean
+check_credentials_mode (const char *path, GError **error)
+{
+  struct stat st;
+
+  if (lstat (path, &st) < 0)
+    return mv_throw_errno_prefix (error, "credentials: '%s'", path);
+  if (st.st_mode & 0022)
+    return mv_throw (error, MV_ERROR_AUTH,
+                     "credentials file '%s' is writable by others (mode %04o): make it 0600", path,
+                     st.st_mode & 07777);
+  if (st.st_mode & 0004)
+    g_debug ("credentials file %s is readable by others (mode %04o)", path, st.st_mode & 07777);
+  return TRUE;
 }
 
 /* The docker-credential-* protocol: "get" with the registry on stdin, JSON on stdout. */
@@ -172,6 +193,8 @@ auth_from_file (const char *path, const char *host, GError **error)
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "credentials: ");
       return NULL;
     }
+  if (!check_credentials_mode (path, error))
+    return NULL;
   root = mv_json_parse_object (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
                                AUTH_FILE_MAX, path, error);
   if (root == NULL)
