@@ -541,8 +541,12 @@ drop_privileges (GError **error)
           || setresuid (65534, 65534, 65534) < 0)
         return mv_throw_errno_prefix (error, "dropping root");
     }
-  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0
+      || prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     return mv_throw_errno_prefix (error, "prctl");
+  /* Die with the importer (set above); if it is already gone, do not start. */
+  if (getppid () == 1)
+    return mv_throw (error, MV_ERROR_FAILED, "the importer is gone");
   return TRUE;
 }
 
