@@ -83,6 +83,17 @@ assert_eq "$(host_mounts)" "$before" "the host's mount table is unchanged"
 check "the model is in the store, by CRI-O's digest (imported from its store)" -- has_model "$DIG"
 check "poststop dropped the use record" -- bash -c '! ls "$1"/run/uses/*/mv-crio-1 2>/dev/null' _ "$ROOT"
 
+# SECURITY-BAR 39: what CRI-O pulled (perhaps with a pod's own pull secret) is stored
+# unnamed, so no other pod reaches it by reference or digest through the annotation.
+for ref in "$R/org/llama:v1" "$R/org/llama@$DIG"; do
+  make_bundle "$T/steal" 'echo STARTED'
+  bundle_jq "$T/steal" '.annotations["modelvol.io/mounts"] = $a' --arg a "[{\"ref\": \"$ref\", \"path\": \"/m\"}]"
+  bundle_add_hook "$T/steal" "$CONF"
+  ctr_run "$T/steal" mv-crio-steal
+  check "an annotation cannot reach CRI-O's image volume model as $ref" -- bash -c '[ "$1" -ne 0 ] && grep -q "modelvol-hook: model .* is not in the store" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
+  rm -rf "$T/steal"
+done
+
 ctr_run "$T/b0" mv-crio-0
 assert_eq "$LAST_RC" 0 "the container without the hook runs"
 check "without the hook, CRI-O's tar layer is a tar file" -- grep -q '^F [0-9a-f]*  ./tokenizer$' <<<"$LAST_STDOUT"
