@@ -44,17 +44,17 @@ assert_eq "$(model_count)" 0 "crash: no model is stored"
 
 # A hung unpacker: the watchdog stops it. Meanwhile, its confinement is visible in /proc.
 printf '[limits]\nunpack-timeout=3\n' >"$T/short-watchdog.conf"
-MODELVOL_CONFIG=$T/short-watchdog.conf evil hang "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >"$T/hang.out" 2>"$T/hang.err" &
+MODELVOL_CONFIG=$T/short-watchdog.conf MODELVOL_TEST_UNPACK_HELPER=$EVIL MODELVOL_TEST_UNPACK_EVIL=hang "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >"$T/hang.out" 2>"$T/hang.err" &
 imp=$!
 CLEANUP_PIDS+=("$imp")
 child=
 for _ in $(seq 100); do
-  child=$(pgrep -x -n modelvol-unpack || true) # comm: 15 bytes of modelvol-unpack-evil
+  child=$(pgrep -P "$imp" -x modelvol-unpack || true) # comm: 15 bytes of modelvol-unpack-evil
   [ -n "$child" ] && break
   sleep 0.05
 done
 if [ -n "$child" ]; then
-  st=$(cat "/proc/$child/status")
+  st=$(cat "/proc/$child/status" 2>/dev/null || true)
   diag "$(grep -E '^(Uid|Gid|CapEff|CapBnd|NoNewPrivs|Seccomp):' <<<"$st" | tr '\t' ' ')"
   check "the unpacker runs as nobody" -- grep -Eq '^Uid:\s+65534\s+65534\s+65534' <<<"$st"
   check "with no capabilities, not even in its bounding set" -- grep -Eq "^CapBnd:\s+0+$" <<<"$st"
@@ -70,14 +70,14 @@ wait "$imp" || rc=$?
 CLEANUP_PIDS=()
 assert_eq "$rc" 1 "a hung unpacker fails the import"
 check "with one line naming the watchdog" -- grep -q 'unpacker: no progress for 3 s' "$T/hang.err"
-check "and the child is gone" -- bash -c '! pgrep -x modelvol-unpack'
+check "and the child is gone" -- bash -c '[ "$1" -gt 0 ] && { ! kill -0 "$1" 2>/dev/null || grep -q "^State:.*Z" "/proc/$1/status"; }' _ "${child:-0}"
 
 # The real unpacker killed from outside mid-layer.
 "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1" >/dev/null 2>&1 &
 imp=$!
 CLEANUP_PIDS+=("$imp")
 for _ in $(seq 200); do
-  pkill -9 -x modelvol-unpack && break
+  pkill -9 -P "$imp" -x modelvol-unpack && break
   sleep 0.005
 done
 rc=0
@@ -88,7 +88,7 @@ check "a kill -9 of the unpacker never leaves a model half-stored" -- bash -c '[
 run_ok "fsck is clean" -- mvol fsck
 
 assert_eq "$(awk '{print $5}' /proc/self/mountinfo | sort)" "$mounts_before" "the host's mount table is unchanged"
-check "no unpacker process is left" -- bash -c '! pgrep -x modelvol-unpack'
+check "no unpacker process of ours is left" -- bash -c '! pgrep -f "modelvol-unpack.*" -P 1 -u 65534 -n >/dev/null || ! pgrep -x modelvol-unpack -g "$1" >/dev/null' _ "$$"
 run_ok "the next import works" -- mvol import "oci:$T/l:v1"
 run_ok "path" -- mvol path "$LAST_STDOUT"
 assert_tree_eq "$LAST_STDOUT" "$T/exp" "and the tree is byte-exact"

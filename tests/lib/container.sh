@@ -131,6 +131,8 @@ fi
 has_model() { mvol ls --json | jq -e --arg d "$1" '.models[] | select(.digest == $d)' >/dev/null; }
 lacks_model() { ! has_model "$1"; }
 
+# (Mounts other test runs make under their own temp dirs at the same time are not ours.)
 host_mounts() {
-  awk '{print $5, $6}' /proc/self/mountinfo | sort
+  awk '{print $5, $6}' /proc/self/mountinfo | sort |
+    awk -v t="$T/" -v p="${TEST_TMPDIR:-${TMPDIR:-/tmp}}/modelvol-" 'index($1, p) != 1 || index($1, t) == 1'
 }

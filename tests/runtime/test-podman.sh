@@ -33,7 +33,11 @@ make_rootfs "$T/rootfs"
 # podman 4.3 reads CDI specs from /etc/cdi and /var/run/cdi only (cdi_spec_dirs came in 4.4):
 # the test's spec goes there under a name of its own, with a device name of its own.
 CDI_FILE=/var/run/cdi/modelvol-test-$$.json
-_podman_exit() { rm -f "$CDI_FILE"; }
+_podman_exit() {
+  rm -f "$CDI_FILE"
+  # podman leaves its storage mounted: unmount what it left under our temp dir.
+  awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+}
 trap '_ctr_rc=$?; _podman_exit; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
 pod() { # [PODMAN RUN OPTIONS...] -- COMMAND...
   local opts=()
