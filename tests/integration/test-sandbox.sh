@@ -49,12 +49,17 @@ imp=$!
 CLEANUP_PIDS+=("$imp")
 child=
 for _ in $(seq 100); do
-  child=$(pgrep -P "$imp" -x modelvol-unpack || true) # comm: 15 bytes of modelvol-unpack-evil
+  child=$(pgrep -n -P "$imp" -x modelvol-unpack || true) # comm: 15 bytes of modelvol-unpack-evil
   [ -n "$child" ] && break
   sleep 0.05
 done
 if [ -n "$child" ]; then
-  st=$(cat "/proc/$child/status" 2>/dev/null || true)
+  # Right after the spawn it is still setting itself up: wait for the filter.
+  for _ in $(seq 100); do
+    st=$(cat "/proc/$child/status" 2>/dev/null || true)
+    grep -Eq '^Seccomp:\s+2' <<<"$st" && break
+    sleep 0.02
+  done
   diag "$(grep -E '^(Uid|Gid|CapEff|CapBnd|NoNewPrivs|Seccomp):' <<<"$st" | tr '\t' ' ')"
   check "the unpacker runs as nobody" -- grep -Eq '^Uid:\s+65534\s+65534\s+65534' <<<"$st"
   check "with no capabilities, not even in its bounding set" -- grep -Eq "^CapBnd:\s+0+$" <<<"$st"
