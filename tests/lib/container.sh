@@ -59,12 +59,20 @@ _hook_env() {
   jq -n '[env | to_entries[] | select(.key | test("^(ASAN|LSAN|UBSAN)_OPTIONS$|^G_SLICE$|^G_DEBUG$")) | "\(.key)=\(.value)"]'
 }
 
+# With HOOK_SHIM=no-openat2 the hook runs under strace, which makes openat2 fail with ENOSYS
+# (an old kernel, or a seccomp profile that hides it), logging to $T/no-openat2.log.
 bundle_add_hook() {
-  local dir=$1 conf=$2 env
+  local dir=$1 conf=$2 env path pre='[]'
   env=$(_hook_env)
-  bundle_jq "$dir" '.hooks.createRuntime += [{path: $h, args: ["modelvol-hook", "--config", $c, "createRuntime"], env: $e}]
-    | .hooks.poststop += [{path: $h, args: ["modelvol-hook", "--config", $c, "poststop"], env: $e}]' \
-    --arg h "$MODELVOL_HOOK" --arg c "$conf" --argjson e "$env"
+  path=$MODELVOL_HOOK
+  if [ "${HOOK_SHIM:-}" = no-openat2 ]; then
+    path=$(command -v strace)
+    pre=$(jq -n --arg h "$MODELVOL_HOOK" --arg l "$T/no-openat2.log" \
+      '["strace", "-f", "-qq", "-A", "-o", $l, "-e", "trace=openat2", "-e", "inject=openat2:error=ENOSYS", $h]')
+  fi
+  bundle_jq "$dir" '.hooks.createRuntime += [{path: $p, args: ((if $pre == [] then ["modelvol-hook"] else $pre end) + ["--config", $c, "createRuntime"]), env: $e}]
+    | .hooks.poststop += [{path: $p, args: ((if $pre == [] then ["modelvol-hook"] else $pre end) + ["--config", $c, "poststop"]), env: $e}]' \
+    --arg p "$path" --arg c "$conf" --argjson e "$env" --argjson pre "$pre"
 }
 
 crio_image_volume() {

@@ -25,43 +25,6 @@ hostile_bundle() { # DIR SCRIPT
   bundle_add_hook "$1" "$CONF"
 }
 
-# /data -> / : resolved in-root, the model lands at the rootfs's /model.
-hostile_bundle "$T/b1" 'cat /model/config.json >/dev/null && echo IN-ROOT'
-ln -s / "$T/b1/rootfs/data"
-ctr_run "$T/b1" mv-hostile-1
-assert_eq "$LAST_STDOUT" IN-ROOT "a parent linked to / resolves inside the rootfs"
-check "nothing appeared at the host's /model" -- test ! -e /model
-
-# /data -> ../../../../../../../../<ESC> : a chain that would leave the rootfs.
-hostile_bundle "$T/b2" "cat $ESC/model/config.json >/dev/null && echo IN-ROOT"
-ln -s "../../../../../../../../..$ESC" "$T/b2/rootfs/data"
-ctr_run "$T/b2" mv-hostile-2
-assert_eq "$LAST_STDOUT" IN-ROOT "a ../ chain resolves inside the rootfs"
-check "the escape target on the host was not created" -- test ! -e "$ESC"
-
-# /data -> /nonexistent/deep : dangling; the missing directories are made inside the rootfs.
-hostile_bundle "$T/b3" 'cat /nonexistent/deep/model/config.json >/dev/null && echo IN-ROOT'
-ln -s /nonexistent/deep "$T/b3/rootfs/data"
-ctr_run "$T/b3" mv-hostile-3
-assert_eq "$LAST_STDOUT" IN-ROOT "a dangling parent is created inside the rootfs"
-check "nothing appeared at the host's /nonexistent" -- test ! -e /nonexistent
-
-# /data/model -> / : the destination is the rootfs itself: refused.
-hostile_bundle "$T/b4" 'echo STARTED'
-mkdir "$T/b4/rootfs/data"
-ln -s / "$T/b4/rootfs/data/model"
-ctr_run "$T/b4" mv-hostile-4
-check "a destination linking to / fails the container" -- bash -c '[ "$1" -ne 0 ] && grep -q "resolves to the container.s root directory" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
-
-# /data -> /proc/self/root : magic links are not followed out of the rootfs either.
-hostile_bundle "$T/b5" 'echo STARTED'
-ln -s /proc/self/root "$T/b5/rootfs/data"
-ctr_run "$T/b5" mv-hostile-5
-check "a parent through /proc/self/root stays in the rootfs or fails" -- bash -c '[ "$1" -ne 0 ] || [ "$2" = STARTED ]' _ "$LAST_RC" "$LAST_STDOUT"
-assert_eq "$(host_mounts)" "$before" "the host's mount table is unchanged after the link cases"
-
-# The race: /data flips between a directory and a link out of the rootfs, as fast as the
-# kernel allows, while containers start.
 cat >"$T/swap.py" <<'PY'
 import ctypes, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -74,25 +37,75 @@ while not os.path.exists(stop):
             n += 1
 open(out, "w").write(str(n))
 PY
-hostile_bundle "$T/race" 'echo STARTED'
-mkdir "$T/race/rootfs/data"
-ln -s "../../../../../../../../..$ESC" "$T/race/rootfs/data-link"
-python3 "$T/swap.py" "$T/race/rootfs/data" "$T/race/rootfs/data-link" "$T/stop" "$T/swaps" &
-swapper=$!
-CLEANUP_PIDS+=("$swapper")
-started=0
-for i in $(seq 12); do
-  ctr_run "$T/race" "mv-race-$i"
-  [ "$LAST_STDOUT" = STARTED ] && started=$((started + 1))
-  [ "$(host_mounts)" = "$before" ] || break
-done
-touch "$T/stop"
-wait "$swapper"
-swaps=$(cat "$T/swaps")
-diag "containers started: $started of 12; swaps: $swaps"
-check "the swapper ran 10,000+ exchanges" -- test "$swaps" -ge 10000
-assert_eq "$(host_mounts)" "$before" "under the race the host's mount table is unchanged"
-check "under the race the escape target was never created" -- test ! -e "$ESC"
+
+# Each case twice: as the kernel is, and with openat2 hidden (HOOK_SHIM=no-openat2), where the
+# destination is resolved by the component walk alone.
+run_cases() {
+  local m=$1
+  export HOOK_SHIM=$m
+  # /data -> / : resolved in-root, the model lands at the rootfs's /model.
+  hostile_bundle "$T/$m-b1" 'cat /model/config.json >/dev/null && echo IN-ROOT'
+  ln -s / "$T/$m-b1/rootfs/data"
+  ctr_run "$T/$m-b1" mv-hostile-$m-1
+  assert_eq "$LAST_STDOUT" IN-ROOT "[$m] a parent linked to / resolves inside the rootfs"
+  check "[$m] nothing appeared at the host's /model" -- test ! -e /model
+
+  # /data -> ../../../../../../../../<ESC> : a chain that would leave the rootfs.
+  hostile_bundle "$T/$m-b2" "cat $ESC/model/config.json >/dev/null && echo IN-ROOT"
+  ln -s "../../../../../../../../..$ESC" "$T/$m-b2/rootfs/data"
+  ctr_run "$T/$m-b2" mv-hostile-$m-2
+  assert_eq "$LAST_STDOUT" IN-ROOT "[$m] a ../ chain resolves inside the rootfs"
+  check "[$m] the escape target on the host was not created" -- test ! -e "$ESC"
+
+  # /data -> /nonexistent/deep : dangling; the missing directories are made inside the rootfs.
+  hostile_bundle "$T/$m-b3" 'cat /nonexistent/deep/model/config.json >/dev/null && echo IN-ROOT'
+  ln -s /nonexistent/deep "$T/$m-b3/rootfs/data"
+  ctr_run "$T/$m-b3" mv-hostile-$m-3
+  assert_eq "$LAST_STDOUT" IN-ROOT "[$m] a dangling parent is created inside the rootfs"
+  check "[$m] nothing appeared at the host's /nonexistent" -- test ! -e /nonexistent
+
+  # /data/model -> / : the destination is the rootfs itself: refused.
+  hostile_bundle "$T/$m-b4" 'echo STARTED'
+  mkdir "$T/$m-b4/rootfs/data"
+  ln -s / "$T/$m-b4/rootfs/data/model"
+  ctr_run "$T/$m-b4" mv-hostile-$m-4
+  check "[$m] a destination linking to / fails the container" -- bash -c '[ "$1" -ne 0 ] && grep -q "resolves to the container.s root directory" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
+
+  # /data -> /proc/self/root : magic links are not followed out of the rootfs either.
+  hostile_bundle "$T/$m-b5" 'echo STARTED'
+  ln -s /proc/self/root "$T/$m-b5/rootfs/data"
+  ctr_run "$T/$m-b5" mv-hostile-$m-5
+  check "[$m] a parent through /proc/self/root stays in the rootfs or fails" -- bash -c '[ "$1" -ne 0 ] || [ "$2" = STARTED ]' _ "$LAST_RC" "$LAST_STDOUT"
+  assert_eq "$(host_mounts)" "$before" "[$m] the host's mount table is unchanged after the link cases"
+
+  # The race: /data flips between a directory and a link out of the rootfs, as fast as the
+  # kernel allows, while containers start.
+  hostile_bundle "$T/$m-race" 'echo STARTED'
+  mkdir "$T/$m-race/rootfs/data"
+  ln -s "../../../../../../../../..$ESC" "$T/$m-race/rootfs/data-link"
+  python3 "$T/swap.py" "$T/$m-race/rootfs/data" "$T/$m-race/rootfs/data-link" "$T/$m-stop" "$T/$m-swaps" &
+  swapper=$!
+  CLEANUP_PIDS+=("$swapper")
+  started=0
+  for i in $(seq 12); do
+    ctr_run "$T/$m-race" "mv-race-$m-$i"
+    [ "$LAST_STDOUT" = STARTED ] && started=$((started + 1))
+    [ "$(host_mounts)" = "$before" ] || break
+  done
+  touch "$T/$m-stop"
+  wait "$swapper"
+  swaps=$(cat "$T/$m-swaps")
+  diag "[$m] containers started: $started of 12; swaps: $swaps"
+  check "[$m] the swapper ran 10,000+ exchanges" -- test "$swaps" -ge 10000
+  assert_eq "$(host_mounts)" "$before" "[$m] under the race the host's mount table is unchanged"
+  check "[$m] under the race the escape target was never created" -- test ! -e "$ESC"
+
+}
+
+run_cases kernel
+run_cases no-openat2
+unset HOOK_SHIM
+check "the shim really hid openat2 from the hook" -- grep -q 'openat2(.*= -1 ENOSYS (Function not implemented) (INJECTED)' "$T/no-openat2.log"
 
 # The container's environment never reaches the hook.
 if command -v gcc >/dev/null; then
