@@ -14,6 +14,7 @@ static const GOptionEntry entries[] = {
   { "name", 0, 0, G_OPTION_ARG_STRING, &opt_name, "Name the model REF", "REF" },
   { "jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
     "Layers to unpack at once (default $MODELVOL_JOBS or 4)", "N" },
+  MV_PROGRESS_OPTION_ENTRY,
   { NULL },
 };
 
@@ -72,26 +73,14 @@ MV_BUILTIN (import)
     return mv_usage_error (context, error, "import takes one source");
   if (!parse_source (argv[1], &dir, &entry, error))
     return FALSE;
+  if (!mv_progress_begin (context, error))
+    return FALSE;
   {
-    gboolean ok;
-    mv_progress_begin ();
-    ok = mv_store_import_layout (store, dir, entry, opt_name, &digest, cancellable, error);
-    mv_progress_end ();
+    gboolean ok = mv_store_import_layout (store, dir, entry, opt_name, &digest, cancellable, error);
+    mv_progress_end (ok);
     if (!ok)
       return FALSE;
   }
-  if (mv_globals.json)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      g_autoptr (JsonNode) root = NULL;
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "digest");
-      json_builder_add_string_value (b, digest);
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      mv_print_json (root);
-    }
-  else
-    printf ("%s\n", digest);
+  mv_print_digest (digest);
   return TRUE;
 }

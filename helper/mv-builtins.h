@@ -36,13 +36,31 @@ gboolean mv_option_bool (GOptionContext *context, const char *name, const char *
 /** mv_option_jobs: checks and applies --jobs (0: the default) */
 gboolean mv_option_jobs (GOptionContext *context, int jobs, GError **error);
 
-/** mv_progress_begin/end: the live layer display of pull and import (stderr on a TTY only) */
-void mv_progress_begin (void);
-void mv_progress_end (void);
+/* --progress=MODE of pull and import: auto, tty, plain, json or none (mv-progress.c). */
+extern char *mv_opt_progress;
+#define MV_PROGRESS_OPTION_ENTRY                                                                   \
+  {                                                                                                \
+    "progress", 0, 0, G_OPTION_ARG_STRING, &mv_opt_progress,                                       \
+        "Layer progress on stderr: auto (default), tty, plain, json or none", "MODE"               \
+  }
+
+/**
+ * mv_progress_begin:
+ * Picks the progress form (--progress, else none with -q, json with --json, tty on a
+ * terminal, plain elsewhere) and starts reporting layer progress on stderr.
+ * Returns: FALSE with a usage error for an unknown --progress
+ */
+gboolean mv_progress_begin (GOptionContext *context, GError **error);
+/** mv_progress_end: clears the tty display, or after success prints the plain or JSON total */
+void mv_progress_end (gboolean ok);
 
 /* Output: everything that comes from outside is escaped before it reaches the terminal. */
 char *mv_sanitize (const char *s);
 void mv_print_json (JsonNode *node);
+/** mv_json_to_string: (transfer full): @node as JSON text, on one line unless @pretty */
+char *mv_json_to_string (JsonNode *node, gboolean pretty);
+/** mv_print_digest: the result of pull and import: the digest, or {"digest": ...} with --json */
+void mv_print_digest (const char *digest);
 /** mv_json_add_strv: member @member, an array of the strings of @strv (nullable) */
 void mv_json_add_strv (JsonBuilder *b, const char *member, char **strv);
 char *mv_format_bytes (guint64 bytes);

@@ -31,22 +31,52 @@ mv_sanitize (const char *s)
   return g_string_free (out, FALSE);
 }
 
+char *
+mv_json_to_string (JsonNode *node, gboolean pretty)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+
+  json_generator_set_pretty (gen, pretty);
+  json_generator_set_root (gen, node);
+  return json_generator_to_data (gen, NULL);
+}
+
 void
 mv_print_json (JsonNode *node)
 {
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autofree char *s = NULL;
-
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, node);
-  s = json_generator_to_data (gen, NULL);
+  g_autofree char *s = mv_json_to_string (node, TRUE);
   printf ("%s\n", s);
+}
+
+void
+mv_print_digest (const char *digest)
+{
+  g_autoptr (JsonBuilder) b = NULL;
+  g_autoptr (JsonNode) root = NULL;
+
+  if (!mv_globals.json)
+    {
+      printf ("%s\n", digest);
+      return;
+    }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "digest");
+  json_builder_add_string_value (b, digest);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  mv_print_json (root);
 }
 
 char *
 mv_format_bytes (guint64 bytes)
 {
-  return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *s = g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+  g_autoptr (GString) out = g_string_new (s);
+
+  /* GLib puts a no-break space (U+00A0) before the unit: plain ASCII for logs and greps. */
+  g_string_replace (out, "\u00a0", " ", 0);
+  return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
 char *

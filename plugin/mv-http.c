@@ -43,6 +43,7 @@ typedef struct
   int sock; /* stream mode: where 200 bodies go; -1 otherwise */
   gboolean send_failed;
   GCancellable *cancellable;
+  gint64 deadline; /* monotonic; 0: none */
   /* stream mode: the headers are in once the first body byte or the end arrives */
   GMutex mutex;
   GCond cond;
@@ -171,9 +172,17 @@ setup (const MvHttpOptions *opts, const char *url, struct curl_slist *headers, T
     }
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT,
                     opts->connect_timeout > 0 ? opts->connect_timeout : 30L);
-  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt (curl, CURLOPT_LOW_SPEED_LIMIT,
+                    opts->low_speed_limit > 0 ? opts->low_speed_limit : 1024L);
   curl_easy_setopt (curl, CURLOPT_LOW_SPEED_TIME,
                     opts->low_speed_time > 0 ? opts->low_speed_time : 60L);
+  if (t->deadline > 0)
+    {
+      /* Rounded up, and at least 1 ms: curl reads 0 as "no timeout". A deadline that has
+       * passed fails at once, through the same path as one that passes mid-transfer. */
+      gint64 left_us = t->deadline - g_get_monotonic_time ();
+      curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)MAX ((left_us + 999) / 1000, 1));
+    }
   curl_easy_setopt (curl, CURLOPT_USERAGENT, "modelvol/" PACKAGE_VERSION);
   curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, header_cb);
@@ -199,7 +208,7 @@ make_headers (const char *const *headers)
 }
 
 static void
-transfer_init (Transfer *t, MvHttpResponse *resp, gsize max_body, int sock,
+transfer_init (Transfer *t, MvHttpResponse *resp, gsize max_body, int sock, gint64 deadline,
                GCancellable *cancellable)
 {
   memset (t, 0, sizeof *t);
@@ -207,6 +216,7 @@ transfer_init (Transfer *t, MvHttpResponse *resp, gsize max_body, int sock,
   t->body = g_byte_array_new ();
   t->max_body = max_body;
   t->sock = sock;
+  t->deadline = deadline;
   t->cancellable = cancellable;
   g_mutex_init (&t->mutex);
   g_cond_init (&t->cond);
@@ -241,6 +251,20 @@ io_error_code (CURLcode r)
     }
 }
 
+gboolean
+mv_http_deadline_passed (gint64 deadline)
+{
+  /* A little slack: curl's timer and ours do not tick together. */
+  return deadline > 0 && g_get_monotonic_time () + G_USEC_PER_SEC / 10 >= deadline;
+}
+
+/* The overall deadline, not the low-speed limit, ended the transfer: not worth a retry. */
+static gboolean
+transfer_hit_deadline (Transfer *t)
+{
+  return t->result == CURLE_OPERATION_TIMEDOUT && mv_http_deadline_passed (t->deadline);
+}
+
 static gboolean
 throw_curl (Transfer *t, const char *url, GError **error)
 {
@@ -249,6 +273,10 @@ throw_curl (Transfer *t, const char *url, GError **error)
   if (t->overflow)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
                      "%s: response body above %" G_GSIZE_FORMAT " bytes", url, t->max_body);
+  if (transfer_hit_deadline (t))
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                     "%s: not done by the overall deadline (--timeout, MODELVOL_TIMEOUT): %s", url,
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror (t->result));
   g_set_error (error, G_IO_ERROR, io_error_code (t->result), "%s: %s", url,
                t->errbuf[0] ? t->errbuf : curl_easy_strerror (t->result));
   return FALSE;
@@ -262,9 +290,9 @@ response_new (void)
   return resp;
 }
 
-MvHttpResponse *
-mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *headers, gsize max_body,
-             GCancellable *cancellable, GError **error)
+static MvHttpResponse *
+perform (const MvHttpOptions *opts, gboolean head, const char *url, const char *const *headers,
+         gsize max_body, gint64 deadline, GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvHttpResponse) resp = response_new ();
   struct curl_slist *list = make_headers (headers);
@@ -272,7 +300,7 @@ mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *head
   WriteCtx w;
   CURL *curl;
 
-  transfer_init (&t, resp, max_body, -1, cancellable);
+  transfer_init (&t, resp, max_body, -1, deadline, cancellable);
   curl = setup (opts, url, list, &t, &w);
   if (curl == NULL)
     {
@@ -281,6 +309,8 @@ mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *head
       mv_throw (error, MV_ERROR_FAILED, "curl_easy_init failed");
       return NULL;
     }
+  if (head)
+    curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
   t.result = curl_easy_perform (curl);
   mark_headers_done (&t, curl);
   curl_easy_cleanup (curl);
@@ -294,6 +324,47 @@ mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *head
   resp->body = g_byte_array_free_to_bytes (g_steal_pointer (&t.body));
   transfer_clear (&t);
   return g_steal_pointer (&resp);
+}
+
+MvHttpResponse *
+mv_http_get (const MvHttpOptions *opts, const char *url, const char *const *headers, gsize max_body,
+             gint64 deadline, GCancellable *cancellable, GError **error)
+{
+  return perform (opts, FALSE, url, headers, max_body, deadline, cancellable, error);
+}
+
+MvHttpResponse *
+mv_http_head (const MvHttpOptions *opts, const char *url, const char *const *headers,
+              gint64 deadline, GCancellable *cancellable, GError **error)
+{
+  return perform (opts, TRUE, url, headers, 0, deadline, cancellable, error);
+}
+
+guint64
+mv_http_retry_after_ms (const MvHttpResponse *resp, guint64 max_ms)
+{
+  const char *v = resp ? g_hash_table_lookup (resp->headers, "retry-after") : NULL;
+  guint64 ms;
+
+  if (v == NULL || *v == '\0')
+    return 0;
+  if (strspn (v, "0123456789") == strlen (v))
+    {
+      /* delay-seconds; more digits than fit are simply "long". */
+      guint64 secs = G_MAXUINT64;
+      (void)g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT64, &secs, NULL);
+      ms = secs > max_ms / 1000 ? max_ms : secs * 1000;
+    }
+  else
+    {
+      /* An HTTP-date (RFC 9110: IMF-fixdate, or the obsolete RFC 850 and asctime forms). */
+      time_t when = curl_getdate (v, NULL);
+      gint64 now_ms = g_get_real_time () / 1000;
+      if (when < 0 || (gint64)when * 1000 <= now_ms)
+        return 0;
+      ms = MIN ((guint64)((gint64)when * 1000 - now_ms), max_ms);
+    }
+  return ms;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -355,6 +426,7 @@ struct _MvCurlStream
   MvHttpOptions opts;
   char **headers;
   GCancellable *cancellable;
+  gint64 deadline;
   guint64 delivered;
   guint resumes;
 };
@@ -402,7 +474,7 @@ mv_curl_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellab
         {
           int code = io_error_code (job->t.result);
           if ((code == G_IO_ERROR_CONNECTION_CLOSED || code == G_IO_ERROR_TIMED_OUT)
-              && !job->t.send_failed && try_resume (self))
+              && !job->t.send_failed && !transfer_hit_deadline (&job->t) && try_resume (self))
             {
               job = self->job;
               continue;
@@ -449,7 +521,7 @@ mv_curl_stream_init (MvCurlStream *self)
 /* Starts a transfer and waits for its response headers. */
 static StreamJob *
 stream_job_start (const MvHttpOptions *opts, const char *url, const char *const *headers,
-                  const char *extra, GCancellable *cancellable, GError **error)
+                  const char *extra, gint64 deadline, GCancellable *cancellable, GError **error)
 {
   StreamJob *job = g_new0 (StreamJob, 1);
   int sv[2];
@@ -460,7 +532,7 @@ stream_job_start (const MvHttpOptions *opts, const char *url, const char *const 
       mv_throw_errno_prefix (error, "socketpair");
       return NULL;
     }
-  transfer_init (&job->t, response_new (), ERROR_BODY_MAX, sv[1], cancellable);
+  transfer_init (&job->t, response_new (), ERROR_BODY_MAX, sv[1], deadline, cancellable);
   job->sock_read = sv[0];
   job->url = g_strdup (url);
   job->list = make_headers (headers);
@@ -504,11 +576,11 @@ try_resume (MvCurlStream *self)
   const char *cr;
 
   if (self->delivered == 0 || self->resumes >= MAX_RESUMES
-      || g_cancellable_is_cancelled (self->cancellable))
+      || g_cancellable_is_cancelled (self->cancellable) || mv_http_deadline_passed (self->deadline))
     return FALSE;
   self->resumes++;
   job = stream_job_start (&self->opts, self->job->url, (const char *const *)self->headers, range,
-                          self->cancellable, NULL);
+                          self->deadline, self->cancellable, NULL);
   if (job == NULL)
     return FALSE;
   cr = g_hash_table_lookup (job->t.resp->headers, "content-range");
@@ -528,10 +600,11 @@ try_resume (MvCurlStream *self)
 
 GInputStream *
 mv_http_get_stream (const MvHttpOptions *opts, const char *url, const char *const *headers,
-                    MvHttpResponse **out_resp, GCancellable *cancellable, GError **error)
+                    gint64 deadline, MvHttpResponse **out_resp, GCancellable *cancellable,
+                    GError **error)
 {
   g_autoptr (MvCurlStream) stream = NULL;
-  StreamJob *job = stream_job_start (opts, url, headers, NULL, cancellable, error);
+  StreamJob *job = stream_job_start (opts, url, headers, NULL, deadline, cancellable, error);
 
   if (job == NULL)
     return NULL;
@@ -543,6 +616,8 @@ mv_http_get_stream (const MvHttpOptions *opts, const char *url, const char *cons
   stream->opts.client_key = g_strdup (opts->client_key);
   stream->opts.connect_timeout = opts->connect_timeout;
   stream->opts.low_speed_time = opts->low_speed_time;
+  stream->opts.low_speed_limit = opts->low_speed_limit;
+  stream->deadline = deadline;
   stream->headers = g_strdupv ((char **)headers);
   stream->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
 

@@ -15,6 +15,7 @@
 #include "mv-regconf-private.h"
 #include "mv-source-private.h"
 #include "mv-store-private.h"
+#include "mv-unpack-private.h"
 
 #define MAX_INDEX_CANDIDATES 64
 #define MAX_JOBS 4
@@ -257,6 +258,44 @@ typedef struct
   GError *error; /* the first failure */
 } LayerJobs;
 
+/* May this import use the stored copy of layer @d (if there is one)? Only if the source,
+ * asked with this import's own credentials, confirms that it would serve the blob: the
+ * layer may have been stored by another pull, with other credentials, from another
+ * repository (docs/architecture.md, "Reusing stored layers"). */
+static gboolean
+may_reuse_stored (LayerJobs *jobs, const MvDescriptor *d, gboolean *out_checked,
+                  gboolean *out_reuse, GError **error)
+{
+  gboolean confirmed = TRUE;
+
+  *out_reuse = FALSE;
+  if (!mv_store_has_layer (jobs->store, d->digest))
+    return TRUE;
+  *out_checked = TRUE;
+  if (jobs->source->klass->check_blob != NULL
+      && !jobs->source->klass->check_blob (jobs->source, d, &confirmed, jobs->cancellable, error))
+    return FALSE;
+  if (!confirmed)
+    g_debug ("layer %s is stored, but %s does not confirm it for this import: fetching it",
+             d->digest, jobs->source->klass->describe (jobs->source));
+  *out_reuse = confirmed;
+  return TRUE;
+}
+
+/* Reads a whole blob through the size and digest checks and stores nothing: how an import
+ * that the source would not vouch for shows that it has a stored layer's bytes itself. */
+static gboolean
+verify_blob (GInputStream *blob, const MvDescriptor *d, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (MvBlobReader) br = mv_blob_reader_new (blob, d->digest, d->size, cancellable);
+  const void *data;
+  gssize n;
+
+  while ((n = mv_blob_reader_next (br, &data, error)) > 0)
+    ;
+  return n == 0 && mv_blob_reader_finish (br, error);
+}
+
 static void
 import_one_layer (gpointer data, gpointer user_data)
 {
@@ -266,17 +305,27 @@ import_one_layer (gpointer data, gpointer user_data)
   MvLayerSpec ls = { .digest = d->digest, .size = d->size, .format = mt->format };
   g_autoptr (GInputStream) blob = NULL;
   g_autoptr (GError) local_error = NULL;
+  gboolean checked = FALSE, reuse = FALSE;
 
   mv_autofd int lock_fd = -1;
 
   if (g_cancellable_is_cancelled (jobs->cancellable))
     return;
+  if (!may_reuse_stored (jobs, d, &checked, &reuse, &local_error))
+    goto fail;
+  if (reuse)
+    {
+      report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
+      return;
+    }
   /* One download per layer across threads and processes: the holder imports, the others
-   * wait and then find the layer stored. */
+   * wait and then find the layer stored (and still need the source's word to use it). */
   lock_fd = mv_store_lock_layer (jobs->store, d->digest, jobs->cancellable, &local_error);
   if (lock_fd < 0)
     goto fail;
-  if (mv_store_has_layer (jobs->store, d->digest))
+  if (!checked && !may_reuse_stored (jobs, d, &checked, &reuse, &local_error))
+    goto fail;
+  if (reuse)
     {
       report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
       return;
@@ -300,8 +349,11 @@ import_one_layer (gpointer data, gpointer user_data)
           g_object_unref (blob);
           blob = counted;
         }
+      /* A stored layer the source did not vouch for is fetched and checked, not stored again. */
       if (blob != NULL
-          && mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable, &local_error))
+          && (checked ? verify_blob (blob, d, jobs->cancellable, &local_error)
+                      : mv_store_import_layer (jobs->store, &ls, blob, jobs->cancellable,
+                                               &local_error)))
         {
           report (d->digest, MV_PROGRESS_DONE, (guint64)MAX (d->size, 0),
                   (guint64)MAX (d->size, 0));
@@ -341,7 +393,8 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
       MvDescriptor *d = m->layers->pdata[i];
       if (!g_hash_table_add (seen, d->digest))
         continue; /* the same blob twice in one manifest */
-      if (mv_store_has_layer (store, d->digest))
+      /* Stored layers need no thread unless the source must vouch for them. */
+      if (source->klass->check_blob == NULL && mv_store_has_layer (store, d->digest))
         {
           g_debug ("layer %s is already stored", d->digest);
           report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
@@ -435,12 +488,14 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
     return FALSE;
 
+  /* Even for a stored model: each layer is this import's only once the source vouches for it
+   * (or this import fetched it), as for any stored layer. */
+  if (!import_layers (store, source, m, cancellable, error))
+    return mv_prefix_error (error, "%s", what);
   if (!mv_store_has_model (store, digest))
     {
       for (guint i = 0; i < m->layers->len; i++)
         g_ptr_array_add (layer_digests, ((MvDescriptor *)m->layers->pdata[i])->digest);
-      if (!import_layers (store, source, m, cancellable, error))
-        return mv_prefix_error (error, "%s", what);
       spec.digest = digest;
       spec.manifest = manifest_bytes;
       spec.config = config_bytes;

@@ -20,6 +20,10 @@
 #define AUTH_FILE_MAX (1024 * 1024)
 #define MAX_REDIRECTS 5
 #define DEFAULT_CERTS_DIR "/etc/containers/certs.d"
+/* Manifests, configs, tokens: always done within this, --timeout or not. */
+#define SMALL_DEADLINE_S 300
+/* A token without expires_in lives this long (distribution token spec). */
+#define TOKEN_DEFAULT_LIFETIME_S 60
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 static const char *const manifest_accept = "Accept: " MV_OCI_MANIFEST ", " MV_OCI_INDEX
@@ -35,11 +39,35 @@ typedef struct
   char *scheme;      /* "https", or "http" for an insecure registry that speaks no TLS */
   gboolean insecure;
   MvHttpOptions http;
-  char *basic;           /* "user:pass" from auth.json, or NULL */
-  char *authorization;   /* the current "Authorization: ..." header, or NULL */
-  GMutex mutex;          /* authorization and the manifest cache, shared by layer threads */
-  GHashTable *manifests; /* digest -> GBytes already fetched */
+  guint timeout_s;         /* the overall deadline of a blob or request; 0: none for blobs */
+  guint retry_after_max_s; /* the longest Retry-After honoured */
+  char *basic;             /* "user:pass" from auth.json, or NULL */
+  /* Auth state, shared by layer threads. Held while a token is fetched, so that threads that
+   * find the token expired, or refused, wait for one new token instead of each getting one. */
+  GMutex auth_mutex;
+  char *authorization;        /* a Basic "Authorization: ..." header, or NULL */
+  char *challenge;            /* the last Bearer challenge: tokens are fetched before requests */
+  char *scope;                /* its scope, the key of the token requests carry */
+  GHashTable *tokens;         /* scope -> Token */
+  GMutex mutex;               /* the caches below */
+  GHashTable *manifests;      /* digest -> GBytes already fetched */
+  GHashTable *blob_deadlines; /* digest -> gint64 *: a blob's deadline spans its restarts */
 } MvRegistrySource;
+
+/* A Bearer token, cached per scope until it expires. */
+typedef struct
+{
+  char *header;   /* "Authorization: Bearer ..." */
+  gint64 expires; /* monotonic time after which it is not sent */
+} Token;
+
+static void
+token_free (Token *tok)
+{
+  memset (tok->header, 0, strlen (tok->header));
+  g_free (tok->header);
+  g_free (tok);
+}
 
 static void
 registry_free (MvSource *source)
@@ -54,9 +82,16 @@ registry_free (MvSource *source)
   if (self->basic)
     memset (self->basic, 0, strlen (self->basic));
   g_free (self->basic);
+  if (self->authorization)
+    memset (self->authorization, 0, strlen (self->authorization));
   g_free (self->authorization);
+  g_free (self->challenge);
+  g_free (self->scope);
+  g_hash_table_unref (self->tokens);
+  g_mutex_clear (&self->auth_mutex);
   g_mutex_clear (&self->mutex);
   g_hash_table_unref (self->manifests);
+  g_hash_table_unref (self->blob_deadlines);
   g_free (self);
 }
 
@@ -360,104 +395,215 @@ same_host_name (const char *hostport, const char *name)
 }
 
 static gboolean
-authenticate (MvRegistrySource *self, const char *challenge, GCancellable *cancellable,
-              GError **error)
+token_expired (const Token *tok)
 {
-  g_autofree char *auth = NULL;
+  return g_get_monotonic_time () >= tok->expires;
+}
 
+/* The scope a token request asks for: the challenge's, else pull on our repository (a login,
+ * with no repository, asks for none, as podman does). "" when none. */
+static char *
+bearer_scope (MvRegistrySource *self, const char *challenge)
+{
+  g_autofree char *scope = challenge_param (challenge, "scope");
+  if (scope != NULL)
+    return g_steal_pointer (&scope);
+  if (*self->ref->path)
+    return g_strdup_printf ("repository:%s:pull", self->ref->path);
+  return g_strdup ("");
+}
+
+/* Small requests (tokens, manifests, configs) are always done within SMALL_DEADLINE_S, or
+ * within --timeout when it is shorter. */
+static gint64
+small_deadline (MvRegistrySource *self)
+{
+  guint secs = self->timeout_s > 0 ? MIN (self->timeout_s, SMALL_DEADLINE_S) : SMALL_DEADLINE_S;
+  return g_get_monotonic_time () + (gint64)secs * G_USEC_PER_SEC;
+}
+
+/* GET a token from the challenge's realm (https only, except an insecure registry's own
+ * host), with our Basic credentials if we have any. Its lifetime is expires_in (default 60 s)
+ * counted from when we asked, less a margin, so that it is never sent just as it expires. */
+static Token *
+fetch_token (MvRegistrySource *self, const char *challenge, const char *scope,
+             GCancellable *cancellable, GError **error)
+{
+  g_autofree char *realm = challenge_param (challenge, "realm");
+  g_autofree char *service = challenge_param (challenge, "service");
+  g_autofree char *url = NULL;
+  g_autofree char *basic_hdr = NULL;
+  g_autoptr (MvHttpResponse) resp = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  g_autoptr (GUri) realm_uri = NULL;
+  const char *hdrs[2] = { NULL, NULL };
+  const char *token;
+  gint64 asked = g_get_monotonic_time ();
+  gint64 lifetime;
+  Token *tok;
+
+  if (realm == NULL)
+    {
+      mv_throw (error, MV_ERROR_AUTH, "%s: token challenge without a realm", self->reference);
+      return NULL;
+    }
+  realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
+  /* Tokens only over https, except from an insecure registry's own host. */
+  if (realm_uri == NULL
+      || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0
+          && !(self->insecure && g_strcmp0 (g_uri_get_scheme (realm_uri), "http") == 0
+               && same_host_name (self->host, g_uri_get_host (realm_uri)))))
+    {
+      g_autofree char *shown = mv_escape_for_display (realm, 200);
+      mv_throw (error, MV_ERROR_AUTH, "%s: refusing token realm '%s' (not https)", self->reference,
+                shown);
+      return NULL;
+    }
+  {
+    g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
+    g_autofree char *esc_scope = *scope ? g_uri_escape_string (scope, NULL, FALSE) : NULL;
+    GString *u = g_string_new (realm);
+    char sep = strchr (realm, '?') ? '&' : '?';
+    if (esc_scope)
+      {
+        g_string_append_printf (u, "%cscope=%s", sep, esc_scope);
+        sep = '&';
+      }
+    if (esc_service)
+      g_string_append_printf (u, "%cservice=%s", sep, esc_service);
+    url = g_string_free (u, FALSE);
+  }
+  if (self->basic != NULL)
+    {
+      g_autofree char *b64 = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
+      basic_hdr = g_strconcat ("Authorization: Basic ", b64, NULL);
+      hdrs[0] = basic_hdr;
+    }
+  resp = mv_http_get (&self->http, url, hdrs, TOKEN_MAX, small_deadline (self), cancellable, error);
+  if (basic_hdr != NULL)
+    memset (basic_hdr, 0, strlen (basic_hdr));
+  if (resp == NULL)
+    {
+      mv_prefix_error (error, "%s: getting a token", self->reference);
+      return NULL;
+    }
+  if (resp->status != 200)
+    {
+      mv_throw (error, MV_ERROR_AUTH, "%s: the token server answered %ld", self->reference,
+                resp->status);
+      return NULL;
+    }
+  root = mv_json_parse_object (g_bytes_get_data (resp->body, NULL), g_bytes_get_size (resp->body),
+                               TOKEN_MAX, "token", error);
+  if (root == NULL)
+    return NULL;
+  token = string_member (json_node_get_object (root), "token");
+  if (token == NULL)
+    token = string_member (json_node_get_object (root), "access_token");
+  if (token == NULL || *token == '\0' || strpbrk (token, "\r\n") != NULL)
+    {
+      mv_throw (error, MV_ERROR_AUTH, "%s: the token server sent no usable token", self->reference);
+      return NULL;
+    }
+  {
+    JsonNode *n = json_object_get_member (json_node_get_object (root), "expires_in");
+    lifetime
+        = n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
+              ? json_node_get_int (n)
+              : 0;
+    if (lifetime <= 0)
+      lifetime = TOKEN_DEFAULT_LIFETIME_S;
+    lifetime = MIN (lifetime, 24 * 3600) * G_USEC_PER_SEC;
+  }
+  tok = g_new0 (Token, 1);
+  tok->header = g_strconcat ("Authorization: Bearer ", token, NULL);
+  /* A tenth of its life, at most 10 s: slack for the request still to come. */
+  tok->expires = asked + lifetime - MIN (lifetime / 10, 10 * G_USEC_PER_SEC);
+  g_debug ("%s: a token for scope '%s', valid %" G_GINT64_FORMAT " s", self->reference, scope,
+           lifetime / G_USEC_PER_SEC);
+  return tok;
+}
+
+/* Answers a 401 challenge. @sent is the Authorization header the refused request carried:
+ * if another thread has replaced that token meanwhile, its new one is used instead of
+ * fetching yet another. Call with auth_mutex held. */
+static gboolean
+authenticate_locked (MvRegistrySource *self, const char *challenge, const char *sent,
+                     GCancellable *cancellable, GError **error)
+{
   if (g_ascii_strncasecmp (challenge, "Basic", 5) == 0)
     {
+      g_autofree char *b64 = NULL;
       if (self->basic == NULL)
         return mv_throw (error, MV_ERROR_AUTH,
                          "%s: the registry wants credentials (modelvol "
                          "login %s)",
                          self->reference, self->ref->domain);
-      g_autofree char *b64 = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
-      auth = g_strconcat ("Authorization: Basic ", b64, NULL);
+      b64 = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
+      g_free (self->authorization);
+      self->authorization = g_strconcat ("Authorization: Basic ", b64, NULL);
+      memset (b64, 0, strlen (b64));
+      return TRUE;
     }
-  else if (g_ascii_strncasecmp (challenge, "Bearer", 6) == 0)
+  if (g_ascii_strncasecmp (challenge, "Bearer", 6) == 0)
     {
-      g_autofree char *realm = challenge_param (challenge, "realm");
-      g_autofree char *service = challenge_param (challenge, "service");
-      g_autofree char *scope = challenge_param (challenge, "scope");
-      g_autofree char *url = NULL;
-      g_autofree char *basic_hdr = NULL;
-      g_autoptr (MvHttpResponse) resp = NULL;
-      g_autoptr (JsonNode) root = NULL;
-      const char *token;
-      const char *hdrs[2] = { NULL, NULL };
-      g_autoptr (GUri) realm_uri = NULL;
+      g_autofree char *scope = bearer_scope (self, challenge);
+      Token *cur = g_hash_table_lookup (self->tokens, scope);
 
-      if (realm == NULL)
-        return mv_throw (error, MV_ERROR_AUTH, "%s: token challenge without a realm",
-                         self->reference);
-      realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
-      /* Tokens only over https, except from an insecure registry's own host. */
-      if (realm_uri == NULL
-          || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0
-              && !(self->insecure && g_strcmp0 (g_uri_get_scheme (realm_uri), "http") == 0
-                   && same_host_name (self->host, g_uri_get_host (realm_uri)))))
+      if (cur == NULL || g_strcmp0 (cur->header, sent) == 0 || token_expired (cur))
         {
-          g_autofree char *shown = mv_escape_for_display (realm, 200);
-          return mv_throw (error, MV_ERROR_AUTH, "%s: refusing token realm '%s' (not https)",
-                           self->reference, shown);
+          Token *tok = fetch_token (self, challenge, scope, cancellable, error);
+          if (tok == NULL)
+            return FALSE;
+          g_hash_table_replace (self->tokens, g_strdup (scope), tok);
         }
-      {
-        g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
-        /* A login (no repository) asks for a token without a scope, as podman does. */
-        g_autofree char *scope_str
-            = scope ? g_strdup (scope)
-                    : (*self->ref->path ? g_strdup_printf ("repository:%s:pull", self->ref->path)
-                                        : NULL);
-        g_autofree char *esc_scope
-            = scope_str ? g_uri_escape_string (scope_str, NULL, FALSE) : NULL;
-        GString *u = g_string_new (realm);
-        char sep = strchr (realm, '?') ? '&' : '?';
-        if (esc_scope)
-          {
-            g_string_append_printf (u, "%cscope=%s", sep, esc_scope);
-            sep = '&';
-          }
-        if (esc_service)
-          g_string_append_printf (u, "%cservice=%s", sep, esc_service);
-        url = g_string_free (u, FALSE);
-      }
-      if (self->basic != NULL)
+      g_free (self->challenge);
+      self->challenge = g_strdup (challenge);
+      g_free (self->scope);
+      self->scope = g_steal_pointer (&scope);
+      return TRUE;
+    }
+  return mv_throw (error, MV_ERROR_AUTH, "%s: unsupported authentication scheme", self->reference);
+}
+
+static gboolean
+authenticate (MvRegistrySource *self, const char *challenge, const char *sent,
+              GCancellable *cancellable, GError **error)
+{
+  gboolean ok;
+  g_mutex_lock (&self->auth_mutex);
+  ok = authenticate_locked (self, challenge, sent, cancellable, error);
+  g_mutex_unlock (&self->auth_mutex);
+  return ok;
+}
+
+/* The Authorization header for the next request (nullable): Basic, or the token for the
+ * current scope, fetched anew first when it has expired. */
+static gboolean
+current_authorization (MvRegistrySource *self, char **out_header, GCancellable *cancellable,
+                       GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&self->auth_mutex);
+  if (self->challenge != NULL)
+    {
+      Token *tok = g_hash_table_lookup (self->tokens, self->scope);
+      if (tok == NULL || token_expired (tok))
         {
-          g_autofree char *b64
-              = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));
-          basic_hdr = g_strconcat ("Authorization: Basic ", b64, NULL);
-          hdrs[0] = basic_hdr;
+          g_debug ("%s: the token for scope '%s' has expired; getting a new one", self->reference,
+                   self->scope);
+          tok = fetch_token (self, self->challenge, self->scope, cancellable, error);
+          if (tok != NULL)
+            g_hash_table_replace (self->tokens, g_strdup (self->scope), tok);
         }
-      resp = mv_http_get (&self->http, url, hdrs, TOKEN_MAX, cancellable, error);
-      if (resp == NULL)
-        return mv_prefix_error (error, "%s: getting a token", self->reference);
-      if (resp->status != 200)
-        return mv_throw (error, MV_ERROR_AUTH, "%s: the token server answered %ld", self->reference,
-                         resp->status);
-      root = mv_json_parse_object (g_bytes_get_data (resp->body, NULL),
-                                   g_bytes_get_size (resp->body), TOKEN_MAX, "token", error);
-      if (root == NULL)
-        return FALSE;
-      token
-          = json_object_get_string_member_with_default (json_node_get_object (root), "token", NULL);
-      if (token == NULL)
-        token = json_object_get_string_member_with_default (json_node_get_object (root),
-                                                            "access_token", NULL);
-      if (token == NULL || *token == '\0' || strpbrk (token, "\r\n") != NULL)
-        return mv_throw (error, MV_ERROR_AUTH, "%s: the token server sent no usable token",
-                         self->reference);
-      auth = g_strconcat ("Authorization: Bearer ", token, NULL);
+      ok = tok != NULL;
+      *out_header = ok ? g_strdup (tok->header) : NULL;
     }
   else
-    return mv_throw (error, MV_ERROR_AUTH, "%s: unsupported authentication scheme",
-                     self->reference);
-
-  g_mutex_lock (&self->mutex);
-  g_free (self->authorization);
-  self->authorization = g_steal_pointer (&auth);
-  g_mutex_unlock (&self->mutex);
-  return TRUE;
+    *out_header = g_strdup (self->authorization);
+  g_mutex_unlock (&self->auth_mutex);
+  return ok;
 }
 
 static const char *
@@ -478,13 +624,28 @@ http_reason (long status)
     }
 }
 
-/* GET @path on the registry, small body or stream, handling 401 (once) and redirects. */
-static MvHttpResponse *
-request_once (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
-              GInputStream **out_stream, MvHttpResponse **out_last, GCancellable *cancellable,
-              GError **error)
+typedef enum
 {
-  g_autofree char *url = g_strdup_printf ("%s://%s/v2/%s", self->scheme, self->host, path);
+  REQ_BODY,   /* GET, the body capped in memory */
+  REQ_STREAM, /* GET, the body as a stream */
+  REQ_HEAD,
+} ReqKind;
+
+typedef struct
+{
+  const char *path;   /* under /v2/ */
+  const char *accept; /* nullable: an "Accept: ..." header */
+  ReqKind kind;
+  gsize max_body; /* REQ_BODY */
+  gint64 deadline;
+} Req;
+
+/* @path on the registry, handling 401 (one new token or Basic header) and redirects. */
+static MvHttpResponse *
+request_once (MvRegistrySource *self, const Req *req, GInputStream **out_stream,
+              MvHttpResponse **out_last, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *url = g_strdup_printf ("%s://%s/v2/%s", self->scheme, self->host, req->path);
   gboolean retried_auth = FALSE;
   gboolean same_host = TRUE;
 
@@ -495,25 +656,27 @@ request_once (MvRegistrySource *self, const char *path, const char *accept, gsiz
       const char *hdrs[3] = { NULL, NULL, NULL };
       int n = 0;
 
-      g_mutex_lock (&self->mutex);
       /* Credentials go to the registry host only, never to a redirect target. */
-      if (same_host && self->authorization != NULL)
-        authz = g_strdup (self->authorization);
-      g_mutex_unlock (&self->mutex);
-      if (accept)
-        hdrs[n++] = accept;
+      if (same_host && !current_authorization (self, &authz, cancellable, error))
+        return NULL;
+      if (req->accept)
+        hdrs[n++] = req->accept;
       if (authz)
         hdrs[n++] = authz;
 
-      if (out_stream != NULL)
+      if (req->kind == REQ_STREAM)
         {
-          *out_stream = mv_http_get_stream (&self->http, url, hdrs, &resp, cancellable, error);
+          *out_stream = mv_http_get_stream (&self->http, url, hdrs, req->deadline, &resp,
+                                            cancellable, error);
           if (*out_stream == NULL && resp == NULL)
             return NULL;
         }
       else
         {
-          resp = mv_http_get (&self->http, url, hdrs, max_body, cancellable, error);
+          resp = req->kind == REQ_HEAD
+                     ? mv_http_head (&self->http, url, hdrs, req->deadline, cancellable, error)
+                     : mv_http_get (&self->http, url, hdrs, req->max_body, req->deadline,
+                                    cancellable, error);
           if (resp == NULL)
             return NULL;
         }
@@ -526,7 +689,7 @@ request_once (MvRegistrySource *self, const char *path, const char *accept, gsiz
               mv_throw (error, MV_ERROR_AUTH, "%s: unauthorized", self->reference);
               return NULL;
             }
-          if (!authenticate (self, challenge, cancellable, error))
+          if (!authenticate (self, challenge, authz, cancellable, error))
             return NULL;
           hop--;
           continue;
@@ -560,14 +723,18 @@ request_once (MvRegistrySource *self, const char *path, const char *accept, gsiz
         {
           if (out_stream != NULL)
             g_clear_object (out_stream);
-          if (resp->status == 401 || resp->status == 403)
+          if (resp->status == 401 && retried_auth && authz != NULL
+              && g_str_has_prefix (authz, "Authorization: Bearer "))
+            mv_throw (error, MV_ERROR_AUTH, "%s: %s: unauthorized (HTTP 401) with a new token",
+                      self->reference, req->path);
+          else if (resp->status == 401 || resp->status == 403)
             mv_throw (error, MV_ERROR_AUTH, "%s: %s (HTTP %ld)", self->reference,
                       http_reason (resp->status), resp->status);
           else if (resp->status == 404)
             mv_throw (error, MV_ERROR_NOT_FOUND, "%s: %s not found on the registry",
-                      self->reference, path);
+                      self->reference, req->path);
           else
-            mv_throw (error, MV_ERROR_FAILED, "%s: %s: %s (HTTP %ld)", self->reference, path,
+            mv_throw (error, MV_ERROR_FAILED, "%s: %s: %s (HTTP %ld)", self->reference, req->path,
                       http_reason (resp->status), resp->status);
           *out_last = g_steal_pointer (&resp);
           return NULL;
@@ -583,66 +750,63 @@ request_once (MvRegistrySource *self, const char *path, const char *accept, gsiz
 #define MAX_ATTEMPTS 5
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS 5000
-#define RETRY_AFTER_MAX_S 30
-
-/* Retry-After: a number of seconds (capped), else nothing we trust (an HTTP date or garbage
- * falls back to our own backoff). */
-static guint
-retry_after_ms (MvHttpResponse *resp)
-{
-  const char *v = resp ? g_hash_table_lookup (resp->headers, "retry-after") : NULL;
-  guint64 secs;
-
-  if (v == NULL || !g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT32, &secs, NULL))
-    return 0;
-  return (guint)MIN (secs, RETRY_AFTER_MAX_S) * 1000;
-}
 
 static gboolean
-sleep_cancellable (guint ms, GCancellable *cancellable, GError **error)
+sleep_cancellable (guint64 ms, GCancellable *cancellable, GError **error)
 {
-  for (guint slept = 0; slept < ms; slept += 50)
+  for (guint64 slept = 0; slept < ms; slept += 50)
     {
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
-      g_usleep (50 * 1000);
+      g_usleep (MIN (ms - slept, 50) * 1000);
     }
   return TRUE;
 }
 
-/* request_once() with bounded retries and capped exponential backoff for what is worth
- * another try: 429 (honouring a numeric Retry-After), 5xx, and transport failures. */
-static MvHttpResponse *
-request (MvRegistrySource *self, const char *path, const char *accept, gsize max_body,
-         GInputStream **out_stream, GCancellable *cancellable, GError **error)
+static gboolean
+worth_another_try (GError *error, MvHttpResponse *last)
 {
-  guint backoff = BACKOFF_FIRST_MS;
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+         || (last != NULL && (last->status == 429 || last->status >= 500));
+}
+
+/* request_once() with bounded retries and capped exponential backoff for what is worth
+ * another try: 429 (honouring Retry-After: seconds or an HTTP-date, capped), 5xx, and
+ * transport failures (including the low-speed limit); never past the deadline. */
+static MvHttpResponse *
+request (MvRegistrySource *self, const Req *req, GInputStream **out_stream,
+         GCancellable *cancellable, GError **error)
+{
+  guint64 backoff = BACKOFF_FIRST_MS;
 
   for (int attempt = 1;; attempt++)
     {
       g_autoptr (GError) local_error = NULL;
       g_autoptr (MvHttpResponse) last = NULL;
-      MvHttpResponse *resp = request_once (self, path, accept, max_body, out_stream, &last,
-                                           cancellable, &local_error);
-      guint wait_ms;
+      MvHttpResponse *resp = request_once (self, req, out_stream, &last, cancellable, &local_error);
+      guint64 wait_ms;
 
       if (resp != NULL)
         return resp;
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || attempt == MAX_ATTEMPTS
-          || !(g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
-               || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)
-               || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
-               || (last != NULL && (last->status == 429 || last->status >= 500))))
+      if (attempt == MAX_ATTEMPTS || !worth_another_try (local_error, last))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return NULL;
         }
-      wait_ms = retry_after_ms (last);
+      wait_ms = mv_http_retry_after_ms (last, (guint64)self->retry_after_max_s * 1000);
       if (wait_ms == 0)
         wait_ms = backoff;
       backoff = MIN (backoff * 2, BACKOFF_MAX_MS);
-      g_debug ("%s; retrying in %u ms (attempt %d of %d)", local_error->message, wait_ms,
-               attempt + 1, MAX_ATTEMPTS);
+      if (req->deadline > 0 && g_get_monotonic_time () + (gint64)wait_ms * 1000 >= req->deadline)
+        {
+          g_debug ("%s; no time for another try before the deadline", local_error->message);
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      g_debug ("%s; retrying in %" G_GUINT64_FORMAT " ms (attempt %d of %d)", local_error->message,
+               wait_ms, attempt + 1, MAX_ATTEMPTS);
       if (!sleep_cancellable (wait_ms, cancellable, error))
         return NULL;
     }
@@ -666,13 +830,18 @@ registry_get_root (MvSource *source, char **out_ref_name, GCancellable *cancella
   MvRegistrySource *self = (MvRegistrySource *)source;
   const char *ref = self->ref->digest ? self->ref->digest : self->ref->tag;
   g_autofree char *path = g_strdup_printf ("%s/manifests/%s", self->ref->path, ref);
+  Req req = { .path = path,
+              .accept = manifest_accept,
+              .kind = REQ_BODY,
+              .max_body = MV_MANIFEST_MAX_SIZE,
+              .deadline = small_deadline (self) };
   g_autoptr (MvHttpResponse) resp = NULL;
   g_autofree char *digest = NULL;
   g_autoptr (MvDescriptor) desc = g_new0 (MvDescriptor, 1);
   const char *header_digest;
   const char *ctype;
 
-  resp = request (self, path, manifest_accept, MV_MANIFEST_MAX_SIZE, NULL, cancellable, error);
+  resp = request (self, &req, NULL, cancellable, error);
   if (resp == NULL)
     return NULL;
   digest = mv_digest_bytes (g_bytes_get_data (resp->body, NULL), g_bytes_get_size (resp->body));
@@ -719,15 +888,40 @@ registry_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize m
   bytes = manifest ? cached_manifest (self, digest) : NULL;
   if (bytes == NULL)
     {
+      Req req = { .accept = manifest ? manifest_accept : NULL,
+                  .kind = REQ_BODY,
+                  .max_body = max_size,
+                  .deadline = small_deadline (self) };
       path
           = g_strdup_printf ("%s/%s/%s", self->ref->path, manifest ? "manifests" : "blobs", digest);
-      resp = request (self, path, manifest ? manifest_accept : NULL, max_size, NULL, cancellable,
-                      error);
+      req.path = path;
+      resp = request (self, &req, NULL, cancellable, error);
       if (resp == NULL)
         return NULL;
       bytes = g_bytes_ref (resp->body);
     }
   return g_steal_pointer (&bytes);
+}
+
+/* With --timeout, a blob has that long from its first request to its last byte: resumes and
+ * restarts from byte 0 included. */
+static gint64
+blob_deadline (MvRegistrySource *self, const char *digest)
+{
+  gint64 *deadline;
+
+  if (self->timeout_s == 0)
+    return 0;
+  g_mutex_lock (&self->mutex);
+  deadline = g_hash_table_lookup (self->blob_deadlines, digest);
+  if (deadline == NULL)
+    {
+      deadline = g_new (gint64, 1);
+      *deadline = g_get_monotonic_time () + (gint64)self->timeout_s * G_USEC_PER_SEC;
+      g_hash_table_insert (self->blob_deadlines, g_strdup (digest), deadline);
+    }
+  g_mutex_unlock (&self->mutex);
+  return *deadline;
 }
 
 static GInputStream *
@@ -738,21 +932,68 @@ registry_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *ca
   g_autofree char *path = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
   GInputStream *stream = NULL;
+  Req req = { .kind = REQ_STREAM };
 
   if (!mv_digest_validate (desc->digest, NULL, NULL, error))
     return NULL;
   /* Foreign-layer "urls" are never used: blobs come from the registry only. */
   path = g_strdup_printf ("%s/blobs/%s", self->ref->path, desc->digest);
-  resp = request (self, path, NULL, 0, &stream, cancellable, error);
+  req.path = path;
+  req.deadline = blob_deadline (self, desc->digest);
+  resp = request (self, &req, &stream, cancellable, error);
   if (resp == NULL)
     return NULL;
   return stream;
+}
+
+/* Would the registry serve this blob to us, with our own credentials? HEAD on the blob in
+ * our repository; 200 with the descriptor's size (when it says one) confirms. Any other
+ * answer only leaves it unconfirmed: the caller then fetches the blob itself. */
+static gboolean
+registry_check_blob (MvSource *source, const MvDescriptor *desc, gboolean *out_confirmed,
+                     GCancellable *cancellable, GError **error)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  g_autofree char *path = NULL;
+  g_autoptr (MvHttpResponse) resp = NULL;
+  g_autoptr (GError) local_error = NULL;
+  Req req = { .kind = REQ_HEAD, .deadline = small_deadline (self) };
+  const char *len;
+
+  if (!mv_digest_validate (desc->digest, NULL, NULL, error))
+    return FALSE;
+  path = g_strdup_printf ("%s/blobs/%s", self->ref->path, desc->digest);
+  req.path = path;
+  resp = request (self, &req, NULL, cancellable, &local_error);
+  if (resp == NULL)
+    {
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_debug ("%s: blob %s not confirmed: %s", self->reference, desc->digest,
+               local_error->message);
+      *out_confirmed = FALSE;
+      return TRUE;
+    }
+  len = g_hash_table_lookup (resp->headers, "content-length");
+  if (len != NULL && desc->size >= 0 && g_ascii_strtoull (len, NULL, 10) != (guint64)desc->size)
+    {
+      g_debug ("%s: blob %s not confirmed: the registry says it has another size", self->reference,
+               desc->digest);
+      *out_confirmed = FALSE;
+      return TRUE;
+    }
+  *out_confirmed = TRUE;
+  return TRUE;
 }
 
 static const MvSourceClass registry_class = {
   .get_root = registry_get_root,
   .fetch_bytes = registry_fetch_bytes,
   .open_blob = registry_open_blob,
+  .check_blob = registry_check_blob,
   .describe = registry_describe,
   .free = registry_free,
 };
@@ -769,7 +1010,8 @@ pick_scheme (MvRegistrySource *self, GCancellable *cancellable, GError **error)
   self->scheme = g_strdup ("https");
   if (!self->insecure)
     return TRUE;
-  resp = mv_http_get (&self->http, url, NULL, 64 * 1024, cancellable, &local_error);
+  resp = mv_http_get (&self->http, url, NULL, 64 * 1024, small_deadline (self), cancellable,
+                      &local_error);
   if (resp != NULL)
     return TRUE;
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -791,16 +1033,62 @@ registry_new (const MvRegistryOptions *opts, GError **error)
 
   self->parent.klass = &registry_class;
   g_mutex_init (&self->mutex);
+  g_mutex_init (&self->auth_mutex);
   self->manifests
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+  self->blob_deadlines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->tokens
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)token_free);
   self->insecure = !opts->tls_verify;
   self->http.tls_verify = opts->tls_verify;
   return self;
 }
 
+/* A setting: the option if given (> 0; < 0 means 0), else $ENV, else @dflt. A bad value is an
+ * error that names it rather than a silent default. */
+static gboolean
+setting (int option, const char *env, guint64 min, guint64 max, guint64 dflt, guint *out,
+         GError **error)
+{
+  const char *v = g_getenv (env);
+  guint64 n = dflt;
+
+  if (option != 0)
+    {
+      if (option > 0 && ((guint64)option < min || (guint64)option > max))
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "%d is out of range for %s (%" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                         ")",
+                         option, env, min, max);
+      *out = option < 0 ? 0 : option;
+      return TRUE;
+    }
+  if (v != NULL && *v != '\0' && !g_ascii_string_to_unsigned (v, 10, min, max, &n, NULL))
+    {
+      g_autofree char *shown = mv_escape_for_display (v, 40);
+      return mv_throw (error, MV_ERROR_FAILED,
+                       "$%s: '%s' is not a whole number from %" G_GUINT64_FORMAT
+                       " to %" G_GUINT64_FORMAT,
+                       env, shown, min, max);
+    }
+  *out = (guint)n;
+  return TRUE;
+}
+
 static gboolean
 registry_connect (MvRegistrySource *self, const MvRegistryOptions *opts, GError **error)
 {
+  guint low_speed_time, low_speed_limit;
+
+  if (!setting (opts->timeout, "MODELVOL_TIMEOUT", 0, 7 * 24 * 3600, 0, &self->timeout_s, error)
+      || !setting (opts->low_speed_time, "MODELVOL_LOW_SPEED_TIME", 1, 24 * 3600, 60,
+                   &low_speed_time, error)
+      || !setting (opts->low_speed_limit, "MODELVOL_LOW_SPEED_LIMIT", 1, G_MAXINT32, 1024,
+                   &low_speed_limit, error)
+      || !setting (0, "MODELVOL_RETRY_AFTER_MAX", 0, 3600, 30, &self->retry_after_max_s, error))
+    return FALSE;
+  self->http.low_speed_time = low_speed_time;
+  self->http.low_speed_limit = low_speed_limit;
   self->host = g_strdup (g_str_equal (self->ref->domain, "docker.io") ? "registry-1.docker.io"
                                                                       : self->ref->domain);
   if (!load_certs (self, opts->certs_dir, error))
@@ -853,7 +1141,12 @@ mv_registry_login (const char *registry, const char *user, const char *password,
   if (!registry_connect (self, opts, error))
     return FALSE;
   /* GET /v2/ answers 401 with a challenge; request() answers it once with our credentials. */
-  resp = request (self, "", NULL, 64 * 1024, NULL, cancellable, error);
+  {
+    Req req = {
+      .path = "", .kind = REQ_BODY, .max_body = 64 * 1024, .deadline = small_deadline (self)
+    };
+    resp = request (self, &req, NULL, cancellable, error);
+  }
   return resp != NULL;
 }
 

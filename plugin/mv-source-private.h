@@ -21,6 +21,12 @@ typedef struct
   /* A layer blob as a stream; the caller verifies digest and size as it reads. */
   GInputStream *(*open_blob) (MvSource *self, const MvDescriptor *desc, GCancellable *cancellable,
                               GError **error);
+  /* Optional (NULL: the source needs no such proof). Before a layer already in the store is
+   * used for this import: does the source, asked with this import's own credentials, say it
+   * would serve the blob? @out_confirmed FALSE means the caller must fetch the blob and check
+   * its digest instead. Only cancellation is an error. */
+  gboolean (*check_blob) (MvSource *self, const MvDescriptor *desc, gboolean *out_confirmed,
+                          GCancellable *cancellable, GError **error);
   /* What to call the source in messages: "oci:/path:entry". */
   const char *(*describe) (MvSource *self);
   void (*free) (MvSource *self);
@@ -58,6 +64,9 @@ typedef struct
   const char *authfile;        /* nullable: else the containers-auth.json search order */
   const char *certs_dir;       /* nullable: else /etc/containers/certs.d */
   const char *registries_conf; /* nullable: else $CONTAINERS_REGISTRIES_CONF or the default */
+  int timeout;         /* s: a blob's (or request's) deadline; 0: $MODELVOL_TIMEOUT; < 0: none */
+  int low_speed_time;  /* s below @low_speed_limit before a transfer is dropped; 0: env or 60 */
+  int low_speed_limit; /* bytes/s; 0: $MODELVOL_LOW_SPEED_LIMIT or 1024 */
 } MvRegistryOptions;
 
 /**

@@ -28,24 +28,35 @@ assert_tree_eq "$LAST_STDOUT" "$T/exp2" "pulled cnai tree is byte-exact"
 run_ok "pull by digest" -- mvol pull --tls-verify=false "$R/org/cncf@$d1"
 assert_eq "$LAST_STDOUT" "$d1" "pull by digest gives the same model"
 
-# Layers in the store are never fetched again: take the blobs away from the registry.
+# Layers in the store are not fetched again: the registry only confirms them (HEAD).
 blobs=$T/reg/data/docker/registry/v2/blobs/sha256
 mkmodel preset shared --variant a --seed pull --out "$T/sa" --ref v1 --info "$T/a.json" >/dev/null
 mkmodel preset shared --variant b --seed pull --out "$T/sb" --ref v1 --info "$T/b.json" --expect "$T/exp-b" >/dev/null
 run_ok "push shared a" -- ocipush "oci:$T/sa:v1" "$R/org/shared:a"
 run_ok "push shared b" -- ocipush "oci:$T/sb:v1" "$R/org/shared:b"
 run_ok "pull a" -- mvol pull --tls-verify=false "$R/org/shared:a"
+mark=$(wc -l <"$REGISTRY_LOG")
+run_ok "pull b" -- mvol pull --tls-verify=false "$R/org/shared:b"
+tail -n +$((mark + 1)) "$REGISTRY_LOG" >"$T/pull-b.log"
+n_shared=0
 for d in $(jq -r '.layers[].digest' "$T/a.json"); do
-  h=${d#sha256:}
   if jq -e --arg d "$d" '.layers[] | select(.digest == $d)' "$T/b.json" >/dev/null; then
-    rm -f "$blobs/${h:0:2}/$h/data"
+    n_shared=$((n_shared + 1))
+    assert_eq "$(grep -c "\"GET /v2/org/shared/blobs/$d " "$T/pull-b.log" || true)" 0 "pull b: shared layer ${d:7:12} is not fetched"
+    check "pull b: the registry confirmed ${d:7:12} (HEAD)" -- grep -q "\"HEAD /v2/org/shared/blobs/$d HTTP/1.1\" 200" "$T/pull-b.log"
   fi
 done
-run_ok "pull b: its layers shared with a are not fetched (the registry lost them)" -- \
-  mvol pull --tls-verify=false "$R/org/shared:b"
+check "fixture: a and b share layers" -- test "$n_shared" -gt 0
 run_ok "path b" -- mvol path "$R/org/shared:b"
 assert_tree_eq "$LAST_STDOUT" "$T/exp-b" "b is byte-exact"
-run_ok "re-pull a (nothing fetched but the manifest)" -- mvol pull --tls-verify=false "$R/org/shared:a"
+mark=$(wc -l <"$REGISTRY_LOG")
+run_ok "re-pull a" -- mvol pull --tls-verify=false "$R/org/shared:a"
+tail -n +$((mark + 1)) "$REGISTRY_LOG" >"$T/repull-a.log"
+fetched=0
+for d in $(jq -r '.layers[].digest' "$T/a.json"); do
+  fetched=$((fetched + $(grep -c "\"GET /v2/org/shared/blobs/$d " "$T/repull-a.log" || true)))
+done
+assert_eq "$fetched" 0 "re-pull a: no layer fetched"
 
 # Concurrent pulls of one model into one store download each layer once (per-layer locks);
 # all succeed and agree.
@@ -54,7 +65,7 @@ run_ok "push the big model" -- ocipush "oci:$T/big:v1" "$R/org/big:v1"
 new_root
 pids=()
 for i in 1 2 3 4; do
-  mvol pull --tls-verify=false "$R/org/big:v1" >"$T/conc-$i" 2>&1 & pids+=($!)
+  mvol pull --tls-verify=false "$R/org/big:v1" >"$T/conc-$i" 2>"$T/cerr-$i" & pids+=($!)
 done
 fails=0
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
@@ -80,10 +91,7 @@ cat >"$T/rules.json" <<JSON
 ]
 JSON
 : >"$T/proxy.log"
-python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules.json" "$T/proxy.log" >"$T/proxy.port" 2>>"$T/proxies.err" &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-P=127.0.0.1:$(cat "$T/proxy.port")
+faultproxy P "$R" "$T/rules.json" "$T/proxy.log"
 new_root
 run_ok "pull through 503, 429, 500 and a dropped connection" -- \
   mvol -v pull --tls-verify=false "$P/org/big:v1"
@@ -146,16 +154,9 @@ JSON
 : >"$T/second.log"
 # The second host is a blob store that needs no credentials (as object storage with signed
 # URLs): an open registry on the same storage behind a logging proxy.
-AUTH_PID=$REGISTRY_PID
-unset REGISTRY_PID
-registry_start "$T/reg-auth" >/dev/null
-OPEN=$REGISTRY
-CLEANUP_PIDS+=("$REGISTRY_PID")
-REGISTRY_PID=$AUTH_PID
-python3 "$TESTS_LIB/faultproxy.py" "$OPEN" "$T/rules2.json" "$T/second.log" >"$T/second.port" 2>>"$T/proxies.err" &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$T/second.port" ] && break; sleep 0.1; done
-S=127.0.0.1:$(cat "$T/second.port")
+registry_start_open "$T/reg-auth"
+OPEN=$OPEN_REGISTRY
+faultproxy S "$OPEN" "$T/rules2.json" "$T/second.log"
 cat >"$T/rules3.json" <<JSON
 [
   {"match": "/org/private/blobs/sha256:", "actions": ["redirect:$S"]},
@@ -165,10 +166,7 @@ cat >"$T/rules3.json" <<JSON
 ]
 JSON
 : >"$T/first.log"
-python3 "$TESTS_LIB/faultproxy.py" "$R" "$T/rules3.json" "$T/first.log" >"$T/first.port" 2>>"$T/proxies.err" &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$T/first.port" ] && break; sleep 0.1; done
-F=127.0.0.1:$(cat "$T/first.port")
+faultproxy F "$R" "$T/rules3.json" "$T/first.log"
 new_root
 printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$F" "$(printf 'alice:s3cret-Pa55' | base64)" >"$T/auth-f.json"
 run_ok "pull with blobs redirected to a second host" -- \
@@ -225,41 +223,20 @@ registry_stop
 # Token auth (Bearer): a registry with `auth: token:` whose realm is our token server. Models
 # are pushed through an open registry on the same storage. The realm is plain http on the
 # registry's own host, which modelvol accepts only for an insecure registry.
-(
-  cd "$T/pki-token" 2>/dev/null || { mkdir -p "$T/pki-token" && cd "$T/pki-token"; }
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout token.key -out token.crt -days 2 \
-    -subj "/CN=modelvol token signer" 2>/dev/null
-)
-: >"$T/token.log"
-python3 "$TESTS_LIB/tokenserver.py" "$T/pki-token/token.key" "$T/pki-token/token.crt" \
-  mv-issuer mv-registry carol:tok-Pa55 "$T/token.log" >"$T/token.port" 2>>"$T/proxies.err" &
-CLEANUP_PIDS+=($!)
-for _ in $(seq 50); do [ -s "$T/token.port" ] && break; sleep 0.1; done
-cat >"$T/token-auth.yml" <<YAML
-auth:
-  token:
-    realm: http://127.0.0.1:$(cat "$T/token.port")/token
-    service: mv-registry
-    issuer: mv-issuer
-    rootcertbundle: $T/pki-token/token.crt
-YAML
-registry_start "$T/reg-token" >/dev/null
-R_OPEN=$REGISTRY
-PID_OPEN=$REGISTRY_PID
-run_ok "push for the token registry" -- ocipush "oci:$T/l1:v1" "$R_OPEN/org/token:v1"
-unset REGISTRY_PID
-MVTEST_REGISTRY_EXTRA=$T/token-auth.yml registry_start "$T/reg-token" >/dev/null
-CLEANUP_PIDS+=("$PID_OPEN")
+tokenserver_start "$T/pki-token" carol:tok-Pa55
+registry_start_open "$T/reg-token"
+run_ok "push for the token registry" -- ocipush "oci:$T/l1:v1" "$OPEN_REGISTRY/org/token:v1"
+MVTEST_REGISTRY_EXTRA=$TOKEN_AUTH_YML registry_start "$T/reg-token" >/dev/null
 R=$REGISTRY
 printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$R" "$(printf 'carol:tok-Pa55' | base64)" >"$T/auth-token.json"
 run_ok "anonymous pull through a token (Bearer) challenge" -- \
   mvol pull --tls-verify=false --authfile "$T/none.json" "$R/org/token:v1"
 check "the token server saw an anonymous request for pull on org/token" -- \
-  grep -q "AUTH=- .*scope=repository%3Aorg%2Ftoken%3Apull\|AUTH=- .*scope=repository:org/token:pull" "$T/token.log"
+  grep -q "AUTH=- .*scope=repository%3Aorg%2Ftoken%3Apull\|AUTH=- .*scope=repository:org/token:pull" "$TOKEN_LOG"
 new_root
 run_ok "pull with credentials through the token server" -- \
   mvol -v pull --tls-verify=false --authfile "$T/auth-token.json" "$R/org/token:v1"
-check "the token server got the Basic credentials" -- grep -q "AUTH=carol" "$T/token.log"
+check "the token server got the Basic credentials" -- grep -q "AUTH=carol" "$TOKEN_LOG"
 check "no secret in the output at -v" -- bash -c '! grep -q "tok-Pa55\|$(printf "carol:tok-Pa55" | base64)" <<<"$0$1"' "$LAST_STDOUT" "$LAST_STDERR"
 run_ok "login through the token server" -- bash -c 'echo tok-Pa55 | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u carol --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login-token.json" "$R"
 expect_fail 1 "token server answered 401" "token login with a wrong password" -- bash -c 'echo bad | "$0" --root "$1" login --tls-verify=false --authfile "$2" -u carol --password-stdin "$3"' "$MODELVOL" "$ROOT" "$T/login-token.json" "$R"
@@ -298,13 +275,13 @@ assert_tree_eq "$LAST_STDOUT" "$T/exp1" "the TLS model is byte-exact"
 registry_stop
 
 # A verified TLS registry whose token realm is plain http: the token request is refused.
-MVTEST_REGISTRY_EXTRA=$T/token-auth.yml registry_start "$T/reg-tls-token" "" \
+MVTEST_REGISTRY_EXTRA=$TOKEN_AUTH_YML registry_start "$T/reg-tls-token" "" \
   "$T/pki/server.crt" "$T/pki/server.key" >/dev/null
 mkdir -p "$T/certs.d/$REGISTRY"
 cp "$T/pki/ca.crt" "$T/certs.d/$REGISTRY/ca.crt"
-token_requests=$(wc -l <"$T/token.log")
+token_requests=$(wc -l <"$TOKEN_LOG")
 expect_fail 1 "refusing token realm .*not https" "an http realm is refused for a TLS registry" -- \
   mvol pull --authfile "$T/auth-token.json" --cert-dir "$T/certs.d" "$REGISTRY/org/token:v1"
-assert_eq "$(wc -l <"$T/token.log")" "$token_requests" "no request (and no credential) reached the http realm"
+assert_eq "$(wc -l <"$TOKEN_LOG")" "$token_requests" "no request (and no credential) reached the http realm"
 registry_stop
 finish

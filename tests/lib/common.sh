@@ -129,9 +129,20 @@ re_escape() {
   printf '%s' "$1" | sed -e 's/[][\.*^$+?(){}|/]/\\&/g'
 }
 
+# Plain progress lines of pull and import (stderr when it is not a terminal; see
+# helper/mv-progress.c). They are the only lines besides the one error line that a failing
+# command may print on stderr.
+PROGRESS_LINE_RE='^(Copying blob [0-9a-f]{12} |Copied [0-9]+ blobs? \()'
+
+# error_lines FILE: the lines of FILE that are not plain progress lines.
+error_lines() {
+  grep -Ev "$PROGRESS_LINE_RE" "$1" || true
+}
+
 # expect_fail CODE ERE [DESC] -- CMD...
-# Runs CMD; passes when it exits CODE and its stderr is exactly ONE line matching ERE.
-# Leaves the stderr line in $LAST_STDERR and stdout in $LAST_STDOUT.
+# Runs CMD; passes when it exits CODE and its stderr is exactly ONE line matching ERE (after
+# any plain progress lines, which come before it). Leaves the error line in $LAST_STDERR and
+# stdout in $LAST_STDOUT.
 expect_fail() {
   local code=$1 pat=$2 desc rc=0 nlines
   shift 2
@@ -139,14 +150,15 @@ expect_fail() {
   if [ "${1:-}" != "--" ]; then desc="$1: $desc"; shift; fi
   [ "${1:-}" = "--" ] && shift
   LAST_STDOUT=$("$@" 2>"$T/.stderr") || rc=$?
-  LAST_STDERR=$(cat "$T/.stderr")
-  nlines=$(wc -l <"$T/.stderr")
-  if [ $rc -eq "$code" ] && [ "$nlines" -eq 1 ] && grep -Eq -- "$pat" "$T/.stderr"; then
+  LAST_STDERR=$(error_lines "$T/.stderr")
+  nlines=$(error_lines "$T/.stderr" | wc -l)
+  if [ $rc -eq "$code" ] && [ "$nlines" -eq 1 ] && [ "$(tail -n 1 "$T/.stderr")" = "$LAST_STDERR" ] \
+    && grep -Eq -- "$pat" <<<"$LAST_STDERR"; then
     tap_ok "$desc"
   else
     tap_not_ok "$desc"
-    diag "command: $*" "exit: $rc (want $code); stderr lines: $nlines (want 1)" "stderr:" \
-      "$LAST_STDERR"
+    diag "command: $*" "exit: $rc (want $code); error lines: $nlines (want 1, last)" "stderr:" \
+      "$(cat "$T/.stderr")"
   fi
   return 0
 }
@@ -262,6 +274,27 @@ snapshot() {
   local dir=$1 ex=${2:-/nonexistent}
   find "$dir" -path "$ex" -prune -o -printf '%p %y %m %s %i %l\n' | sort
   find "$dir" -path "$ex" -prune -o -type f -print0 | sort -z | xargs -0r md5sum
+}
+
+# serve VAR CMD...: starts CMD, a test server of tests/lib that prints its port on stdout once
+# it listens, in the background (killed at exit), and sets VAR to 127.0.0.1:PORT.
+serve() {
+  local var=$1 portfile
+  shift
+  portfile=$(mktemp "$T/.port.XXXXXX")
+  "$@" >"$portfile" 2>>"$T/servers.err" &
+  CLEANUP_PIDS+=($!)
+  for _ in $(seq 100); do [ -s "$portfile" ] && break; sleep 0.1; done
+  if [ ! -s "$portfile" ]; then
+    echo "serve: $* did not start" >&2
+    return 1
+  fi
+  printf -v "$var" '127.0.0.1:%s' "$(head -n 1 "$portfile")"
+}
+
+# faultproxy VAR UPSTREAM RULES.json LOG: tests/lib/faultproxy.py in front of UPSTREAM.
+faultproxy() {
+  serve "$1" python3 "$TESTS_LIB/faultproxy.py" "$2" "$3" "$4"
 }
 
 # wait_for_file PATH SECONDS

@@ -12,6 +12,18 @@
 #                                    (127.0.0.1:PORT) and REGISTRY_LOG.
 #   registry_stop                    stops the registry started by registry_start.
 #   registry_url PATH                http://127.0.0.1:PORT/PATH
+#   registry_start_open DIR          one more registry, open (no auth), on the storage of DIR
+#                                    (to push what an auth registry on DIR then serves); it is
+#                                    not the one registry_stop stops (it ends with the test).
+#                                    Sets OPEN_REGISTRY; REGISTRY* are left as they were; its
+#                                    log is DIR/open-registry.log.
+#   tokenserver_start DIR USERS [OPTIONS...]
+#                                    tests/lib/tokenserver.py with a signing key of its own in
+#                                    DIR (USERS and OPTIONS as it takes them). Sets
+#                                    TOKEN_SERVER, TOKEN_LOG (DIR/token.log) and TOKEN_AUTH_YML,
+#                                    a config for MVTEST_REGISTRY_EXTRA that makes a registry
+#                                    use it as its (plain http) realm.
+# Both need tests/lib/common.sh.
 
 registry_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -22,8 +34,8 @@ registry_start() {
   command -v docker-registry >/dev/null || { echo "registry_start: docker-registry not installed" >&2; return 1; }
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
-  conf=$dir/config.yml
-  REGISTRY_LOG=$dir/registry.log
+  conf=$dir/${MVTEST_REGISTRY_NAME:-config}.yml
+  REGISTRY_LOG=$dir/${MVTEST_REGISTRY_NAME:-registry}.log
   for _ in 1 2 3 4 5; do
     port=$(registry_free_port)
     {
@@ -107,4 +119,38 @@ registry_stop() {
 
 registry_url() {
   echo "http://127.0.0.1:$REGISTRY_PORT/${1#/}"
+}
+
+registry_start_open() {
+  local saved_pid=${REGISTRY_PID:-} saved_port=${REGISTRY_PORT:-} saved=${REGISTRY:-}
+  local saved_log=${REGISTRY_LOG:-}
+  unset REGISTRY_PID
+  MVTEST_REGISTRY_NAME=open-registry registry_start "$1" >/dev/null
+  OPEN_REGISTRY=$REGISTRY
+  CLEANUP_PIDS+=("$REGISTRY_PID")
+  REGISTRY_PID=$saved_pid REGISTRY_PORT=$saved_port REGISTRY=$saved REGISTRY_LOG=$saved_log
+  [ -n "$REGISTRY_PID" ] || unset REGISTRY_PID
+}
+
+tokenserver_start() {
+  local dir=$1 users=$2
+  shift 2
+  mkdir -p "$dir"
+  if [ ! -f "$dir/token.key" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/token.key" -out "$dir/token.crt" \
+      -days 2 -subj "/CN=modelvol token signer" 2>/dev/null
+  fi
+  TOKEN_LOG=$dir/token.log
+  : >"$TOKEN_LOG"
+  serve TOKEN_SERVER python3 "$TESTS_LIB/tokenserver.py" "$dir/token.key" "$dir/token.crt" \
+    mv-issuer mv-registry "$users" "$TOKEN_LOG" "$@"
+  TOKEN_AUTH_YML=$dir/token-auth.yml
+  cat >"$TOKEN_AUTH_YML" <<YAML
+auth:
+  token:
+    realm: http://$TOKEN_SERVER/token
+    service: mv-registry
+    issuer: mv-issuer
+    rootcertbundle: $dir/token.crt
+YAML
 }
