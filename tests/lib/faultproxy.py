@@ -18,7 +18,8 @@ The n-th request matching a rule gets the n-th action (the last one repeats):
   "drip:S"     forward the headers, then one body byte every S seconds (slowloris)
   "throttle:R" forward the body at R bytes a second
   "hang"       read the request and never answer, until the client leaves
-  "delay:S"    wait S seconds, then forward as is
+  "delay:S"    forward, then wait S seconds before answering (the upstream has seen the
+               request at once: a slow answer, not a late request)
   "noauth"     forward without the request's Authorization header (as if the registry had
                refused the token: the upstream answers 401 with a challenge)
   "redirect:H" answer 307 with Location http://H + the same path (H may be a full URL prefix,
@@ -92,8 +93,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if act == "hang":
             self.wait_for_client_to_leave()
             return
-        if act.startswith("delay:"):
-            time.sleep(float(act[len("delay:"):]))
         if act.startswith("redirect:"):
             target = act[len("redirect:"):]
             if target == "self":
@@ -133,6 +132,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         c.request(self.command, self.path, headers=headers)
         r = c.getresponse()
         body = r.read()
+        if mode == "delay":
+            time.sleep(float(arg))
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() in ("transfer-encoding", "connection", "content-length"):

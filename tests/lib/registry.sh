@@ -4,7 +4,8 @@
 #
 #   registry_start DIR [USER:PASS] [CERT KEY]
 #                                    filesystem storage under DIR/data, delete enabled, a free
-#                                    port; with USER:PASS (may be ""), htpasswd Basic auth; with
+#                                    port; with USER:PASS[,USER:PASS...] (may be ""), htpasswd
+#                                    Basic auth; with
 #                                    CERT and KEY (PEM files), TLS. $MVTEST_REGISTRY_EXTRA, if
 #                                    set, names a YAML file appended to the config (token auth,
 #                                    proxy). Waits until /v2/
@@ -16,7 +17,8 @@
 #                                    (to push what an auth registry on DIR then serves); it is
 #                                    not the one registry_stop stops (it ends with the test).
 #                                    Sets OPEN_REGISTRY; REGISTRY* are left as they were; its
-#                                    log is DIR/open-registry.log.
+#                                    log is DIR/$MVTEST_REGISTRY_NAME.log (default
+#                                    open-registry.log).
 #   tokenserver_start DIR USERS [OPTIONS...]
 #                                    tests/lib/tokenserver.py with a signing key of its own in
 #                                    DIR (USERS and OPTIONS as it takes them). Sets
@@ -30,7 +32,7 @@ registry_free_port() {
 }
 
 registry_start() {
-  local dir=$1 auth=${2:-} cert=${3:-} key=${4:-} port conf code scheme=http
+  local dir=$1 auth=${2:-} cert=${3:-} key=${4:-} port conf code up scheme=http
   command -v docker-registry >/dev/null || { echo "registry_start: docker-registry not installed" >&2; return 1; }
   mkdir -p "$dir/data"
   dir=$(cd "$dir" && pwd)
@@ -61,7 +63,8 @@ registry_start() {
         echo "    key: $key"
       fi
       if [ -n "$auth" ]; then
-        htpasswd -Bbn "${auth%%:*}" "${auth#*:}" >"$dir/htpasswd"
+        : >"$dir/htpasswd"
+        for up in ${auth//,/ }; do htpasswd -Bbn "${up%%:*}" "${up#*:}" >>"$dir/htpasswd"; done
         echo "auth:"
         echo "  htpasswd:"
         echo "    realm: modelvol-tests"
@@ -125,7 +128,7 @@ registry_start_open() {
   local saved_pid=${REGISTRY_PID:-} saved_port=${REGISTRY_PORT:-} saved=${REGISTRY:-}
   local saved_log=${REGISTRY_LOG:-}
   unset REGISTRY_PID
-  MVTEST_REGISTRY_NAME=open-registry registry_start "$1" >/dev/null
+  MVTEST_REGISTRY_NAME=${MVTEST_REGISTRY_NAME:-open-registry} registry_start "$1" >/dev/null
   OPEN_REGISTRY=$REGISTRY
   CLEANUP_PIDS+=("$REGISTRY_PID")
   REGISTRY_PID=$saved_pid REGISTRY_PORT=$saved_port REGISTRY=$saved REGISTRY_LOG=$saved_log

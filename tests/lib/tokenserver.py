@@ -19,6 +19,7 @@ import argparse
 import base64
 import http.server
 import json
+import math
 import os
 import subprocess
 import sys
@@ -97,8 +98,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         granted = ";".join(f"{a['name']}:{','.join(a['actions'])}" for a in access)
         log.write(f"AUTH={user or '-'} {u.query} granted={granted}\n")
         now = int(time.time())
+        # exp rounded up: the token lives at least expires_in seconds from now.
         token = sign({"iss": issuer, "sub": user or "", "aud": service,
-                      "exp": now + args.expires_in, "nbf": now - 10, "iat": now,
+                      "exp": math.ceil(time.time()) + args.expires_in, "nbf": now - 10,
+                      "iat": now,
                       "jti": b64url(os.urandom(12)), "access": access})
         body = json.dumps({"token": token, "access_token": token,
                            "expires_in": args.expires_in}).encode()
