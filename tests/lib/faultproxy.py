@@ -136,12 +136,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(arg))
         self.send_response(r.status)
         for k, v in r.getheaders():
-            if k.lower() in ("transfer-encoding", "connection", "content-length"):
+            if k.lower() in ("transfer-encoding", "connection"):
+                continue
+            if k.lower() == "content-length" and not head:
                 continue
             if k.lower() == "location":
                 v = v.replace(upstream, self.headers.get("Host", upstream))
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        if not head:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if head:
             return
