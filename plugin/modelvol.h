@@ -40,7 +40,7 @@ MV_PUBLIC GQuark mv_error_quark (void);
  * @MV_ERROR_INVALID_MANIFEST: a manifest, index, config or layout is malformed
  * @MV_ERROR_DIGEST_MISMATCH: bytes do not hash to, or do not have the size of, their descriptor
  * @MV_ERROR_UNSAFE_PATH: a path in a layer or annotation is unsafe (escape, link, device ...)
- * @MV_ERROR_LIMIT_EXCEEDED: a configured size or count limit was exceeded
+ * @MV_ERROR_LIMIT_EXCEEDED: a configured size, count or time limit was exceeded
  * @MV_ERROR_AUTH: authentication with a registry failed
  * @MV_ERROR_NOT_FOUND: a model, name, blob or layout entry does not exist
  * @MV_ERROR_BUSY: the store is locked by another operation
