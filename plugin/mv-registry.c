@@ -519,8 +519,12 @@ fetch_token (MvRegistrySource *self, const char *challenge, const char *scope,
   tok->header = g_strconcat ("Authorization: Bearer ", token, NULL);
   /* A tenth of its life, at most 10 s: slack for the request still to come. */
   tok->expires = asked + lifetime - MIN (lifetime / 10, 10 * G_USEC_PER_SEC);
-  g_debug ("%s: a token for scope '%s', valid %" G_GINT64_FORMAT " s", self->reference, scope,
-           lifetime / G_USEC_PER_SEC);
+  {
+    /* The scope comes from the registry's challenge: escaped, like any remote string. */
+    g_autofree char *shown = mv_escape_for_display (scope, 200);
+    g_debug ("%s: a token for scope '%s', valid %" G_GINT64_FORMAT " s", self->reference, shown,
+             lifetime / G_USEC_PER_SEC);
+  }
   return tok;
 }
 
@@ -591,8 +595,9 @@ current_authorization (MvRegistrySource *self, char **out_header, GCancellable *
       Token *tok = g_hash_table_lookup (self->tokens, self->scope);
       if (tok == NULL || token_expired (tok))
         {
+          g_autofree char *shown = mv_escape_for_display (self->scope, 200);
           g_debug ("%s: the token for scope '%s' has expired; getting a new one", self->reference,
-                   self->scope);
+                   shown);
           tok = fetch_token (self, self->challenge, self->scope, cancellable, error);
           if (tok != NULL)
             g_hash_table_replace (self->tokens, g_strdup (self->scope), tok);
