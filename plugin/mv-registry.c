@@ -186,7 +186,7 @@ creds_from_helper (const char *helper, const char *host, GError **error)
   if (!g_subprocess_get_if_exited (proc) || g_subprocess_get_exit_status (proc) != 0)
     {
       /* The protocol's "no credentials for this server" is not an error: go anonymous. */
-      if (out != NULL
+      if (out != NULL && g_bytes_get_size (out) > 0
           && g_strstr_len (g_bytes_get_data (out, NULL), g_bytes_get_size (out),
                            "credentials not found")
                  != NULL)

@@ -73,8 +73,8 @@ check "$n_layers layers fetched with two tokens in all" -- \
   test "$(grep ' authid=[0-9a-f]' "$T/pull1.log" | sed 's/.*authid=//' | sort -u | wc -l)" -eq 2
 check "the first token served several requests" -- \
   test "$(grep -c "authid=$first_token" "$T/pull1.log")" -ge 3
-check "the new token served the rest of the pull (at least the $((n_layers - 5)) last layers)" -- \
-  test "$(grep -c "authid=$new_token" "$T/pull1.log")" -ge $((n_layers - 5))
+check "the new token served the rest of the pull (several requests)" -- \
+  test "$(grep -c "authid=$new_token" "$T/pull1.log")" -ge 3
 
 # --- a 401 with a new token: one more token, then a clear failure ----------------------------
 new_root
