@@ -53,7 +53,23 @@ typedef struct
   gboolean noexec;
   char *registries_conf; /* nullable: the containers default */
   char *auth_file;       /* nullable: the containers-auth.json search order */
+  char *pull_limits[4];  /* nullable: [registries] keys of pull_limit_keys, checked */
 } HookConfig;
+
+/* Pull timeouts from [registries], handed to the library as its environment settings. */
+static const struct
+{
+  const char *key;
+  const char *env;
+  guint64 min, max;
+} pull_limit_keys[] = {
+  { "timeout", "MODELVOL_TIMEOUT", 0, 7 * 24 * 3600 },
+  { "low-speed-time", "MODELVOL_LOW_SPEED_TIME", 1, 24 * 3600 },
+  { "low-speed-limit", "MODELVOL_LOW_SPEED_LIMIT", 1, G_MAXINT32 },
+  { "retry-after-max", "MODELVOL_RETRY_AFTER_MAX", 0, 3600 },
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (pull_limit_keys)
+                 == G_N_ELEMENTS (((HookConfig *)NULL)->pull_limits));
 
 static void
 hook_config_clear (HookConfig *c)
@@ -64,6 +80,8 @@ hook_config_clear (HookConfig *c)
   g_strfreev (c->pull_allowlist);
   g_free (c->registries_conf);
   g_free (c->auth_file);
+  for (guint i = 0; i < G_N_ELEMENTS (c->pull_limits); i++)
+    g_free (c->pull_limits[i]);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HookConfig, hook_config_clear)
 
@@ -185,6 +203,21 @@ load_config (const char *path, gboolean explicit, HookConfig *c, GError **error)
   c->noexec = g_key_file_get_boolean (kf, "hook", "noexec", NULL);
   c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
   c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (pull_limit_keys); i++)
+    {
+      g_autofree char *v = g_key_file_get_string (kf, "registries", pull_limit_keys[i].key, NULL);
+      if (v == NULL)
+        continue;
+      g_strstrip (v);
+      if (!g_ascii_string_to_unsigned (v, 10, pull_limit_keys[i].min, pull_limit_keys[i].max, NULL,
+                                       NULL))
+        return mv_throw (
+            error, MV_ERROR_FAILED,
+            "config '%s': [registries] %s must be a whole number from %" G_GUINT64_FORMAT
+            " to %" G_GUINT64_FORMAT,
+            path, pull_limit_keys[i].key, pull_limit_keys[i].min, pull_limit_keys[i].max);
+      c->pull_limits[i] = g_steal_pointer (&v);
+    }
   return TRUE;
 }
 
@@ -668,6 +701,9 @@ hook_main (int argc, char **argv, GError **error)
     g_setenv ("MODELVOL_RUN_DIR", c.run_dir, TRUE);
   if (c.registries_conf != NULL)
     g_setenv ("CONTAINERS_REGISTRIES_CONF", c.registries_conf, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (pull_limit_keys); i++)
+    if (c.pull_limits[i] != NULL)
+      g_setenv (pull_limit_keys[i].env, c.pull_limits[i], TRUE);
 
   if (!mv_use_id_is_valid (id))
     return mv_throw (error, MV_ERROR_FAILED, "the OCI state's container id is not valid");

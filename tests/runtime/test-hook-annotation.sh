@@ -3,7 +3,8 @@
 # The modelvol.io/mounts annotation with runc: a stored model by name (whole and subPath), a
 # model pulled by the hook from a registry on the allowlist, and every refusal: a registry
 # off the allowlist, annotation pulls off, unknown models and hostile values (relative, "..",
-# "/", /proc, /sys, /dev, NUL, huge, bad JSON, unknown keys, bad subPath). A refusal fails
+# "/", /proc, /sys, /dev, NUL, huge, bad JSON, unknown keys, bad subPath), pull limits from
+# [registries] (a bad value; a registry that trickles ends on the timeout). A refusal fails
 # container creation with the hook's one line, mounts nothing and pulls nothing. The fast
 # path: no annotation, no output, success. OCI state on stdin: oversized, malformed, a dead
 # pid, a host process: clear errors.
@@ -28,6 +29,7 @@ annotation-pulls=$1
 pull-allowlist=$2
 [registries]
 conf=$T/registries.conf
+${3:-}
 EOF
 }
 write_conf allowlist "$R/org/allowed;registry.invalid"
@@ -101,6 +103,23 @@ hook_refuses "a missing path" "needs string" "[{\"ref\": \"$S\"}]"
 hook_refuses "a subPath with .." "subPath" "[{\"ref\": \"$S\", \"path\": \"/m\", \"subPath\": \"../x\"}]"
 hook_refuses "a subPath not in the model" "subPath 'nope'" "[{\"ref\": \"$S\", \"path\": \"/m\", \"subPath\": \"nope\"}]"
 hook_refuses "a bad reference" "" "[{\"ref\": \"UPPER/Case:v1\", \"path\": \"/m\"}]"
+
+# Pull limits in [registries]: refused by name when they make no sense; a timeout ends a pull
+# from a registry that trickles (2000 B/s, above the low-speed limit) instead of holding up
+# the container's creation.
+write_conf allowlist "$R/org/allowed" "timeout=soon"
+hook_refuses "a bad [registries] timeout" "\[registries\] timeout must be a whole number" "[{\"ref\": \"$S\", \"path\": \"/m\"}]"
+mkmodel preset big --size-mb 1 --layers 1 --seed slowhook --out "$T/lc" --ref v1 >/dev/null
+run_ok "push model c" -- ocipush "oci:$T/lc:v1" "$R/org/allowed/c:v1"
+echo '[{"match": "/blobs/", "method": "GET", "actions": ["throttle:2000"]}]' >"$T/trickle.json"
+: >"$T/trickle.log"
+faultproxy TP "$R" "$T/trickle.json" "$T/trickle.log"
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$TP" >>"$T/registries.conf"
+write_conf allowlist "$TP/org/allowed" "timeout=2"
+start=$SECONDS
+hook_refuses "a registry that trickles, [registries] timeout=2" "not done by the overall deadline" "[{\"ref\": \"$TP/org/allowed/c:v1\", \"path\": \"/m\"}]"
+check "the timeout ended it within 20 s (took $((SECONDS - start)) s)" -- test $((SECONDS - start)) -lt 20
+write_conf allowlist "$R/org/allowed"
 assert_eq "$(host_mounts)" "$before" "the host's mount table is unchanged"
 check "no use record is left behind" -- bash -c '! ls "$1"/run/uses/*/mv-ann-* 2>/dev/null' _ "$ROOT"
 
