@@ -36,7 +36,8 @@ CDI_FILE=/var/run/cdi/modelvol-test-$$.json
 _podman_exit() {
   rm -f "$CDI_FILE"
   # podman leaves its storage mounted: unmount what it left under our temp dir.
-  awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  # Nothing left is fine too (grep finds nothing): the trap must go on to the common cleanup.
+  awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
 trap '_ctr_rc=$?; _podman_exit; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
 pod() { # [PODMAN RUN OPTIONS...] -- COMMAND...
