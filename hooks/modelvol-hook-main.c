@@ -30,31 +30,13 @@
 #include "mv-error-private.h"
 #include "mv-limits-private.h"
 #include "mv-fdio-private.h"
+#include "mv-hook-plan-private.h"
 #include "mv-attach-private.h"
 #include "mv-path-private.h"
 #include "mv-uses-private.h"
 
 #define STATE_MAX (1024 * 1024)
 #define CONFIG_MAX (16 * 1024 * 1024)
-#define MANIFEST_MAX (4 * 1024 * 1024)
-#define ANNOTATION_MAX (64 * 1024)
-#define MOUNTS_MAX 64
-
-#define ANNOTATION_MOUNTS "modelvol.io/mounts"
-#define ANNOTATION_CRIO_VOLUMES "io.kubernetes.cri-o.Volumes"
-
-typedef struct
-{
-  char *store_root;
-  char *run_dir;
-  char *artifacts_dir; /* <graphroot>/artifacts */
-  gboolean annotation_pulls;
-  char **pull_allowlist;
-  gboolean noexec;
-  char *registries_conf; /* nullable: the containers default */
-  char *auth_file;       /* nullable: the containers-auth.json search order */
-  char *pull_limits[4];  /* nullable: [registries] keys of pull_limit_keys, checked */
-} HookConfig;
 
 /* Pull timeouts from [registries], handed to the library as its environment settings. */
 static const struct
@@ -69,44 +51,7 @@ static const struct
   { "retry-after-max", "MODELVOL_RETRY_AFTER_MAX", 0, 3600 },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (pull_limit_keys)
-                 == G_N_ELEMENTS (((HookConfig *)NULL)->pull_limits));
-
-static void
-hook_config_clear (HookConfig *c)
-{
-  g_free (c->store_root);
-  g_free (c->run_dir);
-  g_free (c->artifacts_dir);
-  g_strfreev (c->pull_allowlist);
-  g_free (c->registries_conf);
-  g_free (c->auth_file);
-  for (guint i = 0; i < G_N_ELEMENTS (c->pull_limits); i++)
-    g_free (c->pull_limits[i]);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HookConfig, hook_config_clear)
-
-/* One mount to make: a model from CRI-O's artifact store (layout + manifest digest) or from a
- * reference, a sub-tree of it, and the destination in the container. */
-typedef struct
-{
-  char *layout;   /* image volume: CRI-O's artifact store */
-  char *manifest; /* image volume: "sha256:<hex>" */
-  char *ref;      /* annotation: the reference */
-  char *subpath;  /* nullable */
-  char *dest;     /* absolute, validated */
-} Action;
-
-static void
-action_free (Action *a)
-{
-  g_free (a->layout);
-  g_free (a->manifest);
-  g_free (a->ref);
-  g_free (a->subpath);
-  g_free (a->dest);
-  g_free (a);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Action, action_free)
+                 == G_N_ELEMENTS (((MvHookConfig *)NULL)->pull_limits));
 
 /* libmodelvol, loaded on demand. */
 typedef struct
@@ -166,7 +111,7 @@ lib_load (Lib *lib, GError **error)
 }
 
 static gboolean
-load_config (const char *path, gboolean explicit, HookConfig *c, GError **error)
+load_config (const char *path, gboolean explicit, MvHookConfig *c, GError **error)
 {
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
@@ -221,310 +166,9 @@ load_config (const char *path, gboolean explicit, HookConfig *c, GError **error)
   return TRUE;
 }
 
-static JsonNode *
-parse_json (GBytes *bytes, const char *what, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  gsize len;
-  const char *data = g_bytes_get_data (bytes, &len);
-
-  if (!json_parser_load_from_data (parser, data, (gssize)len, error))
-    {
-      mv_prefix_error (error, "%s is not valid JSON", what);
-      return NULL;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON object", what);
-      return NULL;
-    }
-  return json_node_ref (json_parser_get_root (parser));
-}
-
-static const char *
-get_string (JsonObject *o, const char *member)
-{
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (n);
-}
-
-static JsonObject *
-get_object (JsonObject *o, const char *member)
-{
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
-static JsonArray *
-get_array (JsonObject *o, const char *member)
-{
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
-}
-
-/* "<artifacts>/blobs/sha256/<hex>" -> "sha256:<hex>", or NULL if not a blob of that store. */
-static char *
-artifact_blob_digest (const HookConfig *c, const char *host_path)
-{
-  g_autofree char *prefix = g_build_filename (c->artifacts_dir, "blobs", "sha256", NULL);
-  gsize n = strlen (prefix);
-  const char *hex;
-
-  if (host_path == NULL || strncmp (host_path, prefix, n) != 0 || host_path[n] != '/')
-    return NULL;
-  hex = host_path + n + 1;
-  if (strlen (hex) != 64 || strspn (hex, "0123456789abcdef") != 64)
-    return NULL;
-  return g_strconcat ("sha256:", hex, NULL);
-}
-
-/* The names CRI-O may have mounted a layer under: ModelPack filepath (both families), or the
- * OCI title. */
-static const char *const layer_name_keys[] = {
-  "org.cncf.model.filepath",
-  "org.cnai.model.filepath",
-  "org.opencontainers.image.title",
-};
-
-/* For one image volume: the sub-path CRI-O stripped (subPath volumes), found by matching each
- * blob's mount destination against the layer's names in the manifest. */
 static gboolean
-derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *volume,
-                char **out_subpath, GError **error)
-{
-  JsonArray *layers = get_array (manifest, "layers");
-  g_autofree char *found = NULL;
-  gboolean have = FALSE;
-  GHashTableIter it;
-  gpointer k, v;
-
-  g_hash_table_iter_init (&it, rel_by_digest);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    {
-      const char *rel = v;
-      gboolean matched = FALSE;
-
-      for (guint i = 0; layers && i < json_array_get_length (layers) && !matched; i++)
-        {
-          JsonObject *l = json_array_get_object_element (layers, i);
-          JsonObject *ann = get_object (l, "annotations");
-          if (g_strcmp0 (get_string (l, "digest"), k) != 0)
-            continue;
-          for (guint j = 0; j < G_N_ELEMENTS (layer_name_keys) && !matched; j++)
-            {
-              const char *name = get_string (ann, layer_name_keys[j]);
-              g_autofree char *sub = NULL;
-              gsize nl, rl = strlen (rel);
-
-              if (name == NULL)
-                continue;
-              while (g_str_has_prefix (name, "./"))
-                name += 2;
-              nl = strlen (name);
-              if (g_str_equal (name, rel))
-                sub = g_strdup ("");
-              else if (nl > rl + 1 && g_str_has_suffix (name, rel) && name[nl - rl - 1] == '/')
-                sub = g_strndup (name, nl - rl - 1);
-              else
-                continue;
-              if (have && g_strcmp0 (found, sub) != 0)
-                return mv_throw (error, MV_ERROR_FAILED,
-                                 "image volume %s: layer mounts disagree on the sub path", volume);
-              g_free (found);
-              found = g_steal_pointer (&sub);
-              have = matched = TRUE;
-            }
-        }
-      if (!matched)
-        return mv_throw (error, MV_ERROR_FAILED,
-                         "image volume %s: blob %s is mounted at '%s', which no layer names",
-                         volume, (const char *)k, rel);
-    }
-  *out_subpath = (found && *found) ? g_steal_pointer (&found) : NULL;
-  return TRUE;
-}
-
-/* CRI-O image volumes of ModelPack artifacts (or any artifact: the library decides whether
- * it is ModelPack) -> actions. */
-static gboolean
-plan_image_volumes (const HookConfig *c, JsonObject *annotations, JsonObject *config,
-                    GPtrArray *actions, GError **error)
-{
-  const char *volumes_json = get_string (annotations, ANNOTATION_CRIO_VOLUMES);
-  g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GHashTable) volumes = NULL; /* container_path -> manifest digest */
-  JsonArray *list, *mounts;
-  GHashTableIter it;
-  gpointer k, v;
-
-  if (volumes_json == NULL)
-    return TRUE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, volumes_json, -1, error)
-      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    {
-      g_clear_error (error);
-      return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
-                       ANNOTATION_CRIO_VOLUMES);
-    }
-  list = json_node_get_array (json_parser_get_root (parser));
-  volumes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  for (guint i = 0; i < json_array_get_length (list); i++)
-    {
-      JsonNode *n = json_array_get_element (list, i);
-      JsonObject *vol = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-      const char *cpath = get_string (vol, "container_path");
-      const char *image = get_string (get_object (vol, "image"), "image");
-      g_autofree char *blob = artifact_blob_digest (c, get_string (vol, "host_path"));
-      g_autofree char *manifest = NULL;
-
-      if (blob == NULL || cpath == NULL || image == NULL)
-        continue;
-      manifest = g_str_has_prefix (image, "sha256:") ? g_strdup (image)
-                                                     : g_strconcat ("sha256:", image, NULL);
-      if (strlen (manifest) != 71 || strspn (manifest + 7, "0123456789abcdef") != 64)
-        return mv_throw (error, MV_ERROR_FAILED, "image volume %s: bad artifact digest", cpath);
-      g_hash_table_replace (volumes, g_strdup (cpath), g_steal_pointer (&manifest));
-    }
-
-  mounts = get_array (config, "mounts");
-  g_hash_table_iter_init (&it, volumes);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    {
-      const char *volume = k;
-      g_autoptr (GHashTable) rel_by_digest
-          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-      g_autofree char *manifest_path = NULL;
-      g_autoptr (GBytes) manifest_bytes = NULL;
-      g_autoptr (JsonNode) manifest = NULL;
-      g_autoptr (Action) a = g_new0 (Action, 1);
-      gsize vlen = strlen (volume);
-
-      for (guint i = 0; mounts && i < json_array_get_length (mounts); i++)
-        {
-          JsonObject *m = json_array_get_object_element (mounts, i);
-          const char *dest = get_string (m, "destination");
-          g_autofree char *blob = artifact_blob_digest (c, get_string (m, "source"));
-
-          if (blob == NULL || dest == NULL || strncmp (dest, volume, vlen) != 0
-              || dest[vlen] != '/')
-            continue;
-          g_hash_table_replace (rel_by_digest, g_steal_pointer (&blob), g_strdup (dest + vlen + 1));
-        }
-      if (g_hash_table_size (rel_by_digest) == 0)
-        continue;
-
-      manifest_path
-          = g_build_filename (c->artifacts_dir, "blobs", "sha256", (const char *)v + 7, NULL);
-      manifest_bytes
-          = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
-      if (manifest_bytes == NULL)
-        return mv_prefix_error (error, "image volume %s", volume);
-      manifest = parse_json (manifest_bytes, "artifact manifest", error);
-      if (manifest == NULL)
-        return mv_prefix_error (error, "image volume %s", volume);
-      if (!derive_subpath (json_node_get_object (manifest), rel_by_digest, volume, &a->subpath,
-                           error))
-        return FALSE;
-      if (!mv_path_validate_container_dest (volume, NULL, error))
-        return mv_prefix_error (error, "image volume");
-      a->layout = g_strdup (c->artifacts_dir);
-      a->manifest = g_strdup (v);
-      a->dest = g_strdup (volume);
-      g_ptr_array_add (actions, g_steal_pointer (&a));
-    }
-  return TRUE;
-}
-
-/* modelvol.io/mounts: [{"ref": "...", "path": "/abs"[, "subPath": "dir"]}] */
-static gboolean
-plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
-{
-  const char *value = get_string (annotations, ANNOTATION_MOUNTS);
-  g_autoptr (JsonParser) parser = NULL;
-  JsonArray *list;
-
-  if (value == NULL)
-    return TRUE;
-  if (strlen (value) > ANNOTATION_MAX)
-    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s is larger than %d bytes",
-                     ANNOTATION_MOUNTS, ANNOTATION_MAX);
-  /* json-glib would cut a string at an escaped NUL: "/a\u0000/../x" must not become "/a". */
-  if (strstr (value, "\\u0000") != NULL)
-    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
-                     ANNOTATION_MOUNTS);
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, value, -1, NULL)
-      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
-                     ANNOTATION_MOUNTS);
-  list = json_node_get_array (json_parser_get_root (parser));
-  if (json_array_get_length (list) > MOUNTS_MAX)
-    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s has more than %d entries",
-                     ANNOTATION_MOUNTS, MOUNTS_MAX);
-  for (guint i = 0; i < json_array_get_length (list); i++)
-    {
-      JsonNode *n = json_array_get_element (list, i);
-      JsonObject *o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-      g_autoptr (Action) a = g_new0 (Action, 1);
-      g_autoptr (GList) members = NULL;
-      const char *ref, *path, *sub;
-
-      if (o == NULL)
-        return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u is not an object",
-                         ANNOTATION_MOUNTS, i);
-      members = json_object_get_members (o);
-      for (GList *l = members; l; l = l->next)
-        if (!g_str_equal (l->data, "ref") && !g_str_equal (l->data, "path")
-            && !g_str_equal (l->data, "subPath"))
-          {
-            g_autofree char *shown = mv_escape_for_display (l->data, 64);
-            return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u: unknown key '%s'",
-                             ANNOTATION_MOUNTS, i, shown);
-          }
-      ref = get_string (o, "ref");
-      path = get_string (o, "path");
-      sub = get_string (o, "subPath");
-      if (ref == NULL || path == NULL || (json_object_has_member (o, "subPath") && sub == NULL))
-        return mv_throw (error, MV_ERROR_FAILED,
-                         "annotation %s: entry %u needs string \"ref\" and \"path\"",
-                         ANNOTATION_MOUNTS, i);
-      if (!mv_path_validate_container_dest (path, NULL, error))
-        return mv_prefix_error (error, "annotation %s: entry %u", ANNOTATION_MOUNTS, i);
-      if (sub != NULL && *sub != '\0')
-        {
-          if (!mv_path_normalize (sub, MV_PATH_NONE, &a->subpath, error))
-            return mv_prefix_error (error, "annotation %s: entry %u: subPath", ANNOTATION_MOUNTS,
-                                    i);
-        }
-      a->ref = g_strdup (ref);
-      a->dest = g_strdup (path);
-      g_ptr_array_add (actions, g_steal_pointer (&a));
-    }
-  return TRUE;
-}
-
-/* An allowlist entry "host[:port]" or "host[:port]/path" matches a normalized reference at a
- * component boundary. */
-static gboolean
-pull_allowed (const HookConfig *c, const char *normalized)
-{
-  for (guint i = 0; c->pull_allowlist[i]; i++)
-    {
-      const char *e = c->pull_allowlist[i];
-      gsize n = strlen (e);
-      if (n > 0 && strncmp (normalized, e, n) == 0
-          && (normalized[n] == '/' || normalized[n] == ':' || normalized[n] == '@'))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static gboolean
-run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, const char *id, int pid,
-            const char *rootfs, GError **error)
+run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction *a, const char *id,
+            int pid, const char *rootfs, GError **error)
 {
   g_autofree char *digest = NULL;
   MvMountFlags flags = c->noexec ? MV_MOUNT_NOEXEC : MV_MOUNT_NONE;
@@ -553,7 +197,7 @@ run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, cons
       g_autoptr (GError) local_error = NULL;
 
       if (normalized == NULL)
-        return mv_prefix_error (error, "annotation %s", ANNOTATION_MOUNTS);
+        return mv_prefix_error (error, "annotation %s", MV_HOOK_ANNOTATION_MOUNTS);
       if (!lib->resolve (store, normalized, &digest, &local_error))
         {
           if (!g_error_matches (local_error, lib->error_quark (), MV_ERROR_NOT_FOUND))
@@ -561,7 +205,7 @@ run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, cons
               g_propagate_error (error, g_steal_pointer (&local_error));
               return FALSE;
             }
-          if (!c->annotation_pulls || !pull_allowed (c, normalized))
+          if (!c->annotation_pulls || !mv_hook_pull_allowed (c, normalized))
             return mv_throw (error, MV_ERROR_NOT_FOUND,
                              "model %s is not in the store, and the hook may not pull it "
                              "(not on [hook] pull-allowlist)",
@@ -584,7 +228,7 @@ typedef enum
 /* The warm path, without libmodelvol: every action is an image volume whose model is stored
  * and checked out already. Record the uses under the shared store lock, then attach. */
 static LightResult
-run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const char *id, int pid,
+run_light (const MvHookConfig *c, const char *run_dir, GPtrArray *actions, const char *id, int pid,
            const char *rootfs, GError **error)
 {
   g_autoptr (GPtrArray) checkouts = g_ptr_array_new_with_free_func (g_free);
@@ -597,7 +241,7 @@ run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const c
 
   for (guint i = 0; i < actions->len; i++)
     {
-      const Action *a = actions->pdata[i];
+      const MvHookAction *a = actions->pdata[i];
       g_autofree char *checkout
           = a->layout ? mv_store_peek_checkout (c->store_root, a->manifest) : NULL;
       if (checkout == NULL)
@@ -612,7 +256,7 @@ run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const c
   record = g_strdup_printf ("kind=container\npid=%d\nstart=%" G_GUINT64_FORMAT "\n", pid, start);
   for (guint i = 0; ok && !needs_library && i < actions->len; i++)
     {
-      const Action *a = actions->pdata[i];
+      const MvHookAction *a = actions->pdata[i];
       char *checkout = mv_store_peek_checkout (c->store_root, a->manifest);
       if (checkout == NULL) /* removed before we took the lock */
         needs_library = TRUE;
@@ -625,7 +269,7 @@ run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const c
   mv_close_fdp (&lock_fd);
   for (guint i = 0; ok && !needs_library && i < actions->len; i++)
     {
-      const Action *a = actions->pdata[i];
+      const MvHookAction *a = actions->pdata[i];
       ok = mv_attach_in_container (checkouts->pdata[i], a->subpath, pidfd, pid, rootfs, a->dest,
                                    flags, error);
       if (!ok)
@@ -639,17 +283,17 @@ run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const c
 static gboolean
 hook_main (int argc, char **argv, GError **error)
 {
-  g_auto (HookConfig) c = { 0 };
+  g_auto (MvHookConfig) c = { 0 };
   const char *config_path = MV_SYSCONFDIR "/modelvol/modelvol.conf";
   gboolean explicit_config = FALSE;
   const char *stage = NULL;
   g_autoptr (GBytes) state_bytes = NULL;
   g_autoptr (JsonNode) state = NULL;
   g_autoptr (JsonNode) config = NULL;
-  g_autoptr (GPtrArray) actions = g_ptr_array_new_with_free_func ((GDestroyNotify)action_free);
+  g_autoptr (GPtrArray) actions
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_hook_action_free);
   JsonObject *st, *annotations, *cfg;
-  const char *id, *bundle, *volumes;
-  gboolean wanted;
+  const char *id, *bundle;
   Lib lib = { 0 };
   MvStore *store = NULL;
   g_autofree char *rootfs = NULL;
@@ -680,19 +324,16 @@ hook_main (int argc, char **argv, GError **error)
   state_bytes = mv_stream_read_all (STDIN_FILENO, STATE_MAX, "the OCI state on stdin", error);
   if (state_bytes == NULL)
     return FALSE;
-  state = parse_json (state_bytes, "the OCI state", error);
+  state = mv_hook_parse_json (state_bytes, "the OCI state", error);
   if (state == NULL)
     return FALSE;
   st = json_node_get_object (state);
-  annotations = get_object (st, "annotations");
-  id = get_string (st, "id");
-  bundle = get_string (st, "bundle");
+  annotations = mv_hook_get_object (st, "annotations");
+  id = mv_hook_get_string (st, "id");
+  bundle = mv_hook_get_string (st, "bundle");
 
   /* The fast path: nothing of ours in this container. */
-  volumes = get_string (annotations, ANNOTATION_CRIO_VOLUMES);
-  wanted = get_string (annotations, ANNOTATION_MOUNTS) != NULL
-           || (volumes != NULL && strstr (volumes, c.artifacts_dir) != NULL);
-  if (!wanted)
+  if (!mv_hook_wants (&c, annotations))
     return TRUE;
   if (id == NULL || bundle == NULL || !g_path_is_absolute (bundle))
     return mv_throw (error, MV_ERROR_FAILED, "the OCI state lacks id or an absolute bundle");
@@ -719,35 +360,22 @@ hook_main (int argc, char **argv, GError **error)
     g_autoptr (GBytes) bytes = mv_file_get_contents_at (AT_FDCWD, path, TRUE, CONFIG_MAX, error);
     if (bytes == NULL)
       return FALSE;
-    config = parse_json (bytes, "the bundle's config.json", error);
+    config = mv_hook_parse_json (bytes, "the bundle's config.json", error);
     if (config == NULL)
       return FALSE;
   }
   cfg = json_node_get_object (config);
-  /* Annotations as the runtime wrote them into config.json rule; the state's are a copy. */
-  if (get_object (cfg, "annotations") != NULL)
-    annotations = get_object (cfg, "annotations");
-  if (!plan_image_volumes (&c, annotations, cfg, actions, error)
-      || !plan_annotation (annotations, actions, error))
+  if (!mv_hook_plan (&c, annotations, cfg, actions, error))
     return FALSE;
   if (actions->len == 0)
     return TRUE;
 
-  {
-    JsonNode *n = json_object_get_member (st, "pid");
-    pid = (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64)
-              ? json_node_get_int (n)
-              : 0;
-  }
+  pid = mv_hook_state_pid (st);
   if (pid <= 0 || pid > G_MAXINT)
     return mv_throw (error, MV_ERROR_FAILED, "the OCI state has no container pid");
-  {
-    const char *root_path = get_string (get_object (cfg, "root"), "path");
-    if (root_path == NULL)
-      return mv_throw (error, MV_ERROR_FAILED, "config.json has no root.path");
-    rootfs = g_path_is_absolute (root_path) ? g_strdup (root_path)
-                                            : g_build_filename (bundle, root_path, NULL);
-  }
+  rootfs = mv_hook_rootfs (cfg, bundle, error);
+  if (rootfs == NULL)
+    return FALSE;
 
   /* Engines may inject us twice (the hasBindMounts and the annotation hooks.d files both
    * match, as each engine judges): the first run records its mounts, the second sees them. */

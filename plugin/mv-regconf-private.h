@@ -34,6 +34,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvRegistryEntry, mv_registry_entry_free)
 gboolean mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error);
 
 /**
+ * mv_regconf_parse_data:
+ * The same as mv_regconf_parse_file() for a document in memory; @name stands for the file in
+ * messages.
+ */
+gboolean mv_regconf_parse_data (const char *data, gsize len, const char *name, GPtrArray *entries,
+                                GError **error);
+
+/**
  * mv_regconf_load:
  * @path: (nullable): the main file; NULL: $CONTAINERS_REGISTRIES_CONF, else
  *   /etc/containers/registries.conf. Drop-ins are PATH.d/ *.conf, in name order.

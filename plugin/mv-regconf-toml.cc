@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <string>
+#include <string_view>
 
 #include "mv-error-private.h"
 #include "mv-regconf-private.h"
@@ -13,6 +14,12 @@ static char *
 dup_str (const std::string &s)
 {
   return g_strndup (s.data (), s.size ());
+}
+
+static bool
+has_nul (const std::string &s)
+{
+  return s.find ('\0') != std::string::npos;
 }
 
 static bool
@@ -31,23 +38,16 @@ get_str (const toml::table &t, const char *key)
   return std::string ();
 }
 
-extern "C" gboolean
-mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
+static gboolean
+throw_parse_error (const toml::parse_error &e, const char *path, GError **error)
 {
-  toml::table root;
+  return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s:%u: %s", path,
+                   (unsigned)e.source ().begin.line, std::string (e.description ()).c_str ());
+}
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    return TRUE;
-  try
-    {
-      root = toml::parse_file (path);
-    }
-  catch (const toml::parse_error &e)
-    {
-      return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s:%u: %s", path,
-                       (unsigned)e.source ().begin.line, std::string (e.description ()).c_str ());
-    }
-
+static gboolean
+add_entries (const toml::table &root, const char *path, GPtrArray *entries, GError **error)
+{
   const toml::array *regs = root["registry"].as_array ();
   if (regs == nullptr)
     return TRUE;
@@ -63,6 +63,10 @@ mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
       if (prefix.empty ())
         return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
                          "%s: a [[registry]] has neither prefix nor location", path);
+      /* TOML strings may hold "\u0000"; as C strings they would silently end there. */
+      if (has_nul (prefix) || has_nul (location))
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                         "%s: a [[registry]] prefix or location contains a NUL character", path);
       MvRegistryEntry *e = g_new0 (MvRegistryEntry, 1);
       e->prefix = dup_str (prefix);
       e->location = dup_str (location.empty () ? prefix : location);
@@ -74,11 +78,12 @@ mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
           {
             const toml::table *mt = mn.as_table ();
             std::string loc = mt ? get_str (*mt, "location") : std::string ();
-            if (loc.empty ())
+            if (loc.empty () || has_nul (loc))
               {
                 mv_registry_entry_free (e);
                 return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
-                                 "%s: a mirror of '%s' has no location", path, prefix.c_str ());
+                                 "%s: a mirror of '%s' has no location (or a NUL in it)", path,
+                                 prefix.c_str ());
               }
             MvMirror *m = g_new0 (MvMirror, 1);
             m->location = dup_str (loc);
@@ -88,11 +93,47 @@ mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
       for (guint i = 0; i < entries->len; i++)
         if (g_str_equal (((MvRegistryEntry *)entries->pdata[i])->prefix, e->prefix))
           {
-            mv_registry_entry_free ((MvRegistryEntry *)entries->pdata[i]);
-            g_ptr_array_remove_index (entries, i);
+            /* Stolen, then freed: @entries has mv_registry_entry_free as its free function
+             * (mv_regconf_load), and removing the entry must not free it a second time. */
+            mv_registry_entry_free ((MvRegistryEntry *)g_ptr_array_steal_index (entries, i));
             break;
           }
       g_ptr_array_add (entries, e);
     }
   return TRUE;
+}
+
+extern "C" gboolean
+mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
+{
+  toml::table root;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  try
+    {
+      root = toml::parse_file (path);
+    }
+  catch (const toml::parse_error &e)
+    {
+      return throw_parse_error (e, path, error);
+    }
+  return add_entries (root, path, entries, error);
+}
+
+extern "C" gboolean
+mv_regconf_parse_data (const char *data, gsize len, const char *name, GPtrArray *entries,
+                       GError **error)
+{
+  toml::table root;
+
+  try
+    {
+      root = toml::parse (std::string_view (data, len), std::string_view (name));
+    }
+  catch (const toml::parse_error &e)
+    {
+      return throw_parse_error (e, name, error);
+    }
+  return add_entries (root, name, entries, error);
 }

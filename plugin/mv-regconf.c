@@ -73,7 +73,7 @@ mv_regconf_match (GPtrArray *entries, const char *repository)
     {
       const MvRegistryEntry *e = entries->pdata[i];
       gsize n = strlen (e->prefix);
-      if (strncmp (repository, e->prefix, n) != 0)
+      if (n == 0 || strncmp (repository, e->prefix, n) != 0)
         continue;
       /* "example.com/foo" matches "example.com/foo" and "example.com/foo/bar", not
        * "example.com/foobar". */

@@ -14,6 +14,7 @@
 #include "mv-manifest-private.h"
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
+#include "mv-registry-private.h"
 #include "mv-source-private.h"
 
 #define TOKEN_MAX (mv_limits ()->token_bytes)
@@ -364,8 +365,8 @@ load_certs (MvRegistrySource *self, const char *certs_dir, GError **error)
 /* Requests with auth                                                                       */
 
 /* Splits a WWW-Authenticate challenge: scheme, then key="value" pairs. */
-static char *
-challenge_param (const char *challenge, const char *key)
+char *
+mv_registry_challenge_param (const char *challenge, const char *key)
 {
   g_autofree char *pat = g_strconcat (key, "=\"", NULL);
   const char *p = challenge;
@@ -395,6 +396,60 @@ same_host_name (const char *hostport, const char *name)
 }
 
 static gboolean
+has_space_or_control (const char *s)
+{
+  for (; *s != '\0'; s++)
+    if ((guchar)*s <= 0x20 || *s == 0x7f)
+      return TRUE;
+  return FALSE;
+}
+
+char *
+mv_registry_token_url (const char *challenge, const char *scope, const char *reference,
+                       gboolean insecure, const char *host, GError **error)
+{
+  g_autofree char *realm = mv_registry_challenge_param (challenge, "realm");
+  g_autofree char *service = mv_registry_challenge_param (challenge, "service");
+  g_autoptr (GUri) realm_uri = NULL;
+
+  if (realm == NULL)
+    {
+      mv_throw (error, MV_ERROR_AUTH, "%s: token challenge without a realm", reference);
+      return NULL;
+    }
+  realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
+  /* Tokens only over https, except from an insecure registry's own host. The URL goes to
+   * libcurl as is, so what GLib's parser lets through and libcurl might read otherwise is
+   * refused too: spaces and control characters (even CR and LF), and no "//host" (GLib reads
+   * "https:example.com" as a path, libcurl as a host). */
+  if (realm_uri == NULL || has_space_or_control (realm) || g_uri_get_host (realm_uri) == NULL
+      || *g_uri_get_host (realm_uri) == '\0'
+      || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0
+          && !(insecure && g_strcmp0 (g_uri_get_scheme (realm_uri), "http") == 0
+               && same_host_name (host, g_uri_get_host (realm_uri)))))
+    {
+      g_autofree char *shown = mv_escape_for_display (realm, 200);
+      mv_throw (error, MV_ERROR_AUTH, "%s: refusing token realm '%s' (not https)", reference,
+                shown);
+      return NULL;
+    }
+  {
+    g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
+    g_autofree char *esc_scope = *scope ? g_uri_escape_string (scope, NULL, FALSE) : NULL;
+    GString *u = g_string_new (realm);
+    char sep = strchr (realm, '?') ? '&' : '?';
+    if (esc_scope)
+      {
+        g_string_append_printf (u, "%cscope=%s", sep, esc_scope);
+        sep = '&';
+      }
+    if (esc_service)
+      g_string_append_printf (u, "%cservice=%s", sep, esc_service);
+    return g_string_free (u, FALSE);
+  }
+}
+
+static gboolean
 token_expired (const Token *tok)
 {
   return g_get_monotonic_time () >= tok->expires;
@@ -405,7 +460,7 @@ token_expired (const Token *tok)
 static char *
 bearer_scope (MvRegistrySource *self, const char *challenge)
 {
-  g_autofree char *scope = challenge_param (challenge, "scope");
+  g_autofree char *scope = mv_registry_challenge_param (challenge, "scope");
   if (scope != NULL)
     return g_steal_pointer (&scope);
   if (*self->ref->path)
@@ -429,50 +484,20 @@ static Token *
 fetch_token (MvRegistrySource *self, const char *challenge, const char *scope,
              GCancellable *cancellable, GError **error)
 {
-  g_autofree char *realm = challenge_param (challenge, "realm");
-  g_autofree char *service = challenge_param (challenge, "service");
   g_autofree char *url = NULL;
   g_autofree char *basic_hdr = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GUri) realm_uri = NULL;
   const char *hdrs[2] = { NULL, NULL };
   const char *token;
   gint64 asked = g_get_monotonic_time ();
   gint64 lifetime;
   Token *tok;
 
-  if (realm == NULL)
-    {
-      mv_throw (error, MV_ERROR_AUTH, "%s: token challenge without a realm", self->reference);
-      return NULL;
-    }
-  realm_uri = g_uri_parse (realm, G_URI_FLAGS_NONE, NULL);
-  /* Tokens only over https, except from an insecure registry's own host. */
-  if (realm_uri == NULL
-      || (g_strcmp0 (g_uri_get_scheme (realm_uri), "https") != 0
-          && !(self->insecure && g_strcmp0 (g_uri_get_scheme (realm_uri), "http") == 0
-               && same_host_name (self->host, g_uri_get_host (realm_uri)))))
-    {
-      g_autofree char *shown = mv_escape_for_display (realm, 200);
-      mv_throw (error, MV_ERROR_AUTH, "%s: refusing token realm '%s' (not https)", self->reference,
-                shown);
-      return NULL;
-    }
-  {
-    g_autofree char *esc_service = service ? g_uri_escape_string (service, NULL, FALSE) : NULL;
-    g_autofree char *esc_scope = *scope ? g_uri_escape_string (scope, NULL, FALSE) : NULL;
-    GString *u = g_string_new (realm);
-    char sep = strchr (realm, '?') ? '&' : '?';
-    if (esc_scope)
-      {
-        g_string_append_printf (u, "%cscope=%s", sep, esc_scope);
-        sep = '&';
-      }
-    if (esc_service)
-      g_string_append_printf (u, "%cservice=%s", sep, esc_service);
-    url = g_string_free (u, FALSE);
-  }
+  url = mv_registry_token_url (challenge, scope, self->reference, self->insecure, self->host,
+                               error);
+  if (url == NULL)
+    return NULL;
   if (self->basic != NULL)
     {
       g_autofree char *b64 = g_base64_encode ((const guchar *)self->basic, strlen (self->basic));

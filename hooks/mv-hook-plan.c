@@ -1,0 +1,443 @@
+/* mv-hook-plan: what modelvol-hook-main reads from the OCI state, the bundle's config.json and
+ * the annotations, and the mounts it plans from them: CRI-O image volumes of artifacts
+ * (io.kubernetes.cri-o.Volumes) and the modelvol.io/mounts annotation. Parsing and planning
+ * only: nothing here mounts, imports or writes (the one read is an artifact's manifest in
+ * CRI-O's store). Shared by the hook and its fuzz target (tests/fuzz/fuzz-hook.c).
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <string.h>
+
+#include "mv-error-private.h"
+#include "mv-fdio-private.h"
+#include "mv-hook-plan-private.h"
+#include "mv-path-private.h"
+
+#define MANIFEST_MAX (4 * 1024 * 1024)
+#define ANNOTATION_MAX (64 * 1024)
+#define MOUNTS_MAX 64
+#define JSON_DEPTH_MAX 64 /* config.json nests a dozen levels at most */
+
+void
+mv_hook_config_clear (MvHookConfig *c)
+{
+  g_free (c->store_root);
+  g_free (c->run_dir);
+  g_free (c->artifacts_dir);
+  g_strfreev (c->pull_allowlist);
+  g_free (c->registries_conf);
+  g_free (c->auth_file);
+  for (guint i = 0; i < G_N_ELEMENTS (c->pull_limits); i++)
+    g_free (c->pull_limits[i]);
+}
+
+void
+mv_hook_action_free (MvHookAction *a)
+{
+  g_free (a->layout);
+  g_free (a->manifest);
+  g_free (a->ref);
+  g_free (a->subpath);
+  g_free (a->dest);
+  g_free (a);
+}
+
+/* json-glib's parser recurses once per level of nesting and has no bound of its own: a state
+ * or config.json nested some 100000 levels deep overflows the stack. The depth is counted
+ * first, outside strings. */
+static gboolean
+json_depth_ok (const char *data, gsize len, const char *what, GError **error)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = FALSE;
+        }
+      else if (c == '"')
+        in_string = TRUE;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > JSON_DEPTH_MAX)
+            return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s is nested deeper than %d levels",
+                             what, JSON_DEPTH_MAX);
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return TRUE;
+}
+
+JsonNode *
+mv_hook_parse_json (GBytes *bytes, const char *what, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  JsonNode *root;
+
+  if (!json_depth_ok (data, len, what, error))
+    return NULL;
+  /* An empty GBytes may have no data at all, and json-glib takes an empty document for a
+   * valid one without a root: neither may reach it or its type checks (criticals). */
+  if (!json_parser_load_from_data (parser, len > 0 ? data : "", (gssize)len, error))
+    {
+      mv_prefix_error (error, "%s is not valid JSON", what);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON object", what);
+      return NULL;
+    }
+  return json_node_ref (root);
+}
+
+const char *
+mv_hook_get_string (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+JsonObject *
+mv_hook_get_object (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+/* Element @i of @a if it is an object, else NULL (json_array_get_object_element() is a
+ * critical on any other type: a programming error, and this is input). */
+static JsonObject *
+array_object (JsonArray *a, guint i)
+{
+  JsonNode *n = json_array_get_element (a, i);
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+static JsonArray *
+get_array (JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
+  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+}
+
+/* "<artifacts>/blobs/sha256/<hex>" -> "sha256:<hex>", or NULL if not a blob of that store. */
+static char *
+artifact_blob_digest (const MvHookConfig *c, const char *host_path)
+{
+  g_autofree char *prefix = g_build_filename (c->artifacts_dir, "blobs", "sha256", NULL);
+  gsize n = strlen (prefix);
+  const char *hex;
+
+  if (host_path == NULL || strncmp (host_path, prefix, n) != 0 || host_path[n] != '/')
+    return NULL;
+  hex = host_path + n + 1;
+  if (strlen (hex) != 64 || strspn (hex, "0123456789abcdef") != 64)
+    return NULL;
+  return g_strconcat ("sha256:", hex, NULL);
+}
+
+/* The names CRI-O may have mounted a layer under: ModelPack filepath (both families), or the
+ * OCI title. */
+static const char *const layer_name_keys[] = {
+  "org.cncf.model.filepath",
+  "org.cnai.model.filepath",
+  "org.opencontainers.image.title",
+};
+
+/* For one image volume: the sub-path CRI-O stripped (subPath volumes), found by matching each
+ * blob's mount destination against the layer's names in the manifest. */
+static gboolean
+derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *volume,
+                char **out_subpath, GError **error)
+{
+  JsonArray *layers = get_array (manifest, "layers");
+  g_autofree char *found = NULL;
+  gboolean have = FALSE;
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&it, rel_by_digest);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      const char *rel = v;
+      gboolean matched = FALSE;
+
+      for (guint i = 0; layers && i < json_array_get_length (layers) && !matched; i++)
+        {
+          JsonObject *l = array_object (layers, i);
+          JsonObject *ann = mv_hook_get_object (l, "annotations");
+          if (g_strcmp0 (mv_hook_get_string (l, "digest"), k) != 0)
+            continue;
+          for (guint j = 0; j < G_N_ELEMENTS (layer_name_keys) && !matched; j++)
+            {
+              const char *name = mv_hook_get_string (ann, layer_name_keys[j]);
+              g_autofree char *sub = NULL;
+              gsize nl, rl = strlen (rel);
+
+              if (name == NULL)
+                continue;
+              while (g_str_has_prefix (name, "./"))
+                name += 2;
+              nl = strlen (name);
+              if (g_str_equal (name, rel))
+                sub = g_strdup ("");
+              else if (nl > rl + 1 && g_str_has_suffix (name, rel) && name[nl - rl - 1] == '/')
+                sub = g_strndup (name, nl - rl - 1);
+              else
+                continue;
+              if (have && g_strcmp0 (found, sub) != 0)
+                return mv_throw (error, MV_ERROR_FAILED,
+                                 "image volume %s: layer mounts disagree on the sub path", volume);
+              g_free (found);
+              found = g_steal_pointer (&sub);
+              have = matched = TRUE;
+            }
+        }
+      if (!matched)
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "image volume %s: blob %s is mounted at '%s', which no layer names",
+                         volume, (const char *)k, rel);
+    }
+  *out_subpath = (found && *found) ? g_steal_pointer (&found) : NULL;
+  return TRUE;
+}
+
+/* CRI-O image volumes of ModelPack artifacts (or any artifact: the library decides whether
+ * it is ModelPack) -> actions. */
+static gboolean
+plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *config,
+                    GPtrArray *actions, GError **error)
+{
+  const char *volumes_json = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GHashTable) volumes = NULL; /* container_path -> manifest digest */
+  JsonArray *list, *mounts;
+  GHashTableIter it;
+  gpointer k, v;
+
+  if (volumes_json == NULL)
+    return TRUE;
+  if (!json_depth_ok (volumes_json, strlen (volumes_json),
+                      "annotation " MV_HOOK_ANNOTATION_CRIO_VOLUMES, error))
+    return FALSE;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, volumes_json, -1, error)
+      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    {
+      g_clear_error (error);
+      return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
+                       MV_HOOK_ANNOTATION_CRIO_VOLUMES);
+    }
+  list = json_node_get_array (json_parser_get_root (parser));
+  volumes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *n = json_array_get_element (list, i);
+      JsonObject *vol = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      const char *cpath = mv_hook_get_string (vol, "container_path");
+      const char *image = mv_hook_get_string (mv_hook_get_object (vol, "image"), "image");
+      g_autofree char *blob = artifact_blob_digest (c, mv_hook_get_string (vol, "host_path"));
+      g_autofree char *manifest = NULL;
+
+      if (blob == NULL || cpath == NULL || image == NULL)
+        continue;
+      manifest = g_str_has_prefix (image, "sha256:") ? g_strdup (image)
+                                                     : g_strconcat ("sha256:", image, NULL);
+      if (strlen (manifest) != 71 || strspn (manifest + 7, "0123456789abcdef") != 64)
+        return mv_throw (error, MV_ERROR_FAILED, "image volume %s: bad artifact digest", cpath);
+      g_hash_table_replace (volumes, g_strdup (cpath), g_steal_pointer (&manifest));
+    }
+
+  mounts = get_array (config, "mounts");
+  g_hash_table_iter_init (&it, volumes);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    {
+      const char *volume = k;
+      g_autoptr (GHashTable) rel_by_digest
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_autofree char *manifest_path = NULL;
+      g_autoptr (GBytes) manifest_bytes = NULL;
+      g_autoptr (JsonNode) manifest = NULL;
+      g_autoptr (MvHookAction) a = g_new0 (MvHookAction, 1);
+      gsize vlen = strlen (volume);
+
+      for (guint i = 0; mounts && i < json_array_get_length (mounts); i++)
+        {
+          JsonObject *m = array_object (mounts, i);
+          const char *dest = mv_hook_get_string (m, "destination");
+          g_autofree char *blob = artifact_blob_digest (c, mv_hook_get_string (m, "source"));
+
+          if (blob == NULL || dest == NULL || strncmp (dest, volume, vlen) != 0
+              || dest[vlen] != '/')
+            continue;
+          g_hash_table_replace (rel_by_digest, g_steal_pointer (&blob), g_strdup (dest + vlen + 1));
+        }
+      if (g_hash_table_size (rel_by_digest) == 0)
+        continue;
+
+      manifest_path
+          = g_build_filename (c->artifacts_dir, "blobs", "sha256", (const char *)v + 7, NULL);
+      manifest_bytes
+          = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
+      if (manifest_bytes == NULL)
+        return mv_prefix_error (error, "image volume %s", volume);
+      manifest = mv_hook_parse_json (manifest_bytes, "artifact manifest", error);
+      if (manifest == NULL)
+        return mv_prefix_error (error, "image volume %s", volume);
+      if (!derive_subpath (json_node_get_object (manifest), rel_by_digest, volume, &a->subpath,
+                           error))
+        return FALSE;
+      if (!mv_path_validate_container_dest (volume, NULL, error))
+        return mv_prefix_error (error, "image volume");
+      a->layout = g_strdup (c->artifacts_dir);
+      a->manifest = g_strdup (v);
+      a->dest = g_strdup (volume);
+      g_ptr_array_add (actions, g_steal_pointer (&a));
+    }
+  return TRUE;
+}
+
+/* modelvol.io/mounts: [{"ref": "...", "path": "/abs"[, "subPath": "dir"]}] */
+static gboolean
+plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
+{
+  const char *value = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS);
+  g_autoptr (JsonParser) parser = NULL;
+  JsonArray *list;
+
+  if (value == NULL)
+    return TRUE;
+  if (strlen (value) > ANNOTATION_MAX)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s is larger than %d bytes",
+                     MV_HOOK_ANNOTATION_MOUNTS, ANNOTATION_MAX);
+  /* json-glib would cut a string at an escaped NUL: "/a\u0000/../x" must not become "/a". */
+  if (strstr (value, "\\u0000") != NULL)
+    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
+                     MV_HOOK_ANNOTATION_MOUNTS);
+  if (!json_depth_ok (value, strlen (value), "annotation " MV_HOOK_ANNOTATION_MOUNTS, error))
+    return FALSE;
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, value, -1, NULL)
+      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
+    return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
+                     MV_HOOK_ANNOTATION_MOUNTS);
+  list = json_node_get_array (json_parser_get_root (parser));
+  if (json_array_get_length (list) > MOUNTS_MAX)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s has more than %d entries",
+                     MV_HOOK_ANNOTATION_MOUNTS, MOUNTS_MAX);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *n = json_array_get_element (list, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      g_autoptr (MvHookAction) a = g_new0 (MvHookAction, 1);
+      g_autoptr (GList) members = NULL;
+      const char *ref, *path, *sub;
+
+      if (o == NULL)
+        return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u is not an object",
+                         MV_HOOK_ANNOTATION_MOUNTS, i);
+      members = json_object_get_members (o);
+      for (GList *l = members; l; l = l->next)
+        if (!g_str_equal (l->data, "ref") && !g_str_equal (l->data, "path")
+            && !g_str_equal (l->data, "subPath"))
+          {
+            g_autofree char *shown = mv_escape_for_display (l->data, 64);
+            return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u: unknown key '%s'",
+                             MV_HOOK_ANNOTATION_MOUNTS, i, shown);
+          }
+      ref = mv_hook_get_string (o, "ref");
+      path = mv_hook_get_string (o, "path");
+      sub = mv_hook_get_string (o, "subPath");
+      if (ref == NULL || path == NULL || (json_object_has_member (o, "subPath") && sub == NULL))
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "annotation %s: entry %u needs string \"ref\" and \"path\"",
+                         MV_HOOK_ANNOTATION_MOUNTS, i);
+      if (!mv_path_validate_container_dest (path, NULL, error))
+        return mv_prefix_error (error, "annotation %s: entry %u", MV_HOOK_ANNOTATION_MOUNTS, i);
+      if (sub != NULL && *sub != '\0')
+        {
+          if (!mv_path_normalize (sub, MV_PATH_NONE, &a->subpath, error))
+            return mv_prefix_error (error, "annotation %s: entry %u: subPath",
+                                    MV_HOOK_ANNOTATION_MOUNTS, i);
+        }
+      a->ref = g_strdup (ref);
+      a->dest = g_strdup (path);
+      g_ptr_array_add (actions, g_steal_pointer (&a));
+    }
+  return TRUE;
+}
+
+gboolean
+mv_hook_wants (const MvHookConfig *c, JsonObject *annotations)
+{
+  const char *volumes = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
+
+  return mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS) != NULL
+         || (volumes != NULL && strstr (volumes, c->artifacts_dir) != NULL);
+}
+
+gboolean
+mv_hook_plan (const MvHookConfig *c, JsonObject *state_annotations, JsonObject *config,
+              GPtrArray *actions, GError **error)
+{
+  JsonObject *annotations = state_annotations;
+
+  /* Annotations as the runtime wrote them into config.json rule; the state's are a copy. */
+  if (mv_hook_get_object (config, "annotations") != NULL)
+    annotations = mv_hook_get_object (config, "annotations");
+  return plan_image_volumes (c, annotations, config, actions, error)
+         && plan_annotation (annotations, actions, error);
+}
+
+gint64
+mv_hook_state_pid (JsonObject *state)
+{
+  JsonNode *n = json_object_get_member (state, "pid");
+
+  return (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64)
+             ? json_node_get_int (n)
+             : 0;
+}
+
+char *
+mv_hook_rootfs (JsonObject *config, const char *bundle, GError **error)
+{
+  const char *root_path = mv_hook_get_string (mv_hook_get_object (config, "root"), "path");
+
+  if (root_path == NULL)
+    {
+      mv_throw (error, MV_ERROR_FAILED, "config.json has no root.path");
+      return NULL;
+    }
+  return g_path_is_absolute (root_path) ? g_strdup (root_path)
+                                        : g_build_filename (bundle, root_path, NULL);
+}
+
+/* An allowlist entry "host[:port]" or "host[:port]/path" matches a normalized reference at a
+ * component boundary. */
+gboolean
+mv_hook_pull_allowed (const MvHookConfig *c, const char *normalized)
+{
+  for (guint i = 0; c->pull_allowlist[i]; i++)
+    {
+      const char *e = c->pull_allowlist[i];
+      gsize n = strlen (e);
+      if (n > 0 && strncmp (normalized, e, n) == 0
+          && (normalized[n] == '/' || normalized[n] == ':' || normalized[n] == '@'))
+        return TRUE;
+    }
+  return FALSE;
+}
