@@ -305,6 +305,8 @@ tap_check_ext (TarTap *t, GError **error)
   const char *d = (const char *)t->ext->data;
   gsize n = t->ext->len;
 
+  if (n == 0)
+    return TRUE; /* an empty header: nothing to check, and no data to point at (NULL) */
   if (t->ext_type == 'L' || t->ext_type == 'K')
     {
       const char *nul = memchr (d, '\0', n);

@@ -22,6 +22,7 @@ check_descriptor (MvDescriptor *desc)
       g_autofree char *norm = NULL;
       g_autoptr (GError) error = NULL;
       g_autofree char *shown = mv_escape_for_display (filepath, 200);
+      g_assert (shown != NULL);
       if (mv_path_normalize (filepath, MV_PATH_NONE, &norm, &error))
         g_assert (*norm != '\0' && *norm != '/');
       else
@@ -61,11 +62,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         const char *ref_name
             = d->annotations ? g_hash_table_lookup (d->annotations, MV_ANNOT_REF_NAME) : NULL;
         g_autofree char *shown = mv_escape_for_display (ref_name, 200);
+        g_assert (shown != NULL);
         check_descriptor (d);
       }
   }
   {
     g_autofree char *media_type = mv_manifest_sniff_media_type (json, size);
+    g_assert (media_type == NULL || g_utf8_validate (media_type, -1, NULL));
   }
   return 0;
 }

@@ -28,6 +28,7 @@ check_entry (MvEntryReader *reader, MvEntry *e, guint64 *data_total)
   if (!mv_path_normalize (e->path, MV_PATH_TAR_MEMBER, &path, &error))
     {
       g_autofree char *shown = mv_escape_for_display (e->path, 200);
+      g_assert (shown != NULL);
       return e->type == MV_ENTRY_DIR && (g_str_equal (e->path, ".") || g_str_equal (e->path, "./"));
     }
   g_assert (*path != '\0' && *path != '/');

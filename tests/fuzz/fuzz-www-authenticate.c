@@ -24,7 +24,8 @@ check_url (const char *challenge, const char *scope, gboolean insecure)
     }
   /* The URL goes to libcurl as is: it must be https (or http on the registry's own host for
    * an insecure one), and hold no space or control character that could split a request. */
-  g_assert (g_str_has_prefix (url, "https://") || (insecure && g_str_has_prefix (url, "http://")));
+  g_assert (g_ascii_strncasecmp (url, "https://", 8) == 0
+            || (insecure && g_ascii_strncasecmp (url, "http://", 7) == 0));
   for (const char *p = url; *p != '\0'; p++)
     g_assert ((guchar)*p > 0x20 && *p != 0x7f);
 }

@@ -242,6 +242,9 @@ def challenges():
         'Bearer realm="", service=""', 'Bearer ,realm="https://a/",realm="https://b/"',
         'Bearer scope="s",service="v",realm="https://x/t"', 'Negotiate abc', '',
         'Bearer realm="' + "https://x/" + "a" * 3000 + '"',
+        # Found by fuzz-www-authenticate: GLib reads these as host-less paths, libcurl as hosts.
+        'Bearer scope=",service="v",realm="https:httpt"', 'Bearer realm="https:/evil.example/t"',
+        'Bearer realm="http:registry.example.com/token"',
     ]
     for i, c in enumerate(cs):
         put(t, f"challenge-{i:03d}", c)
@@ -573,6 +576,9 @@ def tars():
         + END)
     put(t, "gnu-longname-nul.tar", header(b"././@LongLink", size=12, typeflag=b"L")
         + pad(b"name\0../../x") + header(b"short") + END)
+    # Found by fuzz-tar: an empty extended header has no data at all (memchr on NULL).
+    put(t, "gnu-longname-empty.tar", header(b"././@LongLink", typeflag=b"L") + header(b"f") + END)
+    put(t, "pax-empty.tar", header(b"PaxHeaders/x", typeflag=b"x") + header(b"f") + END)
     put(t, "gnu-chain-only.tar", header(b"././@LongLink", size=5, typeflag=b"L") + pad(b"name\0")
         + END)
     put(t, "gnu-sparse.tar", header(b"sparse", size=512, typeflag=b"S") + pad(b"x") + END)
