@@ -507,7 +507,10 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
     }
 
   if (name == NULL)
-    name = auto_name = default_name (ref_name);
+    {
+      auto_name = default_name (ref_name);
+      name = auto_name;
+    }
   if (name != NULL && *name != '\0' && !mv_store_set_name (store, name, digest, error))
     return FALSE;
   if (out_digest)

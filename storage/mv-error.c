@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#define MV_ERROR_IMPLEMENTATION
 #include "mv-error-private.h"
 
 G_DEFINE_QUARK (modelvol - error - quark, mv_error)

@@ -46,6 +46,7 @@ export LSAN_OPTIONS="suppressions=$src/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export G_SLICE=always-malloc
 
+go_tar_testdata=/usr/share/go-1.19/src/archive/tar/testdata
 failed=()
 for t in "${targets[@]}"; do
   work=$builddir/fuzz-corpus/$t
@@ -54,7 +55,10 @@ for t in "${targets[@]}"; do
   echo "=== fuzz-$t: ${seconds}s, max_len ${max_len[$t]}"
   # The first corpus directory receives new inputs: the work one, not the repository's.
   # -timeout: one input may take 10 s at most (the slowest seeds take well under one).
-  if ! "$builddir/tests/fuzz/fuzz-$t" "$work" "$src/tests/fuzz/corpus/$t" \
+  seeds=("$src/tests/fuzz/corpus/$t")
+  # Go's archive/tar test inputs (golang-1.19-src) seed the tar target too, where installed.
+  [ "$t" = tar ] && [ -d "$go_tar_testdata" ] && seeds+=("$go_tar_testdata")
+  if ! "$builddir/tests/fuzz/fuzz-$t" "$work" "${seeds[@]}" \
       -max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 -timeout=10 \
       -artifact_prefix="$artifacts/$t-" -print_final_stats=1 ${FUZZ_ARGS:-} \
       >"$builddir/fuzz-$t.log" 2>&1; then
