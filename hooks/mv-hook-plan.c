@@ -42,14 +42,17 @@ mv_hook_action_free (MvHookAction *a)
   g_free (a);
 }
 
-/* json-glib's parser recurses once per level of nesting and has no bound of its own: a state
- * or config.json nested some 100000 levels deep overflows the stack. The depth is counted
- * first, outside strings. */
+/* json-glib 1.6 is not strict enough to meet input from outside alone: its parser recurses
+ * once per level of nesting with no bound of its own (a state nested some 100000 levels deep
+ * overflows the stack), and it takes a document of several top-level values for one (keeping
+ * the last and leaking the others). So the shape is checked first, outside strings: one
+ * object (@open '{') or array ('['), at most JSON_DEPTH_MAX deep, nothing but white space
+ * after it. What is left (syntax) is json-glib's to refuse. */
 static gboolean
-json_depth_ok (const char *data, gsize len, const char *what, GError **error)
+json_shape_ok (const char *data, gsize len, char open, const char *what, GError **error)
 {
   guint depth = 0;
-  gboolean in_string = FALSE;
+  gboolean in_string = FALSE, started = FALSE;
 
   for (gsize i = 0; i < len; i++)
     {
@@ -61,6 +64,17 @@ json_depth_ok (const char *data, gsize len, const char *what, GError **error)
           else if (c == '"')
             in_string = FALSE;
         }
+      else if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        continue;
+      else if (!started)
+        {
+          if (c != open)
+            break;
+          started = TRUE;
+          depth = 1;
+        }
+      else if (depth == 0)
+        return mv_throw (error, MV_ERROR_FAILED, "%s has data after its top-level value", what);
       else if (c == '"')
         in_string = TRUE;
       else if (c == '[' || c == '{')
@@ -69,9 +83,12 @@ json_depth_ok (const char *data, gsize len, const char *what, GError **error)
             return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s is nested deeper than %d levels",
                              what, JSON_DEPTH_MAX);
         }
-      else if ((c == ']' || c == '}') && depth > 0)
+      else if (c == ']' || c == '}')
         depth--;
     }
+  if (!started)
+    return mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON %s", what,
+                     open == '{' ? "object" : "array");
   return TRUE;
 }
 
@@ -83,7 +100,7 @@ mv_hook_parse_json (GBytes *bytes, const char *what, GError **error)
   const char *data = g_bytes_get_data (bytes, &len);
   JsonNode *root;
 
-  if (!json_depth_ok (data, len, what, error))
+  if (!json_shape_ok (data, len, '{', what, error))
     return NULL;
   /* An empty GBytes may have no data at all, and json-glib takes an empty document for a
    * valid one without a root: neither may reach it or its type checks (criticals). */
@@ -230,7 +247,7 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
 
   if (volumes_json == NULL)
     return TRUE;
-  if (!json_depth_ok (volumes_json, strlen (volumes_json),
+  if (!json_shape_ok (volumes_json, strlen (volumes_json), '[',
                       "annotation " MV_HOOK_ANNOTATION_CRIO_VOLUMES, error))
     return FALSE;
   parser = json_parser_new_immutable ();
@@ -327,7 +344,7 @@ plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
   if (strstr (value, "\\u0000") != NULL)
     return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
                      MV_HOOK_ANNOTATION_MOUNTS);
-  if (!json_depth_ok (value, strlen (value), "annotation " MV_HOOK_ANNOTATION_MOUNTS, error))
+  if (!json_shape_ok (value, strlen (value), '[', "annotation " MV_HOOK_ANNOTATION_MOUNTS, error))
     return FALSE;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, value, -1, NULL)

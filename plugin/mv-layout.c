@@ -211,9 +211,8 @@ mv_layout_source_new (const char *dir, const char *entry, GError **error)
   MvLayoutSource *self = g_new0 (MvLayoutSource, 1);
   g_autoptr (GBytes) layout = NULL;
   g_autoptr (GBytes) index = NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  const char *version = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  JsonNode *member;
 
   self->parent.klass = &layout_class;
   self->dfd = -1;
@@ -235,13 +234,15 @@ mv_layout_source_new (const char *dir, const char *entry, GError **error)
       mv_prefix_error (error, "'%s' is not an OCI image layout", dir);
       return NULL;
     }
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (layout, NULL),
-                                   g_bytes_get_size (layout), NULL)
-      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
-      || (version = json_object_get_string_member_with_default (json_node_get_object (root),
-                                                                "imageLayoutVersion", NULL))
+  /* Strict JSON (one object, no trailing values, which json-glib alone would take), and
+   * typed access: json-glib's _with_default getters are criticals on other types. */
+  root = mv_json_parse_object (g_bytes_get_data (layout, NULL), g_bytes_get_size (layout),
+                               LAYOUT_FILE_MAX, "oci-layout", NULL);
+  if (root == NULL
+      || (member = json_object_get_member (json_node_get_object (root), "imageLayoutVersion"))
              == NULL
-      || !g_str_has_prefix (version, "1."))
+      || !JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING
+      || !g_str_has_prefix (json_node_get_string (member), "1."))
     {
       mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s/oci-layout: not an OCI layout version 1.x",
                 dir);

@@ -49,6 +49,14 @@ MvEntryReader *mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat fo
                                             const MvUnpackLimits *limits, GError **error);
 
 /**
+ * mv_frame_reader_new_fd:
+ * @fd: (transfer full): a framed stream, as the child writes it
+ * The parent's decoder alone, with no child behind it: for the fuzz target of the framed
+ * stream (tests/fuzz/fuzz-frames.c). Call mv_entry_reader_finish() after the last entry.
+ */
+MvEntryReader *mv_frame_reader_new_fd (int fd, guint64 max_entries, guint timeout_s);
+
+/**
  * mv_unpack_child_main:
  * The whole of `modelvol-unpack FORMAT MAX_ENTRIES MAX_BYTES MAX_RATIO MEMORY`: confine
  * itself, parse stdin, write frames to stdout. Returns the exit status.

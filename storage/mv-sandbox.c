@@ -484,6 +484,21 @@ mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, const MvU
   return mv_entry_reader_new_remote (&remote_vtable, r);
 }
 
+MvEntryReader *
+mv_frame_reader_new_fd (int fd, guint64 max_entries, guint timeout_s)
+{
+  Remote *r = g_new0 (Remote, 1);
+
+  /* No child (pid 0: reaping is a no-op), no feeder, no stderr. */
+  r->to_child = -1;
+  r->from_child = fd;
+  r->err_child = -1;
+  r->timeout_s = timeout_s;
+  r->max_entries = max_entries;
+  r->buf = g_malloc (MV_FRAME_DATA_MAX);
+  return mv_entry_reader_new_remote (&remote_vtable, r);
+}
+
 /* ---- the child ----------------------------------------------------------------------- */
 
 static void

@@ -7,60 +7,12 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include "fuzz-check-entry.h"
 #include "fuzz-common.h"
 #include "mv-digest-private.h"
-#include "mv-path-private.h"
-#include "mv-unpack-private.h"
 
-/* Bounds the work of one input (a small gzip or zstd bomb expands a thousandfold and more):
- * the unpacker's own limits are tested elsewhere; here it is parsing that is exercised. */
+/* Bounds the number of entries of one input; fuzz-check-entry.c bounds its data. */
 #define MAX_ENTRIES 4096
-#define MAX_DATA (32 * 1024 * 1024)
-
-/* One entry as import_tar_entry() sees it. Returns FALSE where the import would stop. */
-static gboolean
-check_entry (MvEntryReader *reader, MvEntry *e, guint64 *data_total)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *path = NULL;
-
-  g_assert (e->path != NULL);
-  if (!mv_path_normalize (e->path, MV_PATH_TAR_MEMBER, &path, &error))
-    {
-      g_autofree char *shown = mv_escape_for_display (e->path, 200);
-      g_assert (shown != NULL);
-      return e->type == MV_ENTRY_DIR && (g_str_equal (e->path, ".") || g_str_equal (e->path, "./"));
-    }
-  g_assert (*path != '\0' && *path != '/');
-  switch (e->type)
-    {
-      case MV_ENTRY_FILE:
-        if (e->sparse)
-          return FALSE;
-        for (;;)
-          {
-            const void *buf;
-            gssize n = mv_entry_reader_read_data (reader, &buf, &error);
-            if (n < 0)
-              return FALSE;
-            if (n == 0)
-              return TRUE;
-            *data_total += n;
-            if (*data_total > MAX_DATA)
-              return FALSE;
-          }
-      case MV_ENTRY_DIR:
-        return TRUE;
-      case MV_ENTRY_SYMLINK:
-        g_assert (e->link_target != NULL);
-        return mv_path_check_link_target (path, e->link_target, &error);
-      case MV_ENTRY_HARDLINK:
-      case MV_ENTRY_OTHER:
-      default:
-        g_assert (e->what != NULL);
-        return FALSE;
-    }
-}
 
 static void
 read_layer (const uint8_t *data, size_t size, const char *digest, MvLayerFormat format)
@@ -93,7 +45,7 @@ read_layer (const uint8_t *data, size_t size, const char *digest, MvLayerFormat 
           g_assert (mv_blob_reader_finish (blob, &error));
           return;
         }
-      ok = check_entry (reader, &e, &data_total);
+      ok = mv_fuzz_check_entry (reader, &e, &data_total);
       mv_entry_clear (&e);
       if (!ok)
         return;

@@ -424,6 +424,10 @@ def hooks():
          {"annotations": []}, "")
     put3("state-huge-pid", state({}, pid=2 ** 63 - 1, cid="a" * 300), "{}", "")
     put3("state-not-object", "[]", "[]", "")
+    # Found by fuzz-hook: json-glib 1.6 takes several top-level values for one, and leaks.
+    put3("state-two-values", "[]\n\n[]", "{} {}", "")
+    put3("state-scalar-then-array", "6[]", '{"root": {"path": "/r"}}\n{}', "")
+    annotated("mounts-two-values", '[] [{"ref": "r/m", "path": "/m"}]')
     deep = '{"a":' + "[" * 20000 + "]" * 20000 + "}"
     put3("state-deep", deep, "{}", "")
     put3("config-deep", state({"modelvol.io/mounts": "[]"}), deep, "")
@@ -593,6 +597,101 @@ def tars():
     put(t, "one-byte", b"\0")
 
 
+# --------------------------------------------------------------------------- framed stream
+
+# storage/mv-sandbox-private.h: frame := u8 kind, u8[3] 0, u32 len (LE), len bytes.
+E_FILE, E_DIR, E_SYMLINK, E_HARDLINK, E_OTHER = range(5)
+W_FILE, W_DIR, W_SYMLINK, W_HARDLINK, W_CHARDEV, W_BLOCKDEV, W_FIFO, W_SOCKET, W_UNKNOWN = range(9)
+FRAME_DATA_MAX = 1024 * 1024
+
+
+def frame(kind, payload=b"", pad=b"\0\0\0", length=None):
+    n = len(payload) if length is None else length
+    return kind + pad + n.to_bytes(4, "little") + payload
+
+
+def entry(path, etype=E_FILE, what=None, size=0, mode=0o644, link=b"", sparse=0, zero=0,
+          path_len=None, link_len=None):
+    path = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
+    link = link.encode() if isinstance(link, str) else link
+    what = {E_FILE: W_FILE, E_DIR: W_DIR, E_SYMLINK: W_SYMLINK,
+            E_HARDLINK: W_HARDLINK}.get(etype, W_CHARDEV) if what is None else what
+    fixed = (bytes([etype, what, sparse, zero]) + mode.to_bytes(4, "little")
+             + (size & (2 ** 64 - 1)).to_bytes(8, "little")
+             + (len(path) if path_len is None else path_len).to_bytes(4, "little")
+             + (len(link) if link_len is None else link_len).to_bytes(4, "little"))
+    return frame(b"E", fixed + path + link)
+
+
+def file_frames(path, content, mode=0o644, chunk=None):
+    out = entry(path, size=len(content), mode=mode)
+    chunk = chunk or FRAME_DATA_MAX
+    for off in range(0, len(content), chunk):
+        out += frame(b"D", content[off:off + chunk])
+    return out
+
+
+END_FRAME = frame(b"Z")
+
+
+def frames():
+    t = "frames"
+    # What the child sends for tar/good.tar (the same entries; checked against a real child).
+    good = (entry("weights/", E_DIR, mode=0o755)
+            + file_frames("weights/model.safetensors", b"tensor bytes\n" * 20)
+            + file_frames("weights/run.sh", b"#!/bin/sh\n", mode=0o755)
+            + entry("weights/empty")
+            + entry("weights/latest", E_SYMLINK, mode=0o777, link="model.safetensors")
+            + file_frames("docs/deep/er/README.md", b"# model\n")
+            + entry("up", E_SYMLINK, mode=0o777, link="weights/../docs"))
+    put(t, "good", good + END_FRAME)
+    put(t, "empty-archive", END_FRAME)
+    put(t, "chunked-data", file_frames("f", b"x" * 3000, chunk=1000) + END_FRAME)
+    put(t, "sparse", entry("s", size=4096, sparse=1) + END_FRAME)
+    put(t, "devices", entry("c", E_OTHER, W_CHARDEV) + entry("p", E_OTHER, W_FIFO) + END_FRAME)
+    put(t, "hardlink", entry("h", E_HARDLINK, link="/etc/shadow") + END_FRAME)
+    put(t, "dot-root", entry(".", E_DIR) + entry("./a", E_DIR) + END_FRAME)
+    # Hostile: the child is compromised, or confused.
+    put(t, "dotdot", file_frames("../../etc/cron.d/x", b"* * * * * root id\n") + END_FRAME)
+    put(t, "abs-symlink", entry("l", E_SYMLINK, link="/etc") + END_FRAME)
+    put(t, "nul-in-path", entry(b"a\0/../../x") + END_FRAME)
+    put(t, "nul-in-link", entry("l", E_SYMLINK, link=b"t\0/../../x") + END_FRAME)
+    put(t, "empty-path", entry(b"") + END_FRAME)
+    put(t, "long-path", entry("p" * 4097) + END_FRAME)
+    put(t, "path-len-lie", entry("abc", path_len=2) + END_FRAME)
+    put(t, "link-len-lie", entry("l", E_SYMLINK, link="t", link_len=4000) + END_FRAME)
+    put(t, "len-overflow", frame(b"E", b"\0" * 24, length=0xffffffff) + END_FRAME)
+    put(t, "len-short", frame(b"E", b"\0" * 10) + END_FRAME)
+    put(t, "bad-kind", frame(b"Q", b"x") + END_FRAME)
+    put(t, "bad-pad", frame(b"Z", pad=b"\0\1\0"))
+    put(t, "z-with-length", frame(b"Z", b"x"))
+    put(t, "bad-type", entry("x", etype=9) + END_FRAME)
+    put(t, "bad-what", entry("x", what=200) + END_FRAME)
+    put(t, "bad-sparse-flag", entry("x", sparse=2) + END_FRAME)
+    put(t, "bad-zero-byte", entry("x", zero=1) + END_FRAME)
+    put(t, "bad-mode", entry("x", mode=0o170000) + END_FRAME)
+    put(t, "negative-size", entry("x", size=-1) + END_FRAME)
+    put(t, "huge-size", entry("x", size=2 ** 62) + frame(b"D", b"abc") + END_FRAME)
+    put(t, "data-beyond-size", entry("x", size=2) + frame(b"D", b"abcd") + END_FRAME)
+    put(t, "data-short", entry("x", size=10) + frame(b"D", b"abc") + END_FRAME)
+    put(t, "data-empty-frame", entry("x", size=1) + frame(b"D") + END_FRAME)
+    put(t, "data-len-overflow", entry("x", size=2 ** 31) + frame(b"D", b"ab", length=FRAME_DATA_MAX + 1))
+    put(t, "data-without-entry", frame(b"D", b"abc") + END_FRAME)
+    put(t, "data-for-directory", entry("d", E_DIR) + frame(b"D", b"abc") + END_FRAME)
+    put(t, "entry-mid-file", entry("x", size=5) + entry("y") + END_FRAME)
+    put(t, "no-end", good)
+    put(t, "after-end", good + END_FRAME + b"more")
+    put(t, "two-ends", END_FRAME + END_FRAME)
+    put(t, "truncated-header", good[:3])
+    put(t, "truncated-entry", good[:20])
+    put(t, "truncated-data", good[:90])
+    put(t, "too-many-entries", b"".join(entry(f"f{i}") for i in range(70)) + END_FRAME)
+    put(t, "duplicate", file_frames("twice", b"1") + file_frames("twice", b"2") + END_FRAME)
+    put(t, "escapes", entry("a\x1b[2J\u202eb") + END_FRAME)
+    put(t, "whiteout", entry("d/.wh..wh..opq") + END_FRAME)
+    put(t, "empty", b"")
+
+
 def main():
     check = "--check" in sys.argv[1:]
     manifests()
@@ -602,6 +701,7 @@ def main():
     regconfs()
     hooks()
     tars()
+    frames()
     changed = []
     for rel, data in sorted(written.items()):
         path = os.path.join(HERE, "corpus", rel)

@@ -1,0 +1,56 @@
+/* fuzz-frames: the framed entry stream the sandboxed unpacker's child writes (mv-sandbox.c),
+ * as the parent's decoder reads it: the child is the one process that parses layers, so what
+ * it sends is as untrusted as the layer. Every entry then goes through the checks of
+ * storage/mv-commit.c, as in fuzz-tar, and the stream must end with its end frame and
+ * nothing after it.
+ * SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fuzz-check-entry.h"
+#include "fuzz-common.h"
+#include "mv-fdio-private.h"
+#include "mv-sandbox-private.h"
+
+#define MAX_ENTRIES 64
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr (MvEntryReader) reader = NULL;
+  g_autoptr (GError) error = NULL;
+  int fd;
+
+  mv_fuzz_init ();
+  /* A memfd, not a pipe: the whole input is there at once, and its end is the child's exit. */
+  fd = memfd_create ("mv-fuzz-frames", MFD_CLOEXEC);
+  g_assert (fd >= 0);
+  g_assert (mv_loop_write (fd, data, size) == 0);
+  g_assert (lseek (fd, 0, SEEK_SET) == 0);
+  /* More entries than this are refused by the decoder (max-entries): the limit is exercised. */
+  reader = mv_frame_reader_new_fd (fd, MAX_ENTRIES, 1);
+  for (;;)
+    {
+      MvEntry e;
+      int r = mv_entry_reader_next (reader, &e, &error);
+      gboolean ok;
+
+      if (r < 0)
+        {
+          g_assert (error != NULL);
+          return 0;
+        }
+      if (r == 0)
+        {
+          if (!mv_entry_reader_finish (reader, &error))
+            g_assert (error != NULL);
+          return 0;
+        }
+      ok = mv_fuzz_check_entry (reader, &e, NULL);
+      mv_entry_clear (&e);
+      if (!ok)
+        return 0;
+    }
+}
