@@ -228,9 +228,10 @@ json_layer_event (Layer *l, MvProgressState state)
   if (state == MV_PROGRESS_START)
     json_member_int (b, "attempt", l->starts);
   if (state == MV_PROGRESS_BYTES || state == MV_PROGRESS_DONE)
-    json_member_int (b, "done", (gint64)l->done);
-  if (state == MV_PROGRESS_BYTES || state == MV_PROGRESS_DONE)
-    json_member_double (b, "seconds", seconds_since (l->started));
+    {
+      json_member_int (b, "done", (gint64)l->done);
+      json_member_double (b, "seconds", seconds_since (l->started));
+    }
   json_line (b);
 }
 
