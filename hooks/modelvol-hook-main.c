@@ -31,6 +31,7 @@
 #include "mv-limits-private.h"
 #include "mv-fdio-private.h"
 #include "mv-attach-private.h"
+#include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-uses-private.h"
 
@@ -532,7 +533,13 @@ run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, cons
   if (a->layout != NULL)
     {
       g_autofree char *entry = g_strconcat ("@", a->manifest, NULL);
+      g_autofree char *checkout = mv_store_peek_checkout (c->store_root, a->manifest);
       g_autoptr (GError) local_error = NULL;
+
+      /* A damaged model is refused, not repaired from CRI-O's copy behind the operator's
+       * back: the import below would. */
+      if (!mv_model_check_intact (c->store_root, a->manifest, NULL, checkout, error))
+        return mv_prefix_error (error, "image volume %s", a->dest);
 
       /* No name: CRI-O may have pulled it with a pod's own pull secret, and a name would
        * make it reachable by reference from any pod (see docs/architecture.md). */
@@ -569,6 +576,12 @@ run_action (Lib *lib, MvStore *store, const HookConfig *c, const Action *a, cons
           if (!lib->pull (store, normalized, MV_PULL_NONE, c->auth_file, &digest, NULL, error))
             return FALSE;
         }
+      /* Here for the name in the message; the library checks again under the store lock. */
+      {
+        g_autofree char *checkout = mv_store_peek_checkout (c->store_root, digest);
+        if (!mv_model_check_intact (c->store_root, digest, normalized, checkout, error))
+          return FALSE;
+      }
     }
   return lib->mount_in_container (store, digest, a->subpath, id, pid, rootfs, a->dest, flags, NULL,
                                   error);
@@ -619,7 +632,12 @@ run_light (const HookConfig *c, const char *run_dir, GPtrArray *actions, const c
       else
         {
           g_ptr_array_add (checkouts, checkout);
-          ok = mv_uses_add (run_dir, a->manifest, id, record, error);
+          /* fsck's marker, and the checkout against its index: stat calls, no reads. */
+          ok = mv_model_check_intact (c->store_root, a->manifest, NULL, checkout, error);
+          if (!ok)
+            mv_prefix_error (error, "image volume %s", a->dest);
+          else
+            ok = mv_uses_add (run_dir, a->manifest, id, record, error);
         }
     }
   mv_close_fdp (&lock_fd);
