@@ -195,8 +195,9 @@ index_file (const char *path, const char *checksum, gpointer user_data, GError *
 
   if (fstatat (ib->store->objects_dfd, objpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return mv_throw_errno_prefix (error, "object %s of '%s'", checksum, path);
-  if (!S_ISREG (st.st_mode))
-    return TRUE; /* symlinks */
+  /* Symlinks; and empty files, which libostree's checkout creates anew rather than link. */
+  if (!S_ISREG (st.st_mode) || st.st_size == 0)
+    return TRUE;
   ostree_checksum_inplace_to_bytes (checksum, csum);
   g_variant_builder_add (ib->entries, "(s@ayutxu)", path,
                          g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, csum, 32, 1),

@@ -301,9 +301,10 @@ check_checkout_file (Fsck *f, const char *path, const char *checksum, const char
   g_autofree char *objpath = mv_object_path (checksum, "file");
   struct stat st, ost;
 
+  /* Symlinks, and empty files (libostree's checkout creates those anew): nothing shared. */
   if (fstatat (f->store->objects_dfd, objpath, &ost, AT_SYMLINK_NOFOLLOW) < 0
-      || !S_ISREG (ost.st_mode))
-    return; /* symlinks: nothing to share */
+      || !S_ISREG (ost.st_mode) || ost.st_size == 0)
+    return;
   if (fstatat (f->checkout_dfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
     add_problem (f, path, key, "missing from the model's checkout");
   else if (st.st_ino != ost.st_ino || st.st_dev != ost.st_dev)
