@@ -14,8 +14,10 @@ MV_BUILTIN (fsck)
   g_autoptr (GPtrArray) models = NULL;
 
   g_option_context_set_summary (context,
-                                "Re-hash every object of every model. Exit 1 and one line per "
-                                "damaged object and model if anything is wrong.");
+                                "Re-hash every object of every model and layer and check the "
+                                "checkouts. Exit 1 and one line per damaged object and model if "
+                                "anything is wrong; mark those models damaged until a pull or "
+                                "import repairs them.");
   store = mv_option_context_parse (context, NULL, &argc, &argv, cancellable, error);
   if (store == NULL)
     return FALSE;
@@ -69,7 +71,8 @@ MV_BUILTIN (fsck)
   if (problems->len > 0)
     {
       g_set_error (error, MV_ERROR, MV_ERROR_CORRUPTED,
-                   "fsck: %u damaged objects; remove and re-import the models named above",
+                   "fsck: %u problems; the models named above are marked damaged (mount and "
+                   "the hook refuse them): pull or import them again to repair them",
                    problems->len);
       return FALSE;
     }

@@ -32,6 +32,7 @@
 #include "mv-fdio-private.h"
 #include "mv-hook-plan-private.h"
 #include "mv-attach-private.h"
+#include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-uses-private.h"
 
@@ -176,7 +177,13 @@ run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction 
   if (a->layout != NULL)
     {
       g_autofree char *entry = g_strconcat ("@", a->manifest, NULL);
+      g_autofree char *checkout = mv_store_peek_checkout (c->store_root, a->manifest);
       g_autoptr (GError) local_error = NULL;
+
+      /* A damaged model is refused, not repaired from CRI-O's copy behind the operator's
+       * back: the import below would. */
+      if (!mv_model_check_intact (c->store_root, a->manifest, NULL, checkout, error))
+        return mv_prefix_error (error, "image volume %s", a->dest);
 
       /* No name: CRI-O may have pulled it with a pod's own pull secret, and a name would
        * make it reachable by reference from any pod (see docs/architecture.md). */
@@ -213,6 +220,12 @@ run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction 
           if (!lib->pull (store, normalized, MV_PULL_NONE, c->auth_file, &digest, NULL, error))
             return FALSE;
         }
+      /* Here for the name in the message; the library checks again under the store lock. */
+      {
+        g_autofree char *checkout = mv_store_peek_checkout (c->store_root, digest);
+        if (!mv_model_check_intact (c->store_root, digest, normalized, checkout, error))
+          return FALSE;
+      }
     }
   return lib->mount_in_container (store, digest, a->subpath, id, pid, rootfs, a->dest, flags, NULL,
                                   error);
@@ -263,7 +276,12 @@ run_light (const MvHookConfig *c, const char *run_dir, GPtrArray *actions, const
       else
         {
           g_ptr_array_add (checkouts, checkout);
-          ok = mv_uses_add (run_dir, a->manifest, id, record, error);
+          /* fsck's marker, and the checkout against its index: stat calls, no reads. */
+          ok = mv_model_check_intact (c->store_root, a->manifest, NULL, checkout, error);
+          if (!ok)
+            mv_prefix_error (error, "image volume %s", a->dest);
+          else
+            ok = mv_uses_add (run_dir, a->manifest, id, record, error);
         }
     }
   mv_close_fdp (&lock_fd);

@@ -138,7 +138,10 @@ MV_PUBLIC const char *mv_store_get_root (MvStore *store);
  *
  * Imports a ModelPack artifact from an OCI image layout. Layers already in the store are not
  * read. Every blob is checked against its digest and size as it is read; on any failure no
- * part of the model becomes visible.
+ * part of the model becomes visible. A stored model that is damaged (marked by
+ * mv_store_fsck(), or whose checkout no longer matches its objects) is repaired: its
+ * damaged objects and the layers that hold them are read again and its checkout is made
+ * anew.
  *
  * Returns: TRUE on success
  */
@@ -172,6 +175,7 @@ typedef enum
  * token auth; per-host CAs and client certificates from /etc/containers/certs.d) and names it
  * by @reference. Layers already in the store are not downloaded; every byte is checked
  * against its digest as it arrives, and nothing is visible unless the whole model checks out.
+ * A damaged model is repaired as by mv_store_import_layout().
  *
  * Returns: TRUE on success
  */
@@ -338,7 +342,10 @@ MV_PUBLIC void mv_fsck_problem_free (MvFsckProblem *problem);
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Verifies every object reachable from every model and layer against its checksum.
+ * Verifies every object reachable from every model and layer against its checksum, and
+ * each model's checkout against the store's objects. Marks every damaged model and layer
+ * (mounts refuse a marked model; the next import or pull of it repairs it) and unmarks
+ * those found intact.
  *
  * Returns: TRUE if the check ran (whatever it found); FALSE on error
  */
@@ -409,7 +416,9 @@ typedef enum
  *
  * Mounts the model's shared checkout (or @subpath of it) read-only, nosuid and nodev at
  * @target in the caller's mount namespace, with private propagation, and records the use so
- * that prune and rm leave the model alone until mv_store_umount().
+ * that prune and rm leave the model alone until mv_store_umount(). A damaged model (see
+ * mv_store_fsck(); and a checkout whose files no longer have the inode, mode, size and
+ * mtime they had when it was made) is refused with %MV_ERROR_CORRUPTED.
  *
  * Returns: TRUE on success
  */
@@ -448,7 +457,8 @@ MV_PUBLIC gboolean mv_store_umount (MvStore *store, const char *target, GError *
  * mount namespace of @pid (entered through a pidfd, from a short-lived child process).
  * @dest is resolved as if @rootfs were "/" (symlinks and ".." never leave it) and missing
  * directories are created inside @rootfs only. Nothing of the container is executed or
- * loaded, and no fd of the caller reaches it. On failure nothing is mounted.
+ * loaded, and no fd of the caller reaches it. On failure nothing is mounted. A damaged model
+ * is refused as by mv_store_mount().
  *
  * Returns: TRUE on success
  */

@@ -468,6 +468,7 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   g_autoptr (GPtrArray) layer_digests = g_ptr_array_new ();
   const char *what = source->klass->describe (source);
   MvModelSpec spec = { 0 };
+  gboolean repairing = FALSE;
 
   root = source->klass->get_root (source, &ref_name, cancellable, error);
   if (root == NULL)
@@ -484,18 +485,26 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   if (config_bytes == NULL)
     return mv_prefix_error (error, "%s: config", what);
 
+  for (guint i = 0; i < m->layers->len; i++)
+    g_ptr_array_add (layer_digests, ((MvDescriptor *)m->layers->pdata[i])->digest);
+  /* A model fsck marked damaged (or whose checkout no longer matches its objects) loses its
+   * damaged objects and the layers that hold them here; the import below fetches those again
+   * and verifies every byte, as for a new model. Before our shared lock: this takes the
+   * exclusive one for a moment. */
+  if (!mv_store_repair_prepare (store, digest, (const char *const *)layer_digests->pdata,
+                                layer_digests->len, &repairing, cancellable, error))
+    return mv_prefix_error (error, "%s: repairing model %s", what, digest);
+
   /* Held until the name is set: prune must never see our layers before their model. */
   if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
     return FALSE;
 
   /* Even for a stored model: each layer is this import's only once the source vouches for it
-   * (or this import fetched it), as for any stored layer. */
+   * (or this import fetched it), as for any stored layer. A repair removed the damaged ones. */
   if (!import_layers (store, source, m, cancellable, error))
     return mv_prefix_error (error, "%s", what);
   if (!mv_store_has_model (store, digest))
     {
-      for (guint i = 0; i < m->layers->len; i++)
-        g_ptr_array_add (layer_digests, ((MvDescriptor *)m->layers->pdata[i])->digest);
       spec.digest = digest;
       spec.manifest = manifest_bytes;
       spec.config = config_bytes;
@@ -505,6 +514,10 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
       if (!mv_store_commit_model (store, &spec, cancellable, error))
         return mv_prefix_error (error, "%s", what);
     }
+  if (repairing
+      && !mv_store_repair_finish (store, digest, (const char *const *)layer_digests->pdata,
+                                  layer_digests->len, cancellable, error))
+    return mv_prefix_error (error, "%s: repairing model %s", what, digest);
 
   if (name == NULL)
     {

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "mv-digest-private.h"
+#include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-repo-private.h"
 #include "mv-sandbox-private.h"
@@ -615,6 +616,9 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
     if (!write_commit_and_ref (li.repo, li.root, meta, subject, ref, cancellable, error))
       goto abort;
   }
+  /* Every byte was just verified: whatever fsck found in an earlier copy is gone. */
+  if (!mv_damage_clear (store->root_dfd, MV_DAMAGE_LAYER, spec->digest, error))
+    goto out;
   ok = TRUE;
   goto out;
 

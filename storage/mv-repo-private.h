@@ -13,6 +13,9 @@
 #define MV_REF_MODEL_PREFIX "modelvol/model"
 #define MV_REF_NAME_PREFIX "modelvol/name"
 
+/* Checkouts a repair replaced while they were in use: <root>/retired/<hex>-<pid>-<random>. */
+#define MV_RETIRED_DIR "retired"
+
 /* Commit metadata keys. */
 #define MV_META_DIGEST "modelvol.digest"
 #define MV_META_MANIFEST "modelvol.manifest"
@@ -78,6 +81,8 @@ MvModelInfo *mv_store_model_info_load (MvStore *store, const char *digest, const
 
 /** mv_store_list_names: (transfer full): name -> commit checksum for every name ref */
 GHashTable *mv_store_list_names (MvStore *store, GError **error);
+/** mv_store_names_of: (transfer full): the names (of mv_store_list_names()) of @commit, sorted */
+char **mv_store_names_of (GHashTable *names, const char *commit);
 /** mv_store_list_prefix: (transfer full): digest -> commit for refs under a prefix */
 GHashTable *mv_store_list_prefix (MvStore *store, const char *prefix, GError **error);
 
@@ -97,6 +102,37 @@ gboolean mv_store_verify_file_object (MvStore *store, const char *checksum,
                                       GCancellable *cancellable, GError **error);
 /** mv_object_path: (transfer full): "xx/yyyy.file" relative to repo/objects */
 char *mv_object_path (const char *checksum, const char *ext);
+
+/* Tree walks (mv-gc.c): a callback per file (its path in the tree, its object checksum),
+ * and per dirmeta and dirtree object; a MvMetaFunc returns -1 on error, 1 for a damaged object
+ * (a damaged dirtree is not descended into), 0 otherwise. */
+typedef gboolean (*MvFileFunc) (const char *path, const char *checksum, gpointer user_data,
+                                GError **error);
+typedef int (*MvMetaFunc) (OstreeObjectType type, const char *checksum, gpointer user_data,
+                           GError **error);
+gboolean mv_store_walk_tree (MvStore *store, const char *tree, const char *meta, const char *path,
+                             GHashTable *seen_trees, MvFileFunc file_cb, MvMetaFunc meta_cb,
+                             gpointer user_data, GCancellable *cancellable, GError **error);
+
+/** mv_store_ensure_dirmeta: (re)writes the canonical dirmeta object (open; repair) */
+gboolean mv_store_ensure_dirmeta (MvStore *store, GCancellable *cancellable, GError **error);
+
+/**
+ * mv_store_build_checkout_index: (transfer full): the checkout index of the model commit @rev
+ * (MV_CHECKOUT_INDEX_TYPE): every regular file's path and object with the object's mode,
+ * size and mtime
+ */
+GVariant *mv_store_build_checkout_index (MvStore *store, const char *rev, GCancellable *cancellable,
+                                         GError **error);
+
+/**
+ * mv_store_replace_checkout:
+ * Builds a new checkout of the model beside checkouts/<hex> and swaps it in atomically
+ * (RENAME_EXCHANGE); the old tree moves to retired/, where containers that mounted it keep
+ * it until prune finds the model unused. Shared lock held.
+ */
+gboolean mv_store_replace_checkout (MvStore *store, const char *digest, GCancellable *cancellable,
+                                    GError **error);
 
 /** mv_strptrcmp: g_ptr_array_sort() comparator for strings */
 int mv_strptrcmp (gconstpointer a, gconstpointer b);

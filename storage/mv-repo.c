@@ -10,8 +10,8 @@
 #include "mv-limits-private.h"
 #include "mv-repo-private.h"
 
-static gboolean
-ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **error)
+gboolean
+mv_store_ensure_dirmeta (MvStore *self, GCancellable *cancellable, GError **error)
 {
   g_autoptr (GFileInfo) info = g_file_info_new ();
   g_autoptr (GVariant) dirmeta = NULL;
@@ -25,6 +25,7 @@ ensure_canonical_dirmeta (MvStore *self, GCancellable *cancellable, GError **err
   if (!ostree_repo_write_metadata (self->repo, OSTREE_OBJECT_TYPE_DIR_META, NULL, dirmeta, &csum,
                                    cancellable, error))
     return mv_prefix_error (error, "writing directory metadata");
+  g_free (self->dirmeta_checksum);
   self->dirmeta_checksum = ostree_checksum_from_bytes (csum);
   return TRUE;
 }
@@ -209,7 +210,7 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
     g_auto (MvStoreLock) lock = { 0 };
     if (!mv_store_lock_acquire (self, FALSE, &lock, cancellable, error))
       return NULL;
-    if (!ensure_canonical_dirmeta (self, cancellable, error))
+    if (!mv_store_ensure_dirmeta (self, cancellable, error))
       return NULL;
   }
 
@@ -641,17 +642,21 @@ lookup_bytestring (GVariantDict *d, const char *key)
 MvModelInfo *
 mv_store_model_info_load (MvStore *self, const char *digest, const char *commit, GError **error)
 {
-  g_autoptr (GVariant) meta = mv_store_load_commit_meta (self, commit, NULL, NULL, error);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GVariant) meta = mv_store_load_commit_meta (self, commit, NULL, NULL, &local_error);
   g_autoptr (MvModelInfo) info = NULL;
   g_autoptr (GHashTable) names = NULL;
-  g_autoptr (GPtrArray) mine = g_ptr_array_new_with_free_func (g_free);
   g_auto (GVariantDict) d;
   guint64 u64;
   const char *s;
   g_autofree const char **layers = NULL;
 
+  /* A damaged commit still lists, without details: fsck names it, a pull repairs it. */
   if (meta == NULL)
-    return NULL;
+    {
+      g_debug ("model %s: commit %s: %s", digest, commit, local_error->message);
+      meta = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0));
+    }
   names = mv_store_list_names (self, error);
   if (names == NULL)
     return NULL;
@@ -669,18 +674,24 @@ mv_store_model_info_load (MvStore *self, const char *digest, const char *commit,
   info->manifest_json = lookup_bytestring (&d, MV_META_MANIFEST);
   info->config_json = lookup_bytestring (&d, MV_META_CONFIG);
 
-  {
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init (&it, names);
-    while (g_hash_table_iter_next (&it, &k, &v))
-      if (g_str_equal (v, commit))
-        g_ptr_array_add (mine, g_strdup (k));
-  }
+  info->names = mv_store_names_of (names, commit);
+  return g_steal_pointer (&info);
+}
+
+char **
+mv_store_names_of (GHashTable *names, const char *commit)
+{
+  g_autoptr (GPtrArray) mine = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&it, names);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    if (g_str_equal (v, commit))
+      g_ptr_array_add (mine, g_strdup (k));
   g_ptr_array_sort (mine, mv_strptrcmp);
   g_ptr_array_add (mine, NULL);
-  info->names = (char **)g_ptr_array_free (g_steal_pointer (&mine), FALSE);
-  return g_steal_pointer (&info);
+  return (char **)g_ptr_array_free (g_steal_pointer (&mine), FALSE);
 }
 
 void

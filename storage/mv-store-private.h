@@ -114,6 +114,31 @@ gboolean mv_store_remove_name (MvStore *store, const char *name, GCancellable *c
 gboolean mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancellable,
                                 GError **error);
 
+/**
+ * mv_store_repair_prepare:
+ * @layers: the manifest's layer digests
+ * @out_repairing: set to TRUE if the model must be repaired
+ *
+ * Called before a model is imported. If fsck marked the model or one of its stored layers
+ * damaged, or its checkout no longer matches the objects it was made of, re-hashes the
+ * model's and its layers' objects, and removes (exclusive lock, briefly) the damaged objects,
+ * the refs of the layers that hold them and, if its commit or a tree is damaged, the model
+ * ref: the import that follows fetches those layers again, verifies every byte and writes
+ * the objects anew. Then call mv_store_repair_finish(). Does nothing for an intact model
+ * (a few stat calls).
+ */
+gboolean mv_store_repair_prepare (MvStore *store, const char *digest, const char *const *layers,
+                                  guint n_layers, gboolean *out_repairing,
+                                  GCancellable *cancellable, GError **error);
+
+/**
+ * mv_store_repair_finish:
+ * After the import: replaces the model's checkout (never reused: it holds the damaged
+ * objects) and removes the damage markers of the model and its layers.
+ */
+gboolean mv_store_repair_finish (MvStore *store, const char *digest, const char *const *layers,
+                                 guint n_layers, GCancellable *cancellable, GError **error);
+
 /** mv_store_get_run_dir: (transfer none): where this store's use records live */
 const char *mv_store_get_run_dir (MvStore *store);
 
