@@ -35,12 +35,22 @@ extern "C" gboolean
 mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
 {
   toml::table root;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) local_error = NULL;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    return TRUE;
+  if (!g_file_get_contents (path, &text, &len, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   try
     {
-      root = toml::parse_file (path);
+      /* Parsed from memory: toml::parse_file() would bring in iostreams and locales, half a
+       * MiB of resident libstdc++ in every pull. */
+      root = toml::parse (std::string_view (text, len), std::string_view (path));
     }
   catch (const toml::parse_error &e)
     {
