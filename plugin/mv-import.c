@@ -39,62 +39,12 @@ report (const char *digest, MvProgressState state, guint64 done, guint64 size)
     progress_func (digest, state, done, size, progress_data);
 }
 
-/* A stream that reports how much of a layer has been read. */
-#define MV_TYPE_COUNTING_STREAM (mv_counting_stream_get_type ())
-G_DECLARE_FINAL_TYPE (MvCountingStream, mv_counting_stream, MV, COUNTING_STREAM, GFilterInputStream)
-
-struct _MvCountingStream
-{
-  GFilterInputStream parent;
-  char *digest;
-  guint64 size;
-  guint64 done;
-};
-
-G_DEFINE_TYPE (MvCountingStream, mv_counting_stream, G_TYPE_FILTER_INPUT_STREAM)
-
-static gssize
-mv_counting_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
-                         GError **error)
-{
-  MvCountingStream *self = MV_COUNTING_STREAM (stream);
-  GInputStream *base = g_filter_input_stream_get_base_stream (G_FILTER_INPUT_STREAM (stream));
-  gssize n = g_input_stream_read (base, buffer, count, cancellable, error);
-
-  if (n > 0)
-    {
-      self->done += n;
-      report (self->digest, MV_PROGRESS_BYTES, self->done, self->size);
-    }
-  return n;
-}
-
+/* Bytes read of a layer, from its import thread. */
 static void
-mv_counting_stream_finalize (GObject *object)
+layer_progress (guint64 done, gpointer user_data)
 {
-  g_free (MV_COUNTING_STREAM (object)->digest);
-  G_OBJECT_CLASS (mv_counting_stream_parent_class)->finalize (object);
-}
-
-static void
-mv_counting_stream_class_init (MvCountingStreamClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = mv_counting_stream_finalize;
-  G_INPUT_STREAM_CLASS (klass)->read_fn = mv_counting_stream_read;
-}
-
-static void
-mv_counting_stream_init (MvCountingStream *self)
-{
-}
-
-static GInputStream *
-counting_stream_new (GInputStream *base, const MvDescriptor *d)
-{
-  MvCountingStream *self = g_object_new (MV_TYPE_COUNTING_STREAM, "base-stream", base, NULL);
-  self->digest = g_strdup (d->digest);
-  self->size = (guint64)MAX (d->size, 0);
-  return G_INPUT_STREAM (self);
+  const MvDescriptor *d = user_data;
+  report (d->digest, MV_PROGRESS_BYTES, done, (guint64)MAX (d->size, 0));
 }
 
 void
@@ -291,6 +241,8 @@ verify_blob (GInputStream *blob, const MvDescriptor *d, GCancellable *cancellabl
   const void *data;
   gssize n;
 
+  if (progress_func != NULL)
+    mv_blob_reader_set_progress (br, layer_progress, (gpointer)d);
   while ((n = mv_blob_reader_next (br, &data, error)) > 0)
     ;
   return n == 0 && mv_blob_reader_finish (br, error);
@@ -335,6 +287,11 @@ import_one_layer (gpointer data, gpointer user_data)
       ls.filepath = mv_descriptor_get_filepath (d, TRUE);
       ls.mode = mv_descriptor_get_file_mode (d);
     }
+  if (progress_func != NULL)
+    {
+      ls.progress = layer_progress;
+      ls.progress_data = d;
+    }
   /* A transfer that breaks mid-blob starts over from byte 0 with a fresh digest: nothing of
    * the failed attempt was published. */
   for (int attempt = 1;; attempt++)
@@ -343,12 +300,6 @@ import_one_layer (gpointer data, gpointer user_data)
       g_clear_error (&local_error);
       report (d->digest, MV_PROGRESS_START, 0, (guint64)MAX (d->size, 0));
       blob = jobs->source->klass->open_blob (jobs->source, d, jobs->cancellable, &local_error);
-      if (blob != NULL && progress_func != NULL)
-        {
-          GInputStream *counted = counting_stream_new (blob, d);
-          g_object_unref (blob);
-          blob = counted;
-        }
       /* A stored layer the source did not vouch for is fetched and checked, not stored again. */
       if (blob != NULL
           && (checked ? verify_blob (blob, d, jobs->cancellable, &local_error)

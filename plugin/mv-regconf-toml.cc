@@ -106,19 +106,20 @@ add_entries (const toml::table &root, const char *path, GPtrArray *entries, GErr
 extern "C" gboolean
 mv_regconf_parse_file (const char *path, GPtrArray *entries, GError **error)
 {
-  toml::table root;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  g_autoptr (GError) local_error = NULL;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    return TRUE;
-  try
+  /* Read here and parsed from memory: toml::parse_file() would bring in iostreams and
+   * locales, half a MiB of resident libstdc++ in every pull. */
+  if (!g_file_get_contents (path, &text, &len, &local_error))
     {
-      root = toml::parse_file (path);
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
     }
-  catch (const toml::parse_error &e)
-    {
-      return throw_parse_error (e, path, error);
-    }
-  return add_entries (root, path, entries, error);
+  return mv_regconf_parse_data (text, len, path, entries, error);
 }
 
 extern "C" gboolean

@@ -22,7 +22,7 @@ typedef enum
 gboolean mv_digest_validate (const char *digest, MvDigestAlgorithm *out_algorithm,
                              const char **out_hex, GError **error);
 
-/** MvDigester: a running digest (libcrypto EVP). */
+/** MvDigester: a running digest (SHA-256 on the SHA extensions, else libcrypto EVP). */
 typedef struct MvDigester MvDigester;
 
 /**
@@ -32,6 +32,12 @@ typedef struct MvDigester MvDigester;
  */
 MvDigester *mv_digester_new (const char *expected, GError **error);
 void mv_digester_update (MvDigester *self, const void *data, gsize len);
+/**
+ * mv_digester_update2:
+ * Feeds the same bytes to two digesters: in one pass over the data, two SHA-256 streams
+ * interleaved, when the CPU has the SHA extensions (mv-sha256).
+ */
+void mv_digester_update2 (MvDigester *a, MvDigester *b, const void *data, gsize len);
 /** mv_digester_reset: start over (for a transfer that restarts from byte 0) */
 void mv_digester_reset (MvDigester *self);
 /** mv_digester_get_bytes: bytes fed so far */

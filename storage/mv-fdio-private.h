@@ -93,5 +93,14 @@ gboolean mv_file_replace_contents_at (int dfd, const char *path, const void *dat
 /** mv_loop_write: write all bytes, retrying EINTR. Returns 0, or -1 with errno. */
 int mv_loop_write (int fd, const void *buf, gsize len);
 
+/**
+ * mv_fd_start_writeback:
+ * Once @written is a few MiB past *@flushed, starts writeback of that range (a hint:
+ * sync_file_range, errors surface at the syncfs that publishes the data) and moves *@flushed.
+ * Writers call it as they go, so the disk works while the CPU hashes and the final syncfs
+ * finds little left to write.
+ */
+void mv_fd_start_writeback (int fd, guint64 *flushed, guint64 written);
+
 /** mv_fd_get_path: (transfer full): "/proc/self/fd/N" resolved, or NULL */
 char *mv_fd_get_path (int fd);

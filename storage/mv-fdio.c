@@ -380,6 +380,17 @@ mv_file_get_contents_at (int dfd, const char *path, gboolean follow, gsize max_s
   return mv_fd_read_all (fd, max_size, path, error);
 }
 
+#define WRITEBACK_STEP (8 * 1024 * 1024)
+
+void
+mv_fd_start_writeback (int fd, guint64 *flushed, guint64 written)
+{
+  if (written - *flushed < WRITEBACK_STEP)
+    return;
+  (void)sync_file_range (fd, *flushed, written - *flushed, SYNC_FILE_RANGE_WRITE);
+  *flushed = written;
+}
+
 int
 mv_loop_write (int fd, const void *buf, gsize len)
 {

@@ -86,9 +86,10 @@ char **mv_store_names_of (GHashTable *names, const char *commit);
 /** mv_store_list_prefix: (transfer full): digest -> commit for refs under a prefix */
 GHashTable *mv_store_list_prefix (MvStore *store, const char *prefix, GError **error);
 
-/* Content objects: written by us into repo/objects with checksums from libcrypto. */
+/* Content objects: written by us into repo/objects with checksums of our own (mv-commit). */
 typedef struct MvObjectWriter MvObjectWriter;
 MvObjectWriter *mv_object_writer_new (MvStore *store, guint32 mode, GError **error);
+/* Writes without hashing: the caller feeds the object's checksum (mv-commit). */
 gboolean mv_object_writer_write (MvObjectWriter *w, const void *buf, gsize len, GError **error);
 void mv_object_writer_free (MvObjectWriter *w);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvObjectWriter, mv_object_writer_free)

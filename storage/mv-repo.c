@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <dirent.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -34,34 +35,34 @@ mv_store_ensure_dirmeta (MvStore *self, GCancellable *cancellable, GError **erro
 static gboolean
 sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
 {
-  g_autoptr (GFileEnumerator) en = NULL;
-  g_autoptr (GFile) tmp = NULL;
-  g_autofree char *tmp_path = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  DIR *d;
+  int dfd;
 
   if (flock (self->lock_fd, LOCK_EX | LOCK_NB) < 0)
     return TRUE; /* another process is at work: its files are not leftovers */
 
-  tmp_path = g_build_filename (self->root, "tmp", NULL);
-  tmp = g_file_new_for_path (tmp_path);
-  en = g_file_enumerate_children (tmp, "standard::name", G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                  cancellable, error);
-  if (en == NULL)
+  /* By fd, not GFile: GIO's VFS would load its extension points (half a MiB resident). */
+  dfd = fcntl (self->tmp_dfd, F_DUPFD_CLOEXEC, 3);
+  d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  if (d == NULL)
     {
+      mv_throw_errno_prefix (error, "listing '%s/tmp'", self->root);
+      if (dfd >= 0)
+        close (dfd);
       flock (self->lock_fd, LOCK_UN);
       return FALSE;
     }
-  for (;;)
+  rewinddir (d);
+  while ((de = readdir (d)) != NULL)
+    if (!g_str_equal (de->d_name, ".") && !g_str_equal (de->d_name, ".."))
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  closedir (d);
+  for (guint i = 0; i < names->len; i++)
     {
-      GFileInfo *info;
-      if (!g_file_enumerator_iterate (en, &info, NULL, cancellable, error))
-        {
-          flock (self->lock_fd, LOCK_UN);
-          return FALSE;
-        }
-      if (info == NULL)
-        break;
-      g_debug ("sweeping leftover tmp/%s", g_file_info_get_name (info));
-      if (!mv_rm_rf_at (self->tmp_dfd, g_file_info_get_name (info), cancellable, error))
+      g_debug ("sweeping leftover tmp/%s", (const char *)names->pdata[i]);
+      if (!mv_rm_rf_at (self->tmp_dfd, names->pdata[i], cancellable, error))
         {
           flock (self->lock_fd, LOCK_UN);
           return FALSE;
@@ -75,7 +76,6 @@ MvStore *
 mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvStore) self = g_new0 (MvStore, 1);
-  g_autoptr (GFile) repo_file = NULL;
   g_autofree char *repo_path = NULL;
   struct stat st;
   gboolean created = FALSE;
@@ -149,8 +149,6 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
     return NULL;
 
   repo_path = g_build_filename (self->root, "repo", NULL);
-  repo_file = g_file_new_for_path (repo_path);
-  self->repo = ostree_repo_new (repo_file);
   if (fstatat (self->root_dfd, "repo", &st, AT_SYMLINK_NOFOLLOW) < 0)
     {
       if (errno != ENOENT)
@@ -165,12 +163,12 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
         }
       /* Create under a temp name and rename, so a crash never leaves a half repo. */
       g_autofree char *tmpname = g_strdup_printf ("repo-init-%d", getpid ());
-      g_autofree char *tmp_path = g_build_filename (self->root, "tmp", tmpname, NULL);
-      g_autoptr (GFile) tmp_file = g_file_new_for_path (tmp_path);
-      g_autoptr (OstreeRepo) tmp_repo = ostree_repo_new (tmp_file);
+      g_autoptr (OstreeRepo) tmp_repo = NULL;
       if (!mv_rm_rf_at (self->tmp_dfd, tmpname, cancellable, error))
         return NULL;
-      if (!ostree_repo_create (tmp_repo, OSTREE_REPO_MODE_BARE_USER_ONLY, cancellable, error))
+      tmp_repo = ostree_repo_create_at (self->tmp_dfd, tmpname, OSTREE_REPO_MODE_BARE_USER_ONLY,
+                                        NULL, cancellable, error);
+      if (tmp_repo == NULL)
         {
           mv_prefix_error (error, "creating repository in '%s'", self->root);
           return NULL;
@@ -184,7 +182,9 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
         }
       (void)mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
     }
-  if (!ostree_repo_open (self->repo, cancellable, error))
+  /* By fd, not GFile (see sweep_tmp). */
+  self->repo = ostree_repo_open_at (self->root_dfd, "repo", cancellable, error);
+  if (self->repo == NULL)
     {
       mv_prefix_error (error, "opening repository '%s'", repo_path);
       return NULL;
@@ -323,10 +323,7 @@ mv_store_take_repo (MvStore *self, GCancellable *cancellable, GError **error)
   g_mutex_unlock (&self->mutex);
   if (repo != NULL)
     return g_steal_pointer (&repo);
-  repo = ostree_repo_new (ostree_repo_get_path (self->repo));
-  if (!ostree_repo_open (repo, cancellable, error))
-    return NULL;
-  return g_steal_pointer (&repo);
+  return ostree_repo_open_at (self->root_dfd, "repo", cancellable, error);
 }
 
 void

@@ -25,6 +25,9 @@ typedef struct
   MvLayerFormat format;
   const char *filepath; /* raw layers only: where the file goes (validated by the store) */
   guint32 mode;         /* raw layers only: 0644 or 0755 */
+  /* nullable: told the bytes of the blob read so far, from the importing thread */
+  void (*progress) (guint64 done, gpointer user_data);
+  gpointer progress_data;
 } MvLayerSpec;
 
 /**

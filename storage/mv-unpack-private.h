@@ -10,15 +10,61 @@
 #include "mv-store-private.h"
 
 /* A layer blob read once from the start: hashed and counted as it flows, never more than
- * its descriptor's size. The digest runs in a thread of its own for blobs above a few MiB,
- * so that checking the blob and storing its content use two cores; chunks are handed out by
- * pointer, so libarchive and the object writer read the bytes where they were read into. */
+ * its descriptor's size + 1 byte. Chunks are handed out by pointer, so libarchive and the
+ * object writer read the bytes where they were read into. Who hashes:
+ * - a local raw blob is copied into its object by the kernel and hashed from there, for the
+ *   blob and the object in one pass, in a thread of its own (mv_blob_reader_copy_to_fd());
+ * - raw blobs read into chunks (a registry's stream) are hashed by the consumer's thread,
+ *   for the blob and the object at once (mv_blob_reader_defer_hashing());
+ * - tar blobs above a few MiB in a hasher thread, while they are fed to the unpacker child
+ *   (mv-sandbox), so that checking the blob and storing its content use two cores. */
 typedef struct MvBlobReader MvBlobReader;
 
 MvBlobReader *mv_blob_reader_new (GInputStream *in, const char *digest, gint64 size,
                                   GCancellable *cancellable);
 void mv_blob_reader_free (MvBlobReader *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvBlobReader, mv_blob_reader_free)
+
+/* Bytes of the blob read so far; called from the reading thread. */
+typedef void (*MvBlobProgressFunc) (guint64 done, gpointer user_data);
+void mv_blob_reader_set_progress (MvBlobReader *self, MvBlobProgressFunc func, gpointer user_data);
+
+/**
+ * mv_blob_reader_defer_hashing:
+ * Hash the blob in the consumer's thread instead of a hasher thread, so that bytes the
+ * consumer also hashes for an object, where they lie in the chunk read (a raw layer's), are
+ * hashed for both in one pass: mv_blob_reader_hash_data_also(). One chunk buffer then
+ * suffices. Only for a consumer that reads the blob itself, in one thread. Call before the
+ * first read.
+ */
+void mv_blob_reader_defer_hashing (MvBlobReader *self);
+
+/**
+ * mv_blob_reader_hash_data_also:
+ * Feeds @data to @also; with deferred hashing and @data inside the current chunk, the blob
+ * digest takes the same bytes in the same pass (and the bytes before them on its own).
+ */
+void mv_blob_reader_hash_data_also (MvBlobReader *self, MvDigester *also, const void *data,
+                                    gsize len);
+
+/**
+ * mv_blob_reader_copy_to_fd:
+ * @dest_fd: an empty file opened for reading and writing, at offset 0
+ * @also: a digester to feed the same bytes, in the same pass as the blob digest (a raw
+ *   layer's blob is the whole content of its file: one pass gives both checksums)
+ *
+ * For a blob that is a local regular file: copies it into @dest_fd in the kernel
+ * (copy_file_range, else sendfile), never more than the declared size + 1 bytes, and hashes
+ * each step from a mapping of @dest_fd in the hasher thread while the next step is copied, so
+ * the bytes are neither read into nor written from a buffer of ours, and what is hashed is
+ * what was stored. mv_blob_reader_finish() then checks size and digest as usual. Must come
+ * before any other read; @also is fed completely when it returns.
+ * MODELVOL_TEST_KERNEL_COPY=sendfile or =none in the environment forces the fallbacks (tests).
+ * Returns: 1 when the whole blob is in @dest_fd; 0 if this blob cannot be copied so (not a
+ *   local file, or no kernel copy between these filesystems): nothing was read, read it with
+ *   mv_blob_reader_next(); -1 on error
+ */
+int mv_blob_reader_copy_to_fd (MvBlobReader *self, int dest_fd, MvDigester *also, GError **error);
 /**
  * mv_blob_reader_next:
  * @out_data: (out): the next chunk, valid until the next call

@@ -5,23 +5,35 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <gio/gunixinputstream.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mv-error-private.h"
+#include "mv-fdio-private.h"
 #include "mv-path-private.h"
 #include "mv-unpack-private.h"
 
-#define BLOB_CHUNK (256 * 1024) /* x N_CHUNKS per layer in flight: bounds RSS */
+/* Read buffers: one per layer where the consumer hashes (raw, plain tar), N_CHUNKS where a
+ * hasher thread does (compressed tar). Small, for a flat RSS: the kernel buffers the stream. */
+#define BLOB_CHUNK (64 * 1024)
 
 #define N_CHUNKS 4
 #define THREADED_HASH_MIN (4 * 1024 * 1024)
+/* Kernel copies of a local blob go this far at a time; each step is then hashed from a
+ * mapping of the destination while the next one is copied. */
+#define COPY_STEP (1024 * 1024)
 
 typedef struct
 {
-  guint8 *data;
+  const guint8 *data;
   gsize len;
+  guint8 *buffer; /* read mode: BLOB_CHUNK bytes, allocated on first use */
+  void *map;      /* copy mode: the window of the destination holding @data, unmapped once hashed */
+  gsize map_len;
   int refs; /* the consumer and the hasher */
 } Chunk;
 
@@ -29,10 +41,13 @@ struct MvBlobReader
 {
   GInputStream *in;
   MvDigester *digester;
+  MvDigester *also; /* copy mode: fed the same bytes in the same pass (borrowed) */
   gint64 size;
   guint64 nread;
   const char *digest; /* for messages */
   GCancellable *cancellable;
+  MvBlobProgressFunc progress;
+  gpointer progress_data;
   gboolean eof;
 
   GMutex mutex;
@@ -42,7 +57,26 @@ struct MvBlobReader
   GQueue to_hash;  /* of Chunk*, for the hasher thread */
   GThread *hasher; /* NULL: hash inline */
   gboolean stop;
+
+  /* Deferred: the consumer's thread hashes each chunk as it goes, pairing the stretches it
+   * also hashes for an object (plain tar file data) with the blob digest in one pass. */
+  gboolean deferred;
+  gsize current_hashed; /* bytes of the current chunk fed to the blob digest */
 };
+
+static void
+hash_chunk (MvBlobReader *self, Chunk *c)
+{
+  if (self->also != NULL)
+    mv_digester_update2 (self->digester, self->also, c->data, c->len);
+  else
+    mv_digester_update (self->digester, c->data, c->len);
+  if (c->map != NULL)
+    {
+      (void)munmap (c->map, c->map_len);
+      c->map = NULL;
+    }
+}
 
 static gpointer
 hasher_thread (gpointer data)
@@ -59,7 +93,7 @@ hasher_thread (gpointer data)
         break;
       c = g_queue_pop_head (&self->to_hash);
       g_mutex_unlock (&self->mutex);
-      mv_digester_update (self->digester, c->data, c->len);
+      hash_chunk (self, c);
       g_mutex_lock (&self->mutex);
       c->refs--;
       g_cond_broadcast (&self->cond);
@@ -82,11 +116,55 @@ mv_blob_reader_new (GInputStream *in, const char *digest, gint64 size, GCancella
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   g_queue_init (&self->to_hash);
-  for (int i = 0; i < N_CHUNKS; i++)
-    self->chunks[i].data = g_malloc (BLOB_CHUNK);
-  if (size >= THREADED_HASH_MIN)
-    self->hasher = g_thread_new ("mv-blob-hash", hasher_thread, self);
   return self;
+}
+
+void
+mv_blob_reader_defer_hashing (MvBlobReader *self)
+{
+  g_assert (self->nread == 0 && self->hasher == NULL);
+  self->deferred = TRUE;
+}
+
+/* Feeds the blob digest what the consumer's chunk holds beyond what was fed already. */
+static void
+catch_up_current (MvBlobReader *self)
+{
+  Chunk *c = self->current;
+
+  if (!self->deferred || c == NULL || self->current_hashed >= c->len)
+    return;
+  mv_digester_update (self->digester, c->data + self->current_hashed,
+                      c->len - self->current_hashed);
+  self->current_hashed = c->len;
+}
+
+void
+mv_blob_reader_hash_data_also (MvBlobReader *self, MvDigester *also, const void *data, gsize len)
+{
+  Chunk *c = self->current;
+  const guint8 *p = data;
+
+  if (self->deferred && c != NULL && p >= c->data + self->current_hashed && len <= c->len
+      && p <= c->data + c->len - len)
+    {
+      gsize off = p - c->data;
+      /* The header bytes before it, then the data for both digests at once. */
+      mv_digester_update (self->digester, c->data + self->current_hashed,
+                          off - self->current_hashed);
+      mv_digester_update2 (self->digester, also, p, len);
+      self->current_hashed = off + len;
+      return;
+    }
+  /* Not in the chunk as read (decompressed, or copied by libarchive): on its own. */
+  mv_digester_update (also, data, len);
+}
+
+void
+mv_blob_reader_set_progress (MvBlobReader *self, MvBlobProgressFunc func, gpointer user_data)
+{
+  self->progress = func;
+  self->progress_data = user_data;
 }
 
 /* Waits until the hasher has seen every chunk handed to it. */
@@ -112,7 +190,11 @@ mv_blob_reader_free (MvBlobReader *self)
   g_clear_object (&self->in);
   g_clear_pointer (&self->digester, mv_digester_free);
   for (int i = 0; i < N_CHUNKS; i++)
-    g_free (self->chunks[i].data);
+    {
+      g_free (self->chunks[i].buffer);
+      if (self->chunks[i].map != NULL)
+        (void)munmap (self->chunks[i].map, self->chunks[i].map_len);
+    }
   g_queue_clear (&self->to_hash);
   g_mutex_clear (&self->mutex);
   g_cond_clear (&self->cond);
@@ -125,13 +207,11 @@ mv_blob_reader_get_nread (MvBlobReader *self)
   return self->nread;
 }
 
-gssize
-mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
+/* Releases the consumer's chunk and waits for one neither the consumer nor the hasher holds. */
+static Chunk *
+take_free_chunk (MvBlobReader *self)
 {
   Chunk *c = NULL;
-  gssize n;
-  guint64 left;
-  gsize want;
 
   g_mutex_lock (&self->mutex);
   if (self->current != NULL)
@@ -140,12 +220,7 @@ mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
       self->current = NULL;
       g_cond_broadcast (&self->cond);
     }
-  if (self->eof)
-    {
-      g_mutex_unlock (&self->mutex);
-      return 0;
-    }
-  while (c == NULL)
+  while (c == NULL && !self->eof)
     {
       for (int i = 0; i < N_CHUNKS && c == NULL; i++)
         if (self->chunks[i].refs == 0)
@@ -154,46 +229,181 @@ mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
         g_cond_wait (&self->cond, &self->mutex);
     }
   g_mutex_unlock (&self->mutex);
+  return c;
+}
 
+/* How much to ask for next: one byte beyond the declared size, never more, so that a size lie
+ * shows without reading on. */
+static gsize
+next_request (MvBlobReader *self, gsize max)
+{
+  guint64 left = (guint64)self->size - MIN (self->nread, (guint64)self->size);
+  return (gsize)MIN ((guint64)max, left + 1);
+}
+
+/* Counts @n more bytes; FALSE when that is beyond the declared size. */
+static gboolean
+account (MvBlobReader *self, gsize n, GError **error)
+{
+  self->nread += n;
+  if (self->nread > (guint64)self->size)
+    return mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                     "blob %s is larger than its declared size %" G_GINT64_FORMAT, self->digest,
+                     self->size);
+  if (n > 0 && self->progress != NULL)
+    self->progress (self->nread, self->progress_data);
+  return TRUE;
+}
+
+/* Hands a filled chunk to the hasher (or hashes it here), the consumer holding it too or not. */
+static void
+dispatch (MvBlobReader *self, Chunk *c, gboolean consumer_holds)
+{
+  if (self->deferred)
+    {
+      g_assert (consumer_holds);
+      c->refs = 1;
+      self->current_hashed = 0;
+      return;
+    }
+  if (self->hasher == NULL && self->size >= THREADED_HASH_MIN)
+    self->hasher = g_thread_new ("mv-blob-hash", hasher_thread, self);
+  if (self->hasher == NULL)
+    {
+      hash_chunk (self, c);
+      c->refs = consumer_holds ? 1 : 0;
+      return;
+    }
+  g_mutex_lock (&self->mutex);
+  c->refs = consumer_holds ? 2 : 1;
+  g_queue_push_tail (&self->to_hash, c);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->mutex);
+}
+
+gssize
+mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error)
+{
+  Chunk *c;
+  gssize n;
+
+  catch_up_current (self);
+  c = take_free_chunk (self);
+  if (c == NULL)
+    return 0; /* at the end */
   /* Local files never poll the cancellable: check it here, once per chunk. */
   if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return -1;
-  /* Ask for one byte beyond the declared size, never more: that byte proves a size lie. */
-  left = (guint64)self->size - MIN (self->nread, (guint64)self->size);
-  want = (gsize)MIN ((guint64)BLOB_CHUNK, left + 1);
-  n = g_input_stream_read (self->in, c->data, want, self->cancellable, error);
-  if (n < 0)
+  if (c->buffer == NULL)
+    c->buffer = g_malloc (BLOB_CHUNK);
+  n = g_input_stream_read (self->in, c->buffer, next_request (self, BLOB_CHUNK), self->cancellable,
+                           error);
+  if (n < 0 || !account (self, n, error))
     return -1;
-  self->nread += n;
-  if (self->nread > (guint64)self->size)
-    {
-      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
-                "blob %s is larger than its declared size %" G_GINT64_FORMAT, self->digest,
-                self->size);
-      return -1;
-    }
   if (n == 0)
     {
       self->eof = TRUE;
       return 0;
     }
+  c->data = c->buffer;
   c->len = n;
-  if (self->hasher == NULL)
-    {
-      mv_digester_update (self->digester, c->data, n);
-      c->refs = 1;
-    }
-  else
-    {
-      g_mutex_lock (&self->mutex);
-      c->refs = 2;
-      g_queue_push_tail (&self->to_hash, c);
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->mutex);
-    }
+  dispatch (self, c, TRUE);
   self->current = c;
   *out_data = c->data;
   return n;
+}
+
+/* One kernel copy of up to @want bytes from @src to @dest at their file offsets: -1 with
+ * errno on failure. @how picks copy_file_range (0) or sendfile (1). */
+static gssize
+kernel_copy (int how, int src, int dest, gsize want)
+{
+  for (;;)
+    {
+      gssize n = how == 0 ? copy_file_range (src, NULL, dest, NULL, want, 0)
+                          : sendfile (dest, src, NULL, want);
+      if (n < 0 && errno == EINTR)
+        continue;
+      return n;
+    }
+}
+
+/* The copy loop of mv_blob_reader_copy_to_fd(); leaves the last windows to the hasher. */
+static int
+copy_to_fd (MvBlobReader *self, int dest_fd, GError **error)
+{
+  const char *test_copy = g_getenv ("MODELVOL_TEST_KERNEL_COPY");
+  gsize page = (gsize)sysconf (_SC_PAGESIZE);
+  guint64 flushed = 0;
+  struct stat st;
+  int how = g_strcmp0 (test_copy, "sendfile") == 0 ? 1 : 0;
+  int src;
+
+  if (self->nread > 0 || self->eof || self->deferred || !G_IS_UNIX_INPUT_STREAM (self->in)
+      || g_strcmp0 (test_copy, "none") == 0)
+    return 0;
+  src = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->in));
+  if (fstat (src, &st) < 0 || !S_ISREG (st.st_mode))
+    return 0;
+  for (;;)
+    {
+      Chunk *c = take_free_chunk (self);
+      guint64 start = self->nread;
+      guint64 base;
+      gssize n;
+
+      if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+        return -1;
+      n = kernel_copy (how, src, dest_fd, next_request (self, COPY_STEP));
+      if (n < 0 && start == 0
+          && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
+        {
+          /* copy_file_range between these filesystems, then sendfile: not here. */
+          if (how++ == 0)
+            continue;
+          return 0;
+        }
+      if (n < 0)
+        {
+          mv_throw_errno_prefix (error, "copying blob %s into the store", self->digest);
+          return -1;
+        }
+      if (!account (self, n, error))
+        return -1;
+      if (n == 0)
+        break;
+      mv_fd_start_writeback (dest_fd, &flushed, self->nread);
+      /* Hash what was copied where it now is: in our own file, which nobody else can
+       * truncate under the mapping, and still in the page cache. */
+      base = start & ~(guint64)(page - 1);
+      c->map_len = self->nread - base;
+      c->map = mmap (NULL, c->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, dest_fd, base);
+      if (c->map == MAP_FAILED)
+        {
+          c->map = NULL;
+          mv_throw_errno_prefix (error, "mapping blob %s in the store", self->digest);
+          return -1;
+        }
+      c->data = (const guint8 *)c->map + (start - base);
+      c->len = n;
+      dispatch (self, c, FALSE);
+    }
+  self->eof = TRUE;
+  return 1;
+}
+
+int
+mv_blob_reader_copy_to_fd (MvBlobReader *self, int dest_fd, MvDigester *also, GError **error)
+{
+  int r;
+
+  g_assert (self->also == NULL);
+  self->also = also;
+  r = copy_to_fd (self, dest_fd, error);
+  /* @also is borrowed: nothing may reach it once we return. */
+  stop_hasher (self);
+  self->also = NULL;
+  return r;
 }
 
 gboolean

@@ -3,9 +3,11 @@
 #include "config.h"
 
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "mv-error-private.h"
 #include "mv-digest-private.h"
+#include "mv-sha256-private.h"
 
 /* FIPS 180-2 / NIST CAVS examples. */
 #define SHA256_EMPTY "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -282,6 +284,156 @@ test_digester_invalid_expected (void)
   g_assert_error (error, MV_ERROR, MV_ERROR_INVALID_MANIFEST);
 }
 
+/* libcrypto's answer, the reference for our SHA-256. */
+static void
+reference_sha256 (const guint8 *data, gsize len, guint8 out[32])
+{
+  unsigned int md_len = 0;
+  g_assert_cmpint (EVP_Digest (data, len, out, &md_len, EVP_sha256 (), NULL), ==, 1);
+  g_assert_cmpuint (md_len, ==, 32);
+}
+
+static guint8 *
+random_bytes (gsize len, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *data = g_malloc (len + 1);
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8)g_rand_int (rand);
+  return data;
+}
+
+/* Feeds @data to @s in pieces of varying sizes (1 byte up to several blocks). */
+static void
+feed_in_pieces (MvSha256 *s, const guint8 *data, gsize len, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+
+  for (gsize done = 0; done < len;)
+    {
+      gsize want = g_rand_int_range (rand, 0, 300); /* not inside MIN (): evaluated twice */
+      gsize n = MIN (len - done, want);
+      mv_sha256_update (s, data + done, n);
+      done += n;
+    }
+}
+
+static void
+test_sha256_against_libcrypto (void)
+{
+  gsize max = 70000;
+  g_autofree guint8 *data = random_bytes (max, 1);
+
+  if (!mv_sha256_accelerated ())
+    {
+      g_test_skip ("no SHA extensions (or MODELVOL_TEST_NO_SHA_EXT=1)");
+      return;
+    }
+  for (gsize len = 0; len < max; len = len < 300 ? len + 1 : len * 3 + 7)
+    {
+      guint8 want[32], got[32];
+      MvSha256 s;
+
+      reference_sha256 (data, len, want);
+      mv_sha256_init (&s);
+      mv_sha256_update (&s, data, len);
+      mv_sha256_final (&s, got);
+      g_assert_cmpmem (got, 32, want, 32);
+
+      mv_sha256_init (&s);
+      feed_in_pieces (&s, data, len, (guint32)len);
+      mv_sha256_final (&s, got);
+      g_assert_cmpmem (got, 32, want, 32);
+    }
+}
+
+/* Two streams fed the same bytes in one pass, the second one behind a prefix of its own (as
+ * ostree's content checksum is behind its file header): every prefix length modulo the
+ * block size, pieces of every alignment, each stream equal to libcrypto's digest. */
+static void
+test_sha256_two_streams (void)
+{
+  gsize max = 5000;
+  g_autofree guint8 *data = random_bytes (max, 2);
+  g_autofree guint8 *prefixed = g_malloc (max + 200);
+
+  if (!mv_sha256_accelerated ())
+    {
+      g_test_skip ("no SHA extensions (or MODELVOL_TEST_NO_SHA_EXT=1)");
+      return;
+    }
+  for (gsize prefix = 0; prefix < 140; prefix += (prefix < 70 ? 1 : 13))
+    for (gsize len = 0; len < max; len = len < 200 ? len + 3 : len * 2 + 1)
+      {
+        g_autoptr (GRand) rand = g_rand_new_with_seed ((guint32)(prefix * 7919 + len));
+        guint8 want_a[32], want_b[32], got_a[32], got_b[32];
+        MvSha256 a, b;
+
+        memset (prefixed, 'h', prefix);
+        memcpy (prefixed + prefix, data, len);
+        reference_sha256 (data, len, want_a);
+        reference_sha256 (prefixed, prefix + len, want_b);
+
+        mv_sha256_init (&a);
+        mv_sha256_init (&b);
+        mv_sha256_update (&b, prefixed, prefix);
+        for (gsize done = 0; done < len;)
+          {
+            gsize want = g_rand_int_range (rand, 0, 700);
+            gsize n = MIN (len - done, want);
+            mv_sha256_update2 (&a, &b, data + done, n);
+            done += n;
+          }
+        mv_sha256_final (&a, got_a);
+        mv_sha256_final (&b, got_b);
+        g_assert_cmpmem (got_a, 32, want_a, 32);
+        g_assert_cmpmem (got_b, 32, want_b, 32);
+      }
+}
+
+/* The digester's two-stream update, on whichever implementation this run uses (the suite runs
+ * this program a second time with the SHA extensions switched off). */
+static void
+test_digester_update2 (void)
+{
+  g_autofree guint8 *data = random_bytes (100000, 3);
+  g_autofree char *want_a = NULL;
+  g_autofree char *want_b = NULL;
+  g_autofree char *got_a = NULL;
+  g_autofree char *got_b = NULL;
+  g_autoptr (MvDigester) a = mv_digester_new (NULL, NULL);
+  g_autoptr (MvDigester) b = mv_digester_new (NULL, NULL);
+  g_autoptr (MvDigester) c = mv_digester_new (SHA512_ABC, NULL);
+  g_autoptr (MvDigester) d = mv_digester_new (NULL, NULL);
+  g_autoptr (GError) error = NULL;
+
+  mv_digester_update (b, "header", 6);
+  mv_digester_update2 (a, b, data, 33333);
+  mv_digester_update2 (a, b, data + 33333, 100000 - 33333);
+  got_a = mv_digester_finish (a);
+  got_b = mv_digester_finish (b);
+  want_a = mv_digest_bytes (data, 100000);
+  g_assert_cmpstr (got_a, ==, want_a);
+  g_assert_cmpuint (mv_digester_get_bytes (a), ==, 100000);
+  g_assert_cmpuint (mv_digester_get_bytes (b), ==, 100006);
+  {
+    g_autoptr (MvDigester) ref = mv_digester_new (NULL, NULL);
+    mv_digester_update (ref, "header", 6);
+    mv_digester_update (ref, data, 100000);
+    want_b = mv_digester_finish (ref);
+  }
+  g_assert_cmpstr (got_b, ==, want_b);
+
+  /* A SHA-512 digester beside a SHA-256 one: each still gets its own right answer. */
+  mv_digester_update2 (c, d, "abc", 3);
+  g_assert_true (mv_digester_verify (c, 3, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&got_a, g_free);
+  got_a = mv_digester_finish (d);
+  g_assert_cmpstr (got_a, ==, SHA256_ABC);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -295,5 +447,8 @@ main (int argc, char **argv)
   g_test_add_func ("/digest/digester/sha512", test_digester_sha512);
   g_test_add_func ("/digest/digester/mismatch", test_digester_mismatch);
   g_test_add_func ("/digest/digester/invalid-expected", test_digester_invalid_expected);
+  g_test_add_func ("/digest/digester/update2", test_digester_update2);
+  g_test_add_func ("/digest/sha256/against-libcrypto", test_sha256_against_libcrypto);
+  g_test_add_func ("/digest/sha256/two-streams", test_sha256_two_streams);
   return g_test_run ();
 }

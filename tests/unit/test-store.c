@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <gio/gunixinputstream.h>
 #include <ostree.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,7 +52,11 @@ make_tar (const TarEntry *entries, gboolean gzip)
 {
   struct archive *a = archive_write_new ();
   gsize cap = 1 << 20, used = 0;
-  char *buf = g_malloc (cap);
+  char *buf;
+
+  for (const TarEntry *e = entries; e->name; e++)
+    cap += 1024 + (e->type == AE_IFREG ? strlen (e->data_or_target) : 0);
+  buf = g_malloc (cap);
 
   archive_write_set_format_pax_restricted (a);
   if (gzip)
@@ -132,6 +137,42 @@ count_entries (const char *dir)
   return n;
 }
 
+/* Checks every object of a stored layer with libostree and with our own re-hash of the file
+ * (its content checksum equals the name we gave it). Returns: the number of file objects */
+static guint
+check_layer_objects (MvStore *store, const char *digest)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  g_autofree char *ref = mv_layer_ref (digest);
+  g_autofree char *rev = NULL;
+  GHashTableIter it;
+  gpointer k;
+  guint n_files = 0;
+
+  g_assert_true (mv_store_has_layer (store, digest));
+  rev = mv_store_resolve_ref (store, ref, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (rev);
+  g_assert_true (ostree_repo_traverse_commit_union (store->repo, rev, 0, reachable, NULL, &error));
+  g_hash_table_iter_init (&it, reachable);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    {
+      const char *csum;
+      OstreeObjectType type;
+      ostree_object_name_deserialize (k, &csum, &type);
+      g_assert_true (ostree_repo_fsck_object (store->repo, type, csum, NULL, &error));
+      g_assert_no_error (error);
+      if (type == OSTREE_OBJECT_TYPE_FILE)
+        {
+          n_files++;
+          g_assert_true (mv_store_verify_file_object (store, csum, NULL, &error));
+          g_assert_no_error (error);
+        }
+    }
+  return n_files;
+}
+
 /* Every object we write ourselves must be one libostree accepts as is: its GLib checksum of
  * the stored file equals the name we gave it. */
 static void
@@ -148,38 +189,10 @@ test_objects_match_ostree (Fixture *f, gconstpointer data)
   };
   g_autoptr (GBytes) tar = make_tar (entries, TRUE);
   g_autofree char *digest = NULL;
-  g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
-  g_autofree char *ref = NULL;
-  g_autofree char *rev = NULL;
-  GHashTableIter it;
-  gpointer k;
-  guint n_files = 0;
 
   g_assert_true (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR_GZIP, NULL, 0, &digest, &error));
   g_assert_no_error (error);
-  g_assert_true (mv_store_has_layer (f->store, digest));
-  ref = mv_layer_ref (digest);
-  rev = mv_store_resolve_ref (f->store, ref, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (rev);
-  g_assert_true (
-      ostree_repo_traverse_commit_union (f->store->repo, rev, 0, reachable, NULL, &error));
-  g_hash_table_iter_init (&it, reachable);
-  while (g_hash_table_iter_next (&it, &k, NULL))
-    {
-      const char *csum;
-      OstreeObjectType type;
-      ostree_object_name_deserialize (k, &csum, &type);
-      g_assert_true (ostree_repo_fsck_object (f->store->repo, type, csum, NULL, &error));
-      g_assert_no_error (error);
-      if (type == OSTREE_OBJECT_TYPE_FILE)
-        {
-          n_files++;
-          g_assert_true (mv_store_verify_file_object (f->store, csum, NULL, &error));
-          g_assert_no_error (error);
-        }
-    }
-  g_assert_cmpuint (n_files, ==, 4); /* a.txt, run.sh, link, empty */
+  g_assert_cmpuint (check_layer_objects (f->store, digest), ==, 4); /* a.txt, run.sh, link, empty */
 
   /* Modes are canonical: the setuid script is 0755, the 0600 file is 0644. */
   {
@@ -301,6 +314,121 @@ test_digest_mismatch (Fixture *f, gconstpointer data)
     g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
     g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
   }
+}
+
+/* @len pseudo-random letters (so make_tar can take them as a string). */
+static char *
+random_text (gsize len, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  char *text = g_malloc (len + 1);
+
+  for (gsize i = 0; i < len; i++)
+    text[i] = 'a' + g_rand_int_range (rand, 0, 26);
+  text[len] = '\0';
+  return text;
+}
+
+static gboolean
+import_file (MvStore *store, const char *path, const char *digest, gint64 size, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_autoptr (GInputStream) in = NULL;
+  MvLayerSpec spec = {
+    .digest = digest, .size = size, .format = MV_LAYER_FORMAT_RAW, .filepath = "w.bin", .mode = 0644
+  };
+
+  g_assert_cmpint (fd, >=, 0);
+  in = g_unix_input_stream_new (fd, TRUE);
+  return mv_store_import_layer (store, &spec, in, NULL, error);
+}
+
+/* A raw layer from a local file, by each way of reading it (@data: copy_file_range, sendfile,
+ * or none: read into chunks): the size + 1 cap and the digest hold, nothing is left behind on
+ * a mismatch, and the object holds exactly the blob. Several copy steps, a tail that is not a
+ * whole page, more than the size at which hashing moves to a thread. */
+static void
+test_raw_from_file (Fixture *f, gconstpointer data)
+{
+  gsize len = 9 * 1024 * 1024 + 12345;
+  g_autofree char *text = random_text (len, 7);
+  g_autofree char *digest = mv_digest_bytes (text, len);
+  g_autofree char *wrong = mv_digest_bytes (text, len - 1);
+  g_autofree char *path = g_build_filename (f->dir, "blob", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_setenv ("MODELVOL_TEST_KERNEL_COPY", data, TRUE);
+  g_assert_true (g_file_set_contents (path, text, len, &error));
+
+  g_assert_false (import_file (f->store, path, wrong, len, &error));
+  g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (import_file (f->store, path, digest, len - 1, &error));
+  g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
+  g_assert_nonnull (strstr (error->message, "larger than its declared size"));
+  g_clear_error (&error);
+  g_assert_false (import_file (f->store, path, digest, len + 1, &error));
+  g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+  g_assert_false (mv_store_has_layer (f->store, digest));
+
+  g_assert_true (import_file (f->store, path, digest, len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (check_layer_objects (f->store, digest), ==, 1);
+  {
+    g_autoptr (GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+    g_autofree char *ref = mv_layer_ref (digest);
+    g_autofree char *rev = mv_store_resolve_ref (f->store, ref, &error);
+    GHashTableIter it;
+    gpointer k;
+    g_assert_true (
+        ostree_repo_traverse_commit_union (f->store->repo, rev, 0, reachable, NULL, &error));
+    g_hash_table_iter_init (&it, reachable);
+    while (g_hash_table_iter_next (&it, &k, NULL))
+      {
+        const char *csum;
+        OstreeObjectType type;
+        g_autoptr (GInputStream) in = NULL;
+        g_autofree char *stored = g_malloc (len + 1);
+        gsize n = 0;
+        ostree_object_name_deserialize (k, &csum, &type);
+        if (type != OSTREE_OBJECT_TYPE_FILE)
+          continue;
+        g_assert_true (ostree_repo_load_file (f->store->repo, csum, &in, NULL, NULL, NULL, &error));
+        g_assert_no_error (error);
+        g_assert_true (g_input_stream_read_all (in, stored, len + 1, &n, NULL, &error));
+        g_assert_cmpmem (stored, n, text, len);
+      }
+  }
+  g_unsetenv ("MODELVOL_TEST_KERNEL_COPY");
+}
+
+/* A plain tar with files that start, end and span read-chunk boundaries, next to tiny ones:
+ * each object and the blob digest right. */
+static void
+test_plain_tar_chunks (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *a = random_text (300000, 1);
+  g_autofree char *b = random_text (262144, 2);
+  g_autofree char *c = random_text (700001, 3);
+  g_autofree char *d = random_text (5, 4);
+  const TarEntry entries[] = {
+    { "x", AE_IFREG, "1" },
+    { "a", AE_IFREG, a },
+    { "b", AE_IFREG, b },
+    { "dir", AE_IFDIR, NULL },
+    { "dir/c", AE_IFREG, c },
+    { "d", AE_IFREG, d },
+    { NULL },
+  };
+  g_autoptr (GBytes) tar = make_tar (entries, FALSE);
+  g_autofree char *digest = NULL;
+
+  g_assert_true (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, &digest, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (check_layer_objects (f->store, digest), ==, 5);
 }
 
 static void
@@ -430,6 +558,14 @@ main (int argc, char **argv)
   g_test_add ("/store/digest-mismatch", Fixture, NULL, fixture_setup, test_digest_mismatch,
               fixture_teardown);
   g_test_add ("/store/merge", Fixture, NULL, fixture_setup, test_merge, fixture_teardown);
+  g_test_add ("/store/raw-from-file/copy-file-range", Fixture, "copy_file_range", fixture_setup,
+              test_raw_from_file, fixture_teardown);
+  g_test_add ("/store/raw-from-file/sendfile", Fixture, "sendfile", fixture_setup,
+              test_raw_from_file, fixture_teardown);
+  g_test_add ("/store/raw-from-file/read", Fixture, "none", fixture_setup, test_raw_from_file,
+              fixture_teardown);
+  g_test_add ("/store/plain-tar-chunks", Fixture, NULL, fixture_setup, test_plain_tar_chunks,
+              fixture_teardown);
   g_test_add_func ("/store/name-refs", test_name_refs);
   g_test_add_data_func ("/fdio/chaseat/openat2", GINT_TO_POINTER (0), test_chaseat);
   g_test_add_data_func ("/fdio/chaseat/fallback", GINT_TO_POINTER (1), test_chaseat);
