@@ -801,13 +801,20 @@ needs_repair (MvStore *store, const char *digest, const char *const *layers, gui
 }
 
 /* A damaged object and the inode it was when found: the exclusive phase removes that inode,
- * not a good copy a concurrent repair may have written since. */
+ * not a good copy a concurrent repair may have written since (mtime and size tell a reused
+ * inode number apart; not the ctime, which a new hardlink changes). */
 typedef struct
 {
   char *relpath;
-  dev_t dev;
-  ino_t ino;
+  struct stat st;
 } Doomed;
+
+static gboolean
+same_inode (const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+         && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
 
 static void
 doomed_free (Doomed *d)
@@ -827,7 +834,7 @@ remove_doomed (MvStore *store, GPtrArray *doomed, GCancellable *cancellable, GEr
       Doomed *d = doomed->pdata[i];
       struct stat st;
       if (fstatat (store->objects_dfd, d->relpath, &st, AT_SYMLINK_NOFOLLOW) < 0
-          || st.st_dev != d->dev || st.st_ino != d->ino)
+          || !same_inode (&st, &d->st))
         continue;
       g_debug ("repair: removing damaged object %s", d->relpath);
       if (unlinkat (store->objects_dfd, d->relpath, 0) < 0 && errno != ENOENT)
@@ -899,19 +906,16 @@ mv_store_repair_prepare (MvStore *store, const char *digest, const char *const *
         const char *dot = strrchr (p->object, '.');
         g_autofree char *csum = NULL;
         Doomed *d;
-        struct stat st;
         if (dot == NULL || !g_hash_table_add (seen, p->object))
           continue;
         csum = g_strndup (p->object, dot - p->object);
         d = g_new0 (Doomed, 1);
         d->relpath = mv_object_path (csum, dot + 1);
-        if (fstatat (store->objects_dfd, d->relpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        if (fstatat (store->objects_dfd, d->relpath, &d->st, AT_SYMLINK_NOFOLLOW) < 0)
           {
             doomed_free (d); /* missing: nothing to remove */
             continue;
           }
-        d->dev = st.st_dev;
-        d->ino = st.st_ino;
         g_ptr_array_add (doomed, d);
       }
   }
