@@ -20,6 +20,22 @@ typedef struct
 } MvLimits;
 
 /**
+ * mv_config_path:
+ * The modelvol.conf this process reads: $MODELVOL_CONFIG if set and not empty, else
+ * MV_SYSCONFDIR/modelvol/modelvol.conf.
+ * @explicit: (out) (optional): TRUE if it came from $MODELVOL_CONFIG
+ * Returns: (transfer none): the path
+ */
+const char *mv_config_path (gboolean *explicit);
+
+/**
+ * mv_config_load:
+ * Loads modelvol.conf (see mv_config_path()) into @kf. A missing default file is fine and
+ * leaves @kf empty; a missing explicit file or a bad one is one error naming the file.
+ */
+gboolean mv_config_load (GKeyFile *kf, GError **error);
+
+/**
  * mv_limits:
  * The limits: the built-in defaults, lowered or raised by the [limits] section of
  * $MODELVOL_CONFIG, else /etc/modelvol/modelvol.conf (a missing file is fine). Loaded on

@@ -44,24 +44,41 @@ set_field (gsize offset, int size, guint64 value)
     *(guint32 *)p = (guint32)value;
 }
 
-static void
-load (void)
+const char *
+mv_config_path (gboolean *explicit)
 {
   const char *path = g_getenv ("MODELVOL_CONFIG");
-  gboolean explicit = path != NULL && *path != '\0';
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  gboolean is_explicit = path != NULL && *path != '\0';
+  if (explicit != NULL)
+    *explicit = is_explicit;
+  return is_explicit ? path : MV_SYSCONFDIR "/modelvol/modelvol.conf";
+}
+
+gboolean
+mv_config_load (GKeyFile *kf, GError **error)
+{
+  gboolean explicit;
+  const char *path = mv_config_path (&explicit);
   g_autoptr (GError) local_error = NULL;
 
-  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
-    set_field (keys[i].offset, keys[i].size, keys[i].dflt);
-  if (!explicit)
-    path = MV_SYSCONFDIR "/modelvol/modelvol.conf";
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, &local_error))
     {
       if (explicit || !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        mv_throw (&load_error, MV_ERROR_FAILED, "config '%s': %s", path, local_error->message);
-      return;
+        return mv_throw (error, MV_ERROR_FAILED, "config '%s': %s", path, local_error->message);
     }
+  return TRUE;
+}
+
+static void
+load (void)
+{
+  const char *path = mv_config_path (NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    set_field (keys[i].offset, keys[i].size, keys[i].dflt);
+  if (!mv_config_load (kf, &load_error))
+    return;
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     {
       g_autofree char *v = g_key_file_get_string (kf, "limits", keys[i].key, NULL);
