@@ -245,6 +245,14 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
       mv_prefix_error (error, "opening repository '%s'", repo_path);
       return NULL;
     }
+  {
+    g_autoptr (GError) local_error = NULL;
+    if (!ostree_repo_get_min_free_space_bytes (self->repo, &self->min_free_bytes, &local_error))
+      {
+        g_debug ("min-free-space of '%s': %s", repo_path, local_error->message);
+        self->min_free_bytes = 0;
+      }
+  }
   if (ostree_repo_get_mode (self->repo) != OSTREE_REPO_MODE_BARE_USER_ONLY)
     {
       mv_throw (error, MV_ERROR_CORRUPTED, "repository '%s' is not in bare-user-only mode",

@@ -11,7 +11,8 @@
 #   completes and is byte-exact.
 # - ENOSPC for real: a store on a 24 MiB tmpfs, a model bigger than what is left: one clear
 #   line, nothing of it listed, the staging reclaimed, the model already there intact, byte-exact
-#   and mountable; after a prune the space is back and a model that fits imports.
+#   and mountable; after a prune the space is back. With core.min-free-space-size set, a model
+#   that would fit the disk but not the reserve is refused the same way; one that fits imports.
 # - EIO and ENOSPC injected (strace error=) at sampled write, fsync, fdatasync, syncfs, renameat
 #   and linkat calls: exit 0 with B complete, or exit 1 with one line and B not listed; an
 #   error on any fsync, fdatasync or syncfs is never published.
@@ -224,7 +225,20 @@ run_ok "tmpfs: prune" -- mvol prune
 free_after=$(df --output=avail -k "$MNT" | tail -1)
 echo "# tmpfs: $free_before KiB free before the big import, $free_after KiB after it and a prune"
 assert_lt "$((free_before - free_after))" 512 "tmpfs: the space is back (within 512 KiB)"
-run_ok "tmpfs: a model that fits imports" -- mvol import "oci:$T/lay:$B"
+# min-free-space is kept: 16 MB reserved, a 10 MB model fails though the disk has room for it.
+run_ok "tmpfs: reserve 16 MB (core.min-free-space-size)" -- \
+  ostree --repo="$ROOT/repo" config set core.min-free-space-size 16MB
+mkmodel preset big --size-mb 10 --layers 2 --seed faults-mid --out "$T/mid" --ref mid:v1 >/dev/null
+free_before=$(df --output=avail -k "$MNT" | tail -1)
+echo "# tmpfs: $free_before KiB free, 16 MB reserved, a 10 MiB model"
+expect_fail 1 'min-free-space' "tmpfs: a model that fits the disk but not the reserve" -- \
+  mvol import "oci:$T/mid:mid:v1"
+echo "#   tmpfs: $LAST_STDERR"
+assert_eq "$(mvol --json ls | jq -c .)" "$ls_before" "tmpfs: ls unchanged"
+assert_reclaimed "tmpfs: after the refusal and the next open"
+run_ok "tmpfs: prune" -- mvol prune
+assert_lt "$((free_before - $(df --output=avail -k "$MNT" | tail -1)))" 512 "tmpfs: the space is back again"
+run_ok "tmpfs: a model that fits the reserve imports" -- mvol import "oci:$T/lay:$B"
 run_ok "tmpfs: its path" -- mvol path "$B"
 assert_tree_eq "$LAST_STDOUT" "$T/exp-b" "tmpfs: it is byte-exact"
 check "tmpfs: fsck clean at the end" -- mvol fsck
