@@ -32,6 +32,9 @@ fi
 # (LeakSanitizer cannot run under ptrace; the runs under strace are killed or fail anyway.)
 TRACED_ASAN="${ASAN_OPTIONS:-}:detect_leaks=0"
 export MODELVOL_JOBS=2
+# The built-in limits, whatever /etc/modelvol/modelvol.conf says.
+printf '[limits]\n' >"$T/default.conf"
+export MODELVOL_CONFIG=$T/default.conf
 
 A=localhost:5000/test/faults-a:v1
 B=localhost:5000/test/faults-b:v1

@@ -25,7 +25,9 @@ mkdir -p "$W/sentinel/sub" "$W/hostile"
 echo "do not touch" >"$W/sentinel/keep"
 echo "do not touch" >"$W/sentinel/sub/keep"
 new_root "$W/box/store/root"
-touch "$T/start"
+# The built-in limits, whatever /etc/modelvol/modelvol.conf says; cases lower one of them.
+printf '[limits]\n' >"$T/default.conf"
+export MODELVOL_CONFIG=$T/default.conf
 
 # timed CMD...: runs CMD under /usr/bin/time; its peak RSS in KiB goes to $T/rss.
 timed() {
@@ -51,7 +53,7 @@ RSS_BOUND=$((base_rss + 64 * 1024))
 echo "# good import: peak RSS $base_rss KiB; bound for the hostile imports: $RSS_BOUND KiB"
 
 # --- every layout, built before the first import (the snapshot covers them too) ---------------
-# CASE|PRESET|ENV|ERE the one stderr line must match
+# CASE|PRESET|[limits] KEY=VALUE for this case|ERE the one stderr line must match
 refused=(
   "dup-dotslash|hostile-dup-dotslash||'a\.txt' appears more than once"
   "dup-other-mode|hostile-dup-other-mode||'m\.sh' appears more than once"
@@ -77,7 +79,7 @@ refused=(
   "component-256|hostile-component-256||component longer than 255 bytes"
   "depth-257|hostile-depth-257||more than 256 levels"
   "pax-chain-10000|hostile-pax-chain||more than 32 extended headers before one tar member"
-  "many-entries|hostile-many-entries|MODELVOL_UNPACK_MAX_ENTRIES=1000|more than 1000 entries \(limit max-entries\)"
+  "many-entries|hostile-many-entries|max-entries=1000|more than 1000 entries \(limit max-entries\)"
   "truncated-header|hostile-truncated-header||truncated tar layer"
   "truncated-data|hostile-truncated-data||member 'cut\.bin': truncated tar layer"
   "truncated-pax|hostile-truncated-pax||truncated tar layer"
@@ -85,8 +87,8 @@ refused=(
   "after-end-garbage|hostile-after-end-garbage||data after the end of the tar archive"
   "after-one-zero-block|hostile-after-one-zero-block||data after the end of the tar archive"
   "zero-padding-above-1mib|hostile-zero-padding-too-long||more than 1048576 bytes of padding after the end"
-  "gzip-bomb-bytes|hostile-gzip-bomb|MODELVOL_UNPACK_MAX_BYTES=67108864|more than 67108864 bytes \(limit max-layer-bytes\)"
-  "gzip-bomb-ratio|hostile-gzip-bomb|MODELVOL_UNPACK_MAX_RATIO=100|expands more than 100 times \(limit max-ratio\)"
+  "gzip-bomb-bytes|hostile-gzip-bomb|max-layer-bytes=67108864|more than 67108864 bytes \(limit max-layer-bytes\)"
+  "gzip-bomb-ratio|hostile-gzip-bomb|max-ratio=100|expands more than 100 times \(limit max-ratio\)"
   "zstd-bomb-100gib|hostile-zstd-bomb||expands more than 1000 times \(limit max-ratio\)"
   "zstd-window-2gib|hostile-zstd-window||window above 128 MiB \(limit zstd windowLogMax 27\)"
   "zstd-content-1tib|hostile-zstd-content-size||window above 128 MiB \(limit zstd windowLogMax 27\)"
@@ -133,11 +135,11 @@ top_before=$(ls -A / /etc)
 
 # --- refused --------------------------------------------------------------------------------------
 for c in "${refused[@]}"; do
-  IFS='|' read -r name p envs pat <<<"$c"
+  IFS='|' read -r name p limit pat <<<"$c"
   info=$W/hostile/$p.info.json
   ref=localhost:5000/hostile/$p:v1
-  # shellcheck disable=SC2086  # envs is a list of NAME=VALUE words
-  expect_fail 1 "$pat" "$name" -- env $envs /usr/bin/time -f %M -o "$T/rss" \
+  printf '[limits]\n%s\n' "$limit" >"$T/case.conf"
+  expect_fail 1 "$pat" "$name" -- env MODELVOL_CONFIG="$T/case.conf" /usr/bin/time -f %M -o "$T/rss" \
     "$MODELVOL" --root "$ROOT" import "oci:$W/hostile/$p:$ref"
   echo "#   $name: $LAST_STDERR"
   rss=$(last_rss)
