@@ -127,7 +127,7 @@ traced() {
   { wait "$pid"; } 2>/dev/null || rc=$?
   CLEANUP_PIDS=()
   LAST_RC=$rc
-  LAST_STDERR=$(grep -v '^+++\|^---' "$T/traced.err" || true)
+  LAST_STDERR=$(error_lines "$T/traced.err") # (not the plain progress lines)
   INJECTED=$(grep -c 'INJECTED' "$T/traced.trace" || true)
   sleep 0.2
   assert_eq "$(ps -e -o pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/' | head -3)" "" \
