@@ -753,6 +753,16 @@ fill_input (MvEntryReader *self)
   return TRUE;
 }
 
+/* At end of input self->in may be NULL, and NULL + 0 is undefined behaviour in C. */
+static void
+consume_input (MvEntryReader *self, gsize n)
+{
+  if (n == 0)
+    return;
+  self->in += n;
+  self->in_len -= n;
+}
+
 typedef enum
 {
   DECODE_BAD_START, /* not the start of a member or frame */
@@ -812,8 +822,7 @@ gunzip_some (MvEntryReader *self)
       self->z.avail_out = OUT_CHUNK;
       zr = inflate (&self->z, Z_NO_FLUSH);
       produced = OUT_CHUNK - self->z.avail_out;
-      self->in += self->in_len - self->z.avail_in;
-      self->in_len = self->z.avail_in;
+      consume_input (self, self->in_len - self->z.avail_in);
       if (zr == Z_STREAM_END)
         {
           self->in_unit = FALSE;
@@ -847,8 +856,7 @@ unzstd_some (MvEntryReader *self)
         return self->n_units > 0 ? 0 : decode_fail (self, DECODE_BAD_START, "no data");
       in = (ZSTD_inBuffer){ self->in, self->in_len, 0 };
       ret = ZSTD_decompressStream (self->zstd, &out, &in);
-      self->in += in.pos;
-      self->in_len -= in.pos;
+      consume_input (self, in.pos);
       if (ZSTD_isError (ret) && ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
         {
           mv_throw (&self->read_error, MV_ERROR_LIMIT_EXCEEDED,
