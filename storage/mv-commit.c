@@ -13,6 +13,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "mv-digest-private.h"
 #include "mv-integrity-private.h"
@@ -36,6 +37,35 @@ struct MvObjectWriter
   guint64 written;
   guint64 flushed; /* writeback started up to here */
 };
+
+/* libostree keeps the repo's core.min-free-space-percent (or -size) free for the objects it
+ * writes; ours keep it too, checked before an object's first bytes and at every MiB. Like
+ * libostree's, the check is not exact with several writers at once. */
+#define SPACE_CHECK_STEP (1024 * 1024)
+
+static gboolean
+check_free_space (MvObjectWriter *w, gsize len, GError **error)
+{
+  struct statvfs st;
+  guint64 avail;
+  guint64 min = w->store->min_free_bytes;
+
+  if (min == 0)
+    return TRUE;
+  if (fstatvfs (w->fd, &st) < 0)
+    return mv_throw_errno_prefix (error, "checking free space in '%s'", w->store->root);
+  avail = (guint64)st.f_bavail * st.f_frsize;
+  if (avail < min || avail - min < len)
+    {
+      g_autofree char *shown = g_format_size (min);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                   "writing to the store would leave less than its min-free-space of %s free "
+                   "(core.min-free-space-* in '%s/repo/config')",
+                   shown, w->store->root);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 char *
 mv_object_path (const char *checksum, const char *ext)
@@ -84,6 +114,9 @@ mv_object_writer_new (MvStore *store, guint32 mode, GError **error)
 gboolean
 mv_object_writer_write (MvObjectWriter *w, const void *buf, gsize len, GError **error)
 {
+  if ((w->written == 0 || w->written / SPACE_CHECK_STEP != (w->written + len) / SPACE_CHECK_STEP)
+      && !check_free_space (w, len, error))
+    return FALSE;
   if (mv_loop_write (w->fd, buf, len) < 0)
     return mv_throw_errno_prefix (error, "writing to the store");
   w->written += len;
@@ -367,6 +400,9 @@ import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
     return mv_prefix_error (error, "file path");
   w = mv_object_writer_new (li->store, li->spec->mode == 0755 ? 0755 : 0644, error);
   if (w == NULL)
+    return FALSE;
+  /* The kernel may copy it whole: check the space for all of it first. */
+  if (!check_free_space (w, (gsize)MAX (li->spec->size, 0), error))
     return FALSE;
   if (!copy_raw (blob, w, error))
     return FALSE;

@@ -41,6 +41,7 @@ struct MvStore
   GMutex mutex;           /* guards the lock depth and the pool below */
   GPtrArray *repo_pool;   /* more OstreeRepo handles for layer imports in worker threads */
   char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
+  guint64 min_free_bytes; /* libostree's core.min-free-space-*: our object writer keeps it too */
 };
 
 /**

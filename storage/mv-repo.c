@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -31,7 +32,60 @@ mv_store_ensure_dirmeta (MvStore *self, GCancellable *cancellable, GError **erro
   return TRUE;
 }
 
-/* Removes what interrupted operations left in tmp/, only when no one else uses the store. */
+/* libostree's staging directories (repo/tmp/staging-*) of transactions that were killed or
+ * failed: libostree 2022.7 keeps an aborted transaction's directory, and a killed one's, for
+ * a later transaction to reuse, and that may never come. Called with the store lock held
+ * exclusively, so no transaction of ours is open; a directory whose own lock another tool
+ * holds is left alone, as libostree itself does. */
+static void
+sweep_ostree_staging (MvStore *self)
+{
+  mv_autofd int tmp_dfd = openat (ostree_repo_get_dfd (self->repo), "tmp",
+                                  O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  DIR *dir;
+  struct dirent *de;
+  int fd;
+
+  if (tmp_dfd < 0)
+    return;
+  fd = fcntl (tmp_dfd, F_DUPFD_CLOEXEC, 3);
+  dir = fd >= 0 ? fdopendir (fd) : NULL;
+  if (dir == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  while ((de = readdir (dir)) != NULL)
+    if (g_str_has_prefix (de->d_name, "staging-") && !g_str_has_suffix (de->d_name, "-lock"))
+      g_ptr_array_add (names, g_strdup (de->d_name));
+  closedir (dir);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = names->pdata[i];
+      g_autofree char *lock_name = g_strconcat (name, "-lock", NULL);
+      mv_autofd int lock_fd
+          = openat (tmp_dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+      g_autoptr (GError) local_error = NULL;
+
+      /* libostree (glnx_make_lock_file) locks with open file description locks. */
+      if (lock_fd < 0 || fcntl (lock_fd, F_OFD_SETLK, &fl) < 0)
+        continue;
+      g_debug ("sweeping leftover repo/tmp/%s", name);
+      if (!mv_rm_rf_at (tmp_dfd, name, NULL, &local_error))
+        {
+          g_debug ("sweeping repo/tmp/%s: %s", name, local_error->message);
+          continue;
+        }
+      (void)unlinkat (tmp_dfd, lock_name, 0);
+    }
+}
+
+/* Removes what interrupted operations left in tmp/ and repo/tmp/, only when no one else uses
+ * the store. */
 static gboolean
 sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
 {
@@ -42,6 +96,8 @@ sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
 
   if (flock (self->lock_fd, LOCK_EX | LOCK_NB) < 0)
     return TRUE; /* another process is at work: its files are not leftovers */
+
+  sweep_ostree_staging (self);
 
   /* By fd, not GFile: GIO's VFS would load its extension points (half a MiB resident). */
   dfd = fcntl (self->tmp_dfd, F_DUPFD_CLOEXEC, 3);
@@ -189,6 +245,14 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
       mv_prefix_error (error, "opening repository '%s'", repo_path);
       return NULL;
     }
+  {
+    g_autoptr (GError) local_error = NULL;
+    if (!ostree_repo_get_min_free_space_bytes (self->repo, &self->min_free_bytes, &local_error))
+      {
+        g_debug ("min-free-space of '%s': %s", repo_path, local_error->message);
+        self->min_free_bytes = 0;
+      }
+  }
   if (ostree_repo_get_mode (self->repo) != OSTREE_REPO_MODE_BARE_USER_ONLY)
     {
       mv_throw (error, MV_ERROR_CORRUPTED, "repository '%s' is not in bare-user-only mode",

@@ -26,17 +26,7 @@
 #define MV_FRAME_ENTRY_FIXED 24
 #define MV_FRAME_NAME_MAX 4096
 
-/* Limits the child enforces (and the parent checks again where it can). */
-typedef struct
-{
-  guint64 max_entries;  /* entries per layer */
-  guint64 max_bytes;    /* unpacked bytes per layer */
-  guint64 max_ratio;    /* unpacked bytes per compressed byte, plus 1 MiB slack */
-  guint64 memory_bytes; /* RLIMIT_AS of the child (not under ASan) */
-  guint timeout_s;      /* the child's longest silence */
-} MvUnpackLimits;
-
-/** mv_unpack_limits_default: the [limits] of modelvol.conf (see docs/security.md) */
+/** mv_unpack_limits_default: the [limits] of modelvol.conf (MvUnpackLimits, docs/security.md) */
 void mv_unpack_limits_default (MvUnpackLimits *limits);
 
 /**

@@ -667,7 +667,8 @@ static gboolean
 child_run (int argc, char **argv, GError **error)
 {
   MvLayerFormat format;
-  guint64 max_entries, max_bytes, max_ratio, memory, n_entries = 0, n_bytes = 0;
+  MvUnpackLimits limits = { 0 };
+  guint64 n_entries = 0;
   g_autoptr (MvEntryReader) reader = NULL;
 
   if (argc != 6)
@@ -682,19 +683,21 @@ child_run (int argc, char **argv, GError **error)
     format = MV_LAYER_FORMAT_TAR_ZSTD;
   else
     return mv_throw (error, MV_ERROR_FAILED, "unknown layer format %s", argv[1]);
-  max_entries = g_ascii_strtoull (argv[2], NULL, 10);
-  max_bytes = g_ascii_strtoull (argv[3], NULL, 10);
-  max_ratio = g_ascii_strtoull (argv[4], NULL, 10);
-  memory = g_ascii_strtoull (argv[5], NULL, 10);
+  limits.max_entries = g_ascii_strtoull (argv[2], NULL, 10);
+  limits.max_bytes = g_ascii_strtoull (argv[3], NULL, 10);
+  limits.max_ratio = g_ascii_strtoull (argv[4], NULL, 10);
+  limits.memory_bytes = g_ascii_strtoull (argv[5], NULL, 10);
 
   /* Only the three pipes. */
   if (syscall (SYS_close_range, 3, ~0U, 0) < 0)
     return mv_throw_errno_prefix (error, "close_range");
-  if (!limit_rlimits (memory, error) || !drop_privileges (error) || !load_seccomp (error))
+  if (!limit_rlimits (limits.memory_bytes, error) || !drop_privileges (error)
+      || !load_seccomp (error))
     return FALSE;
   misbehave ();
-  /* From here on every byte of the layer is parsed under the filter. */
-  reader = mv_tar_reader_new_fd (0, format, error);
+  /* From here on every byte of the layer is parsed under the filter. The reader checks the
+   * byte and ratio limits on the whole decompressed stream, headers and padding included. */
+  reader = mv_tar_reader_new_fd (0, format, &limits, error);
   if (reader == NULL)
     return FALSE;
 
@@ -708,12 +711,12 @@ child_run (int argc, char **argv, GError **error)
         return FALSE;
       if (r == 0)
         break;
-      if (++n_entries > max_entries)
+      if (++n_entries > limits.max_entries)
         {
           mv_entry_clear (&e);
           return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
                            "layer has more than %" G_GUINT64_FORMAT " entries (limit max-entries)",
-                           max_entries);
+                           limits.max_entries);
         }
       plen = strlen (e.path);
       llen = e.link_target ? strlen (e.link_target) : 0;
@@ -757,24 +760,6 @@ child_run (int argc, char **argv, GError **error)
                                    "tar member has less or more data than its size");
                 }
               left -= n;
-              n_bytes += n;
-              if (n_bytes > max_bytes)
-                {
-                  mv_entry_clear (&e);
-                  return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                                   "layer unpacks to more than %" G_GUINT64_FORMAT
-                                   " bytes (limit max-layer-bytes)",
-                                   max_bytes);
-                }
-              if (format != MV_LAYER_FORMAT_TAR
-                  && n_bytes > max_ratio * mv_entry_reader_get_nread (reader) + 1024 * 1024)
-                {
-                  mv_entry_clear (&e);
-                  return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                                   "layer expands more than %" G_GUINT64_FORMAT
-                                   " times (limit max-ratio): a decompression bomb?",
-                                   max_ratio);
-                }
               for (gssize off = 0; off < n; off += MV_FRAME_DATA_MAX)
                 if (!send_frame ('D', (const guint8 *)buf + off, MIN (n - off, MV_FRAME_DATA_MAX),
                                  NULL, 0, NULL, 0, error))

@@ -124,12 +124,24 @@ typedef struct MvEntryReader MvEntryReader;
  * @format: TAR, TAR_GZIP or TAR_ZSTD; the compression must be exactly that
  */
 MvEntryReader *mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error);
+/* Limits of one tar layer, enforced by the unpacker (mv-sandbox and the reader below). */
+typedef struct
+{
+  guint64 max_entries;  /* entries per layer */
+  guint64 max_bytes;    /* unpacked bytes per layer: the whole tar stream, headers included */
+  guint64 max_ratio;    /* unpacked bytes per compressed byte, plus 1 MiB slack */
+  guint64 memory_bytes; /* RLIMIT_AS of the child (not under ASan) */
+  guint timeout_s;      /* the child's longest silence */
+} MvUnpackLimits;
+
 /**
  * mv_tar_reader_new_fd:
+ * @limits: (nullable): max_bytes and max_ratio are checked on the decompressed stream
  * The same, reading the layer from @fd (the sandboxed child's stdin); no digest. Counts the
  * bytes read in mv_entry_reader_get_nread().
  */
-MvEntryReader *mv_tar_reader_new_fd (int fd, MvLayerFormat format, GError **error);
+MvEntryReader *mv_tar_reader_new_fd (int fd, MvLayerFormat format, const MvUnpackLimits *limits,
+                                     GError **error);
 /** mv_entry_reader_get_nread: compressed bytes read so far (fd readers) */
 guint64 mv_entry_reader_get_nread (MvEntryReader *self);
 /**

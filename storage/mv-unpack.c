@@ -11,6 +11,9 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
@@ -440,8 +443,14 @@ mv_entry_clear (MvEntry *entry)
  * extended headers. The decompressed stream passes through this scanner on its way to the
  * tar parser: every extended header (PAX x/g, GNU L/K) is checked, and every header chain
  * start is compared with where libarchive says its entry began, so the two never disagree
- * on the stream's structure without the layer being refused. */
+ * on the stream's structure without the layer being refused.
+ *
+ * After the end-of-archive block nothing but zero padding may follow (tar writers pad to
+ * their record size, 10 KiB by default): a member hidden there is invisible to us and to
+ * libarchive, but not to every other tar reader, and a layer must mean one thing. */
 #define TAR_EXT_MAX (1024 * 1024)
+#define TAR_EXT_CHAIN_MAX 32 /* extended headers before one member; libarchive's own cap */
+#define TAR_PAD_MAX (1024 * 1024)
 
 typedef struct
 {
@@ -453,16 +462,17 @@ typedef struct
   guint64 ext_size;
   char ext_type;
   gboolean in_chain; /* the last header was an extension: the entry continues */
+  guint chain_len;   /* extended headers so far in this chain */
   GQueue starts;     /* of guint64*: chain starts not yet matched with libarchive */
-  gboolean end;
+  gboolean end;      /* an all-zero header block was seen */
+  guint64 after_end; /* bytes since that block, all zero */
 } TarTap;
 
 struct MvEntryReader
 {
-  struct archive *outer; /* the blob, decompressed by the media type's filter only */
-  struct archive *a;     /* the tar parser, reading the outer's bytes through the tap */
-  MvBlobReader *blob;    /* the source: a blob reader, or */
-  int in_fd;             /* an fd (the sandboxed child's stdin) */
+  struct archive *a;  /* the tar parser, reading the decompressed bytes through the tap */
+  MvBlobReader *blob; /* the source: a blob reader, or */
+  int in_fd;          /* an fd (the sandboxed child's stdin) */
   guint8 *in_buf;
   guint64 nread;
   const MvRemoteEntries *remote_vtable; /* or entries from elsewhere (mv-sandbox) */
@@ -470,8 +480,23 @@ struct MvEntryReader
   MvLayerFormat format;
   GError *read_error; /* from the blob or the tap, surfaced instead of libarchive's message */
   gint64 data_offset;
-  gboolean filter_checked;
   TarTap tap;
+
+  /* The decompressor: zlib and libzstd directly, not libarchive's filters, which neither
+   * check a gzip member's CRC and length nor refuse what follows the last member. */
+  const guint8 *in; /* compressed bytes not yet decoded */
+  gsize in_len;
+  gboolean in_eof;
+  guint8 *out_buf;
+  z_stream z;
+  gboolean z_live;
+  ZSTD_DCtx *zstd;
+  gz_header gz_head; /* only to learn where a member's header ends */
+  gboolean in_unit;  /* inside a gzip member or zstd frame */
+  guint n_units;     /* members or frames completed */
+  guint64 n_out;     /* decompressed bytes (the whole tar stream) */
+  guint64 max_bytes; /* 0: no limit */
+  guint64 max_ratio;
 };
 
 static gboolean
@@ -563,9 +588,25 @@ tap_check_ext (TarTap *t, GError **error)
 static gboolean
 tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
 {
-  while (len > 0 && !t->end)
+  while (len > 0)
     {
       gsize n;
+      if (t->end)
+        {
+          for (gsize i = 0; i < len; i++)
+            if (buf[i] != 0)
+              return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                               "data after the end of the tar archive (offset %" G_GUINT64_FORMAT
+                               ")",
+                               t->pos + i);
+          t->pos += len;
+          t->after_end += len;
+          if (t->after_end > TAR_PAD_MAX)
+            return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                             "more than %d bytes of padding after the end of the tar archive",
+                             TAR_PAD_MAX);
+          return TRUE;
+        }
       if (t->data_left > 0)
         {
           n = (gsize)MIN ((guint64)len, t->data_left);
@@ -601,8 +642,8 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
           zero = t->hdr[i] == 0;
         if (zero)
           {
-            t->end = TRUE; /* libarchive stops here too; the rest is padding */
-            break;
+            t->end = TRUE; /* libarchive stops here too; the rest must be padding */
+            continue;
           }
         if (!t->in_chain)
           {
@@ -613,6 +654,11 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
         if (!tar_parse_size (t->hdr + 124, 12, &size))
           return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "tar header with an invalid size");
         t->in_chain = strchr ("xgLKV", type) != NULL && type != '\0';
+        t->chain_len = t->in_chain ? t->chain_len + 1 : 0;
+        if (t->chain_len > TAR_EXT_CHAIN_MAX)
+          return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                           "more than %d extended headers before one tar member",
+                           TAR_EXT_CHAIN_MAX);
         if (type == 'x' || type == 'g' || type == 'L' || type == 'K')
           {
             if (size > TAR_EXT_MAX)
@@ -648,15 +694,25 @@ tap_clear (TarTap *t)
 }
 
 #define FD_CHUNK (256 * 1024)
+#define OUT_CHUNK (128 * 1024)
+/* zstd's own default for streaming (128 MiB), set explicitly: a frame may not make the
+ * unpacker allocate more than this for its window, whatever its header asks for. */
+#define ZSTD_WINDOW_LOG_MAX 27
 
-static la_ssize_t
-tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
+static const char *
+format_name (MvLayerFormat format)
 {
-  MvEntryReader *self = user_data;
+  return format == MV_LAYER_FORMAT_TAR_GZIP   ? "tar+gzip"
+         : format == MV_LAYER_FORMAT_TAR_ZSTD ? "tar+zstd"
+                                              : "tar";
+}
+
+/* The next piece of the layer as stored: 0 at its end, -1 with self->read_error set. */
+static gssize
+source_read (MvEntryReader *self, const void **out_buf)
+{
   gssize n;
 
-  if (self->read_error != NULL)
-    return -1;
   if (self->blob == NULL)
     {
       do
@@ -665,17 +721,209 @@ tar_read_cb (struct archive *a, void *user_data, const void **out_buf)
       if (n < 0)
         {
           mv_throw_errno_prefix (&self->read_error, "reading the layer");
-          archive_set_error (a, EIO, "%s", self->read_error->message);
           return -1;
         }
-      self->nread += n;
       *out_buf = self->in_buf;
-      return n;
     }
-  n = mv_blob_reader_next (self->blob, out_buf, &self->read_error);
-  if (n < 0)
+  else
     {
-      archive_set_error (a, EIO, "%s", self->read_error->message);
+      n = mv_blob_reader_next (self->blob, out_buf, &self->read_error);
+      if (n < 0)
+        return -1;
+    }
+  self->nread += n;
+  return n;
+}
+
+/* Makes sure there is compressed input, unless the layer has ended. */
+static gboolean
+fill_input (MvEntryReader *self)
+{
+  const void *p = NULL;
+  gssize n;
+
+  if (self->in_len > 0 || self->in_eof)
+    return TRUE;
+  n = source_read (self, &p);
+  if (n < 0)
+    return FALSE;
+  self->in = p;
+  self->in_len = n;
+  self->in_eof = n == 0;
+  return TRUE;
+}
+
+/* At end of input self->in may be NULL, and NULL + 0 is undefined behaviour in C. */
+static void
+consume_input (MvEntryReader *self, gsize n)
+{
+  if (n == 0)
+    return;
+  self->in += n;
+  self->in_len -= n;
+}
+
+typedef enum
+{
+  DECODE_BAD_START, /* not the start of a member or frame */
+  DECODE_BAD_DATA,
+  DECODE_TRUNCATED,
+} DecodeFault;
+
+static gssize
+decode_fail (MvEntryReader *self, DecodeFault fault, const char *detail)
+{
+  gboolean gz = self->format == MV_LAYER_FORMAT_TAR_GZIP;
+  const char *algo = gz ? "gzip" : "zstd";
+  const char *unit = gz ? "member" : "frame";
+  const char *fmt = format_name (self->format);
+
+  if (fault == DECODE_BAD_START && self->n_units == 0)
+    mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST, "layer data is not %s-compressed (%s)",
+              algo, detail);
+  else if (fault == DECODE_BAD_START)
+    mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST,
+              "invalid %s data: what follows %s %s %u is not a %s %s (%s)", fmt, algo, unit,
+              self->n_units, algo, unit, detail);
+  else if (fault == DECODE_TRUNCATED)
+    mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST,
+              "invalid %s data: truncated inside %s %s %u", fmt, algo, unit, self->n_units + 1);
+  else
+    mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST, "invalid %s data in %s %s %u: %s", fmt,
+              algo, unit, self->n_units + 1, detail);
+  return -1;
+}
+
+/* gzip: any number of members back to back, each with its CRC-32 and length checked by zlib;
+ * anything after the last member that is not another member is an error. */
+static gssize
+gunzip_some (MvEntryReader *self)
+{
+  for (;;)
+    {
+      int zr;
+      gsize produced;
+
+      if (!fill_input (self))
+        return -1;
+      if (!self->in_unit)
+        {
+          if (self->in_len == 0)
+            return self->n_units > 0 ? 0 : decode_fail (self, DECODE_BAD_START, "no data");
+          memset (&self->gz_head, 0, sizeof self->gz_head);
+          if (inflateReset2 (&self->z, 16 + MAX_WBITS) != Z_OK
+              || inflateGetHeader (&self->z, &self->gz_head) != Z_OK)
+            return decode_fail (self, DECODE_BAD_DATA, "cannot reset the decoder");
+          self->in_unit = TRUE;
+        }
+      self->z.next_in = (Bytef *)self->in;
+      self->z.avail_in = (uInt)MIN (self->in_len, (gsize)G_MAXUINT32);
+      self->z.next_out = self->out_buf;
+      self->z.avail_out = OUT_CHUNK;
+      zr = inflate (&self->z, Z_NO_FLUSH);
+      produced = OUT_CHUNK - self->z.avail_out;
+      consume_input (self, self->in_len - self->z.avail_in);
+      if (zr == Z_STREAM_END)
+        {
+          self->in_unit = FALSE;
+          self->n_units++;
+        }
+      else if (zr == Z_DATA_ERROR || zr == Z_NEED_DICT || zr == Z_STREAM_ERROR)
+        return decode_fail (self, self->gz_head.done == 1 ? DECODE_BAD_DATA : DECODE_BAD_START,
+                            self->z.msg ? self->z.msg : "corrupt data");
+      else if (zr == Z_MEM_ERROR)
+        return decode_fail (self, DECODE_BAD_DATA, "out of memory");
+      if (produced > 0)
+        return (gssize)produced;
+      if (self->in_unit && self->in_len == 0 && self->in_eof)
+        return decode_fail (self, DECODE_TRUNCATED, NULL);
+    }
+}
+
+/* zstd: frames back to back (skippable ones too), the window capped, checksums checked. */
+static gssize
+unzstd_some (MvEntryReader *self)
+{
+  for (;;)
+    {
+      ZSTD_inBuffer in;
+      ZSTD_outBuffer out = { self->out_buf, OUT_CHUNK, 0 };
+      size_t ret;
+
+      if (!fill_input (self))
+        return -1;
+      if (!self->in_unit && self->in_len == 0)
+        return self->n_units > 0 ? 0 : decode_fail (self, DECODE_BAD_START, "no data");
+      in = (ZSTD_inBuffer){ self->in, self->in_len, 0 };
+      ret = ZSTD_decompressStream (self->zstd, &out, &in);
+      consume_input (self, in.pos);
+      if (ZSTD_isError (ret) && ZSTD_getErrorCode (ret) == ZSTD_error_frameParameter_windowTooLarge)
+        {
+          mv_throw (&self->read_error, MV_ERROR_LIMIT_EXCEEDED,
+                    "zstd frame %u asks for a window above %d MiB (limit zstd windowLogMax %d)",
+                    self->n_units + 1, 1 << (ZSTD_WINDOW_LOG_MAX - 20), ZSTD_WINDOW_LOG_MAX);
+          return -1;
+        }
+      if (ZSTD_isError (ret))
+        return decode_fail (self,
+                            ZSTD_getErrorCode (ret) == ZSTD_error_prefix_unknown ? DECODE_BAD_START
+                                                                                 : DECODE_BAD_DATA,
+                            ZSTD_getErrorName (ret));
+      self->in_unit = ret != 0;
+      if (ret == 0)
+        self->n_units++;
+      if (out.pos > 0)
+        return (gssize)out.pos;
+      if (self->in_unit && in.pos == 0 && self->in_len == 0 && self->in_eof)
+        return decode_fail (self, DECODE_TRUNCATED, NULL);
+    }
+}
+
+/* The next piece of the tar stream, checked against the limits: 0 at its end, -1 with
+ * self->read_error set. */
+static gssize
+decode_some (MvEntryReader *self, const void **out_buf)
+{
+  gssize n;
+
+  if (self->read_error != NULL)
+    return -1;
+  switch (self->format)
+    {
+      case MV_LAYER_FORMAT_TAR_GZIP:
+        n = gunzip_some (self);
+        *out_buf = self->out_buf;
+        break;
+      case MV_LAYER_FORMAT_TAR_ZSTD:
+        n = unzstd_some (self);
+        *out_buf = self->out_buf;
+        break;
+      default:
+        if (!fill_input (self))
+          return -1;
+        *out_buf = self->in;
+        n = (gssize)self->in_len;
+        self->in_len = 0;
+        break;
+    }
+  if (n <= 0)
+    return n;
+  self->n_out += n;
+  if (self->max_bytes > 0 && self->n_out > self->max_bytes)
+    {
+      mv_throw (&self->read_error, MV_ERROR_LIMIT_EXCEEDED,
+                "layer unpacks to more than %" G_GUINT64_FORMAT " bytes (limit max-layer-bytes)",
+                self->max_bytes);
+      return -1;
+    }
+  /* The slack lets a small layer of zeros or text through whatever the ratio. */
+  if (self->max_ratio > 0 && self->format != MV_LAYER_FORMAT_TAR
+      && self->n_out > self->max_ratio * self->nread + 1024 * 1024)
+    {
+      mv_throw (&self->read_error, MV_ERROR_LIMIT_EXCEEDED,
+                "layer expands more than %" G_GUINT64_FORMAT
+                " times (limit max-ratio): a decompression bomb?",
+                self->max_ratio);
       return -1;
     }
   return n;
@@ -685,35 +933,54 @@ static la_ssize_t
 inner_read_cb (struct archive *a, void *user_data, const void **out_buf)
 {
   MvEntryReader *self = user_data;
-  size_t size = 0;
-  la_int64_t offset = 0;
-  int r;
+  TarTap *t = &self->tap;
+  gssize n = decode_some (self, out_buf);
 
-  if (self->read_error != NULL)
-    return -1;
-  r = archive_read_data_block (self->outer, out_buf, &size, &offset);
-  if (r == ARCHIVE_EOF)
-    return 0;
-  if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+  if (n == 0 && !t->end && (t->hdr_fill != 0 || t->data_left != 0))
     {
-      if (self->read_error == NULL)
+      mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST,
+                "truncated %s layer: the tar stream ends inside a member",
+                format_name (self->format));
+      n = -1;
+    }
+  if (n > 0 && !tap_feed (t, *out_buf, n, &self->read_error))
+    n = -1;
+  if (n < 0)
+    {
+      archive_set_error (a, EIO, "%s", self->read_error->message);
+      return -1;
+    }
+  return (la_ssize_t)n;
+}
+
+/* After libarchive's end of archive: the rest of the stream must be padding, and the
+ * compressed data must end cleanly (a last member's CRC is only checked at its end). */
+static gboolean
+reader_drain (MvEntryReader *self, GError **error)
+{
+  TarTap *t = &self->tap;
+
+  if (!t->end)
+    {
+      if (t->hdr_fill != 0 || t->data_left != 0)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                         "tar stream not understood: the archive ends inside a member");
+      t->end = TRUE; /* no end-of-archive blocks: nothing but padding may follow either */
+    }
+  for (;;)
+    {
+      const void *buf;
+      gssize n = decode_some (self, &buf);
+      if (n < 0)
         {
-          const char *msg = archive_error_string (self->outer);
-          mv_throw (&self->read_error, MV_ERROR_INVALID_MANIFEST, "invalid %s data: %s",
-                    self->format == MV_LAYER_FORMAT_TAR_GZIP   ? "tar+gzip"
-                    : self->format == MV_LAYER_FORMAT_TAR_ZSTD ? "tar+zstd"
-                                                               : "tar",
-                    msg ? msg : "unknown libarchive error");
+          g_propagate_error (error, g_steal_pointer (&self->read_error));
+          return FALSE;
         }
-      archive_set_error (a, EIO, "%s", self->read_error->message);
-      return -1;
+      if (n == 0)
+        return TRUE;
+      if (!tap_feed (t, buf, n, error))
+        return FALSE;
     }
-  if (!tap_feed (&self->tap, *out_buf, size, &self->read_error))
-    {
-      archive_set_error (a, EIO, "%s", self->read_error->message);
-      return -1;
-    }
-  return (la_ssize_t)size;
 }
 
 static gboolean
@@ -726,49 +993,54 @@ throw_archive (MvEntryReader *self, GError **error)
     }
   const char *msg = archive_error_string (self->a);
   return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "invalid %s data: %s",
-                   self->format == MV_LAYER_FORMAT_TAR_GZIP   ? "tar+gzip"
-                   : self->format == MV_LAYER_FORMAT_TAR_ZSTD ? "tar+zstd"
-                                                              : "tar",
-                   msg ? msg : "unknown libarchive error");
+                   format_name (self->format), msg ? msg : "unknown libarchive error");
 }
 
 static MvEntryReader *
-tar_reader_open (MvEntryReader *reader, MvLayerFormat format, GError **error)
+tar_reader_open (MvEntryReader *reader, MvLayerFormat format, const MvUnpackLimits *limits,
+                 GError **error)
 {
   g_autoptr (MvEntryReader) self = reader;
-  struct archive_entry *raw_entry = NULL;
 
   self->format = format;
   g_queue_init (&self->tap.starts);
-  self->outer = archive_read_new ();
+  if (limits != NULL)
+    {
+      self->max_bytes = limits->max_bytes;
+      self->max_ratio = limits->max_ratio;
+    }
+  if (format == MV_LAYER_FORMAT_TAR_GZIP)
+    {
+      if (inflateInit2 (&self->z, 16 + MAX_WBITS) != Z_OK)
+        {
+          mv_throw (error, MV_ERROR_FAILED, "cannot start a gzip decoder");
+          return NULL;
+        }
+      self->z_live = TRUE;
+    }
+  else if (format == MV_LAYER_FORMAT_TAR_ZSTD)
+    {
+      self->zstd = ZSTD_createDCtx ();
+      if (self->zstd == NULL
+          || ZSTD_isError (
+              ZSTD_DCtx_setParameter (self->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)))
+        {
+          mv_throw (error, MV_ERROR_FAILED, "cannot start a zstd decoder");
+          return NULL;
+        }
+    }
+  else
+    g_assert (format == MV_LAYER_FORMAT_TAR);
+  if (format != MV_LAYER_FORMAT_TAR)
+    self->out_buf = g_malloc (OUT_CHUNK);
+
+  /* Exactly the tar format, no filters: the compression was the media type's, above. */
   self->a = archive_read_new ();
-  if (self->outer == NULL || self->a == NULL)
+  if (self->a == NULL)
     {
       mv_throw (error, MV_ERROR_FAILED, "out of memory");
       return NULL;
     }
-  /* Exactly the compression the media type names: no sniffing of other formats. */
-  archive_read_support_format_raw (self->outer);
-  if (format == MV_LAYER_FORMAT_TAR_GZIP)
-    archive_read_support_filter_gzip (self->outer);
-  else if (format == MV_LAYER_FORMAT_TAR_ZSTD)
-    archive_read_support_filter_zstd (self->outer);
-  else
-    g_assert (format == MV_LAYER_FORMAT_TAR);
-  if (archive_read_open (self->outer, self, NULL, tar_read_cb, NULL) != ARCHIVE_OK
-      || archive_read_next_header (self->outer, &raw_entry) != ARCHIVE_OK)
-    {
-      if (self->read_error == NULL)
-        {
-          const char *msg = archive_error_string (self->outer);
-          mv_throw (error, MV_ERROR_INVALID_MANIFEST, "invalid layer data: %s",
-                    msg ? msg : "unknown libarchive error");
-          return NULL;
-        }
-      g_propagate_error (error, g_steal_pointer (&self->read_error));
-      return NULL;
-    }
-
   archive_read_support_format_tar (self->a);
   if (archive_read_open (self->a, self, NULL, inner_read_cb, NULL) != ARCHIVE_OK)
     {
@@ -785,17 +1057,17 @@ mv_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, GError **error)
 
   self->blob = blob;
   self->in_fd = -1;
-  return tar_reader_open (self, format, error);
+  return tar_reader_open (self, format, NULL, error);
 }
 
 MvEntryReader *
-mv_tar_reader_new_fd (int fd, MvLayerFormat format, GError **error)
+mv_tar_reader_new_fd (int fd, MvLayerFormat format, const MvUnpackLimits *limits, GError **error)
 {
   MvEntryReader *self = g_new0 (MvEntryReader, 1);
 
   self->in_fd = fd;
   self->in_buf = g_malloc (FD_CHUNK);
-  return tar_reader_open (self, format, error);
+  return tar_reader_open (self, format, limits, error);
 }
 
 MvEntryReader *
@@ -872,22 +1144,8 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
       throw_archive (self, error);
       return -1;
     }
-  if (!self->filter_checked)
-    {
-      /* The media type's compression must really be there: a gzip layer must be gzip, a
-       * plain tar layer must not be compressed (only the filter we asked for is enabled). */
-      int code = archive_filter_code (self->outer, 0);
-      if ((self->format == MV_LAYER_FORMAT_TAR_GZIP && code != ARCHIVE_FILTER_GZIP)
-          || (self->format == MV_LAYER_FORMAT_TAR_ZSTD && code != ARCHIVE_FILTER_ZSTD))
-        {
-          mv_throw (error, MV_ERROR_INVALID_MANIFEST, "layer data is not %s-compressed",
-                    self->format == MV_LAYER_FORMAT_TAR_GZIP ? "gzip" : "zstd");
-          return -1;
-        }
-      self->filter_checked = TRUE;
-    }
   if (r == ARCHIVE_EOF)
-    return 0;
+    return reader_drain (self, error) ? 0 : -1;
   self->data_offset = 0;
   {
     g_autofree guint64 *start = g_queue_pop_head (&self->tap.starts);
@@ -985,8 +1243,11 @@ mv_entry_reader_free (MvEntryReader *self)
   g_free (self->in_buf);
   if (self->a != NULL)
     archive_read_free (self->a);
-  if (self->outer != NULL)
-    archive_read_free (self->outer);
+  if (self->z_live)
+    inflateEnd (&self->z);
+  if (self->zstd != NULL)
+    ZSTD_freeDCtx (self->zstd);
+  g_free (self->out_buf);
   tap_clear (&self->tap);
   g_clear_error (&self->read_error);
   g_free (self);

@@ -116,12 +116,7 @@ check "ostree checkout of the good model's commit" -- ostree --repo="$ROOT/repo"
 rm -rf "$co2"
 
 snap_after=$(snapshot "$W" "$ROOT")
-if [ "$snap_before" = "$snap_after" ]; then
-  tap_ok "nothing written outside the store root (work dir and sentinel unchanged)"
-else
-  tap_not_ok "nothing written outside the store root (work dir and sentinel unchanged)"
-  diag "$(diff <(echo "$snap_before") <(echo "$snap_after") | head -20)"
-fi
+assert_snapshot_eq "$snap_before" "$snap_after" "nothing written outside the store root (work dir and sentinel unchanged)"
 sys_after=$(for p in "${sys_paths[@]}"; do [ -e "$p" ] && echo "$p"; done || true)
 assert_eq "$sys_after" "$sys_before" "no new files at ${sys_paths[*]}"
 stray=$(find "$ROOT" -path "$ROOT/repo/objects" -prune -o \( -name '*owned*' -o -name x -o \

@@ -3,7 +3,8 @@
 # Crash safety (SECURITY-BAR item 27): kill -9 an import of a ~300 MB model at several points in
 # time, and a small import at the N-th rename/link syscall (strace inject). After each kill: no
 # process of that import is left, fsck is clean, and the model is either absent from ls or
-# complete and byte-exact. The next import completes; its staging is swept.
+# complete and byte-exact. The next import completes; its staging is swept. Kills at the N-th
+# write, fsync, fdatasync, syncfs and unlinkat, and EIO/ENOSPC, are in test-faults.sh.
 : "${TEST_TMPDIR:=/var/tmp}"
 export TEST_TMPDIR
 . "$(dirname "$0")/../lib/common.sh"

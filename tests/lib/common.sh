@@ -297,6 +297,16 @@ faultproxy() {
   serve "$1" python3 "$TESTS_LIB/faultproxy.py" "$2" "$3" "$4"
 }
 
+# assert_snapshot_eq BEFORE AFTER DESC: two `snapshot` outputs are the same (else their diff).
+assert_snapshot_eq() {
+  if [ "$1" = "$2" ]; then
+    tap_ok "$3"
+  else
+    tap_not_ok "$3"
+    diag "$(diff <(echo "$1") <(echo "$2") | head -20)"
+  fi
+}
+
 # wait_for_file PATH SECONDS
 wait_for_file() {
   local i

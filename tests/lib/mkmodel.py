@@ -48,6 +48,12 @@ Spec (JSON object, or a .py file defining SPEC or spec()):
       | "size" with "sizeDelta": N (descriptor size = real size + N)
       | "truncate" (cut the blob in half; digest is of the cut bytes)
       | "trailing" (append garbage to the compressed stream; digest covers it)
+    ... hand-built bytes (tests/lib/rawtar.py), instead of "entries":
+        "tar": GEN   the uncompressed tar stream verbatim (then compressed as "format" says)
+        "blob": GEN  the blob verbatim (no compression applied; "format" names the media type;
+                     the config's diffId for it is the blob's own digest)
+        "expect": [entries]  what modelvol must make of such a layer (for --expect)
+      GEN: {"gen": NAME, ...keyword arguments} (rawtar.GENERATORS)
   ]
 }
 CONTENT: "text" | {"text": s} | {"random": N, "seed": s} | {"zero": N} | {"repeat": s, "size": N}
@@ -68,6 +74,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+
+import rawtar
 
 MTIME = 1700000000  # 2023-11-14T22:13:20Z, every tar member and metadata
 MTIME_RFC3339 = "2023-11-14T22:13:20Z"
@@ -352,6 +360,9 @@ def build_layer(lay, spec, family, idx):
         hw = HashWriter(f)
         if fmt == "raw":
             copy_content(spec.get("content"), hw)
+        elif "blob" in spec or "tar" in spec:
+            for piece in rawtar.generate(spec.get("blob") or spec["tar"]):
+                hw.write(piece)
         else:
             write_tar(spec.get("entries", []), hw)
     diff_id = "sha256:" + hw.h.hexdigest()
@@ -369,7 +380,9 @@ def build_layer(lay, spec, family, idx):
     ann.update(spec.get("annotations", {}))
 
     blob = uncompressed
-    if fmt.endswith("+gzip"):
+    if "blob" in spec:
+        pass
+    elif fmt.endswith("+gzip"):
         blob = lay.tmpfile(".gz")
         with open(uncompressed, "rb") as src, open(blob, "wb") as dst:
             with gzip.GzipFile(filename="", mode="wb", fileobj=dst, compresslevel=6,
@@ -565,7 +578,9 @@ def write_expect(spec, dest):
             put(p, ("file", json.dumps(ls.get("content"), sort_keys=True),
                     canonical_file_mode(mode), ls.get("content")))
             continue
-        for e in ls.get("entries", []):
+        if ("tar" in ls or "blob" in ls) and "expect" not in ls:
+            die(f"layer {i}: hand-built bytes and no \"expect\"; no expected tree")
+        for e in ls.get("expect", ls.get("entries", [])):
             n = e["name"]
             if not valid_rel(n):
                 die(f"tar name {n!r} is invalid; no expected tree")
@@ -963,6 +978,158 @@ def preset_not_modelpack(a):
                         "entries": tar_entries}]}
 
 
+def _hostile(doc, fmt, gen, expect=None, where="tar"):
+    """A preset of two layers: a raw README and one layer of hand-built bytes (rawtar)."""
+    def preset(a):
+        layer = {"kind": "weight", "format": fmt, "path": "weights", where: gen}
+        if expect is not None:
+            layer["expect"] = expect
+        return {"family": a.family, "ref": "localhost:5000/test/hostile:v1",
+                "layers": [{"kind": "doc", "format": "raw", "path": "README.md",
+                            "content": "ok\n"}, layer]}
+    preset.__doc__ = doc
+    return preset
+
+
+def _t(kind):
+    return {"gen": "tar", "kind": kind}
+
+
+# Hostile layers (SECURITY-BAR 16, 17, 19-21, 23), for tests/integration/test-hostile-layers.sh.
+# Those with an expected tree are accepted (canonicalized); all others must be refused.
+HOSTILE = {
+    "hostile-modes": _hostile(
+        "modes above 07777, setuid/setgid/sticky, uid 2^31/2^63-1/2^32, uname/gname "
+        "(canonicalized)", "tar", {"gen": "modes"}, rawtar.MODES_EXPECT),
+    "hostile-xattrs": _hostile(
+        "PAX xattrs security.capability/selinux, trusted.overlay.*, user.*, ACLs, fflags "
+        "(none applied)", "tar+gzip", {"gen": "xattrs"}, rawtar.XATTRS_EXPECT),
+    "hostile-dup-dotslash": _hostile("a.txt then ./a.txt", "tar", _t("dup-dotslash")),
+    "hostile-dup-other-mode": _hostile("m.sh 0755 then m.sh 0644, same bytes", "tar+gzip",
+                                       _t("dup-same-bytes-other-mode")),
+    "hostile-dup-pax-rename": _hostile("PAX path renames a later member onto an earlier one",
+                                       "tar", _t("dup-pax-rename")),
+    "hostile-dir-slash-then-file": _hostile("d/ (dir) then d (file)", "tar",
+                                            _t("dup-dir-slash-then-file")),
+    "hostile-symlink-then-dir": _hostile("s -> good, then dir s, then s/through", "tar",
+                                         _t("symlink-then-dir")),
+    "hostile-dir-then-file": _hostile("dir d with d/f, then file d", "tar+zstd",
+                                      _t("dir-then-file")),
+    "hostile-file-then-symlink": _hostile("file f then symlink f", "tar",
+                                          _t("file-then-symlink")),
+    "hostile-symlink-then-file": _hostile("symlink l then file l", "tar",
+                                          _t("symlink-then-file")),
+    "hostile-size-8eib": _hostile("size field 2^63 (base-256)", "tar", _t("size-8eib")),
+    "hostile-size-negative": _hostile("size field -1 (base-256)", "tar", _t("size-negative")),
+    "hostile-size-int64-max": _hostile("size field 2^63-1, stream ends", "tar+gzip",
+                                       _t("size-int64-max")),
+    "hostile-pax-size-negative": _hostile("PAX size=-1", "tar", _t("pax-size-negative")),
+    "hostile-pax-size-8eib": _hostile("PAX size=2^63", "tar", _t("pax-size-8eib")),
+    "hostile-pax-size-smaller": _hostile("PAX size=0 over a member hiding a header", "tar",
+                                         _t("pax-size-smaller")),
+    "hostile-sparse-gnu": _hostile("GNU sparse (S) with a 1 TiB apparent size", "tar",
+                                   _t("sparse-gnu-1tb")),
+    "hostile-sparse-pax": _hostile("PAX sparse 1.0 with a 1 TiB apparent size", "tar+gzip",
+                                   _t("sparse-pax-1tb")),
+    "hostile-pax-huge": _hostile("PAX header above 1 MiB", "tar+gzip", _t("pax-huge")),
+    "hostile-pax-global-huge": _hostile("PAX global header above 1 MiB", "tar+zstd",
+                                        _t("pax-global-huge")),
+    "hostile-gnu-longname-huge": _hostile("GNU long name above 1 MiB", "tar+gzip",
+                                          _t("gnu-longname-huge")),
+    "hostile-gnu-longname-pathmax": _hostile("GNU long name above PATH_MAX", "tar",
+                                             _t("gnu-longname-pathmax")),
+    "hostile-gnu-longlink-pathmax": _hostile("GNU long link name above PATH_MAX", "tar",
+                                             _t("gnu-longlink-pathmax")),
+    "hostile-component-256": _hostile("a path component of 256 bytes", "tar",
+                                      _t("component-256")),
+    "hostile-depth-257": _hostile("a path of 257 levels", "tar", _t("depth-257")),
+    "hostile-depth-256": _hostile(
+        "a path of 256 levels (accepted)", "tar", _t("depth-256"),
+        [{"name": "good/first.txt", "content": "written before the bad entry\n"},
+         {"name": "d/" * 255 + "f", "content": "deep\n"}]),
+    "hostile-pax-chain": _hostile("10000 PAX headers before one member", "tar+gzip",
+                                  _t("pax-chain")),
+    "hostile-many-entries": _hostile("3000 empty files (test with a lower max-entries)",
+                                     "tar+zstd", {"gen": "many", "n": 3000}),
+    "hostile-truncated-header": _hostile("plain tar cut inside a header", "tar",
+                                         _t("truncated-header")),
+    "hostile-truncated-data": _hostile("plain tar cut inside file data", "tar",
+                                       _t("truncated-data")),
+    "hostile-truncated-pax": _hostile("plain tar cut inside a PAX header", "tar",
+                                      _t("truncated-pax")),
+    "hostile-no-end-blocks": _hostile(
+        "tar without its end-of-archive blocks (accepted)", "tar", _t("no-end-blocks"),
+        [{"name": "good/first.txt", "content": "written before the bad entry\n"},
+         {"name": "last.txt", "content": "no end blocks follow\n"}]),
+    "hostile-one-end-block": _hostile(
+        "tar ending in one zero block (accepted)", "tar+gzip", _t("one-end-block"),
+        [{"name": "good/first.txt", "content": "written before the bad entry\n"},
+         {"name": "last.txt", "content": "one end block\n"}]),
+    "hostile-zero-padding": _hostile(
+        "64 KiB of zeros after the end blocks (accepted)", "tar", _t("zero-padding"),
+        [{"name": "good/first.txt", "content": "written before the bad entry\n"},
+         {"name": "last.txt", "content": "padded\n"}]),
+    "hostile-zero-padding-too-long": _hostile("2 MiB of zeros after the end blocks",
+                                              "tar+gzip", _t("zero-padding-too-long")),
+    "hostile-after-end-member": _hostile("a member after the end blocks", "tar",
+                                         _t("after-end-member")),
+    "hostile-after-end-garbage": _hostile("garbage after the end blocks", "tar+zstd",
+                                          _t("after-end-garbage")),
+    "hostile-after-one-zero-block": _hostile("a member after one zero block", "tar+gzip",
+                                             _t("after-one-zero-block")),
+    "hostile-gzip-bomb": _hostile("gzip, 256 KiB inflating to 256 MiB (lower max-layer-bytes)",
+                                  "tar+gzip", {"gen": "gzip-bomb", "size_mib": 256},
+                                  where="blob"),
+    "hostile-zstd-bomb": _hostile("zstd, 3.2 MB of RLE blocks inflating to 100 GiB",
+                                  "tar+zstd", {"gen": "zstd-bomb", "size": 100 << 30},
+                                  where="blob"),
+    "hostile-zstd-window": _hostile("zstd frame asking for a 2 GiB window", "tar+zstd",
+                                    {"gen": "zstd", "kind": "window-2g"}, where="blob"),
+    "hostile-zstd-content-size": _hostile(
+        "zstd single-segment frame of 1 TiB content (window = content)", "tar+zstd",
+        {"gen": "zstd", "kind": "content-size-1t"}, where="blob"),
+    "hostile-gzip-bad-crc": _hostile("gzip trailer with a wrong CRC-32", "tar+gzip",
+                                     {"gen": "gzip", "kind": "bad-crc"}, where="blob"),
+    "hostile-gzip-bad-isize": _hostile("gzip trailer with a wrong length", "tar+gzip",
+                                       {"gen": "gzip", "kind": "bad-isize"}, where="blob"),
+    "hostile-gzip-trailing-garbage": _hostile("garbage after the gzip member", "tar+gzip",
+                                              {"gen": "gzip", "kind": "trailing-garbage"},
+                                              where="blob"),
+    "hostile-gzip-trailing-zeros": _hostile("zero bytes after the gzip member", "tar+gzip",
+                                            {"gen": "gzip", "kind": "trailing-zeros"},
+                                            where="blob"),
+    "hostile-gzip-truncated-trailer": _hostile("gzip cut inside its trailer", "tar+gzip",
+                                               {"gen": "gzip", "kind": "truncated-trailer"},
+                                               where="blob"),
+    "hostile-gzip-second-member-bad": _hostile(
+        "a second gzip member with a wrong CRC", "tar+gzip",
+        {"gen": "gzip", "kind": "second-member-bad"}, where="blob"),
+    "hostile-gzip-multi-member": _hostile(
+        "three gzip members, cut inside a header and inside data (accepted)", "tar+gzip",
+        {"gen": "gzip", "kind": "multi-member"}, rawtar.GOOD_EXPECT, where="blob"),
+    "hostile-gzip-empty-members": _hostile(
+        "empty gzip members around the real one (accepted)", "tar+gzip",
+        {"gen": "gzip", "kind": "empty-members"}, rawtar.GOOD_EXPECT, where="blob"),
+    "hostile-gzip-not-gzip": _hostile("a tar+gzip layer holding zstd", "tar+gzip",
+                                      {"gen": "gzip", "kind": "not-gzip"}, where="blob"),
+    "hostile-zstd-trailing-garbage": _hostile("garbage after the zstd frame", "tar+zstd",
+                                              {"gen": "zstd", "kind": "trailing-garbage"},
+                                              where="blob"),
+    "hostile-zstd-bad-checksum": _hostile("zstd frame with a wrong content checksum",
+                                          "tar+zstd", {"gen": "zstd", "kind": "bad-checksum"},
+                                          where="blob"),
+    "hostile-zstd-truncated-frame": _hostile("zstd frame without its last block", "tar+zstd",
+                                             {"gen": "zstd", "kind": "truncated-frame"},
+                                             where="blob"),
+    "hostile-zstd-multi-frame": _hostile(
+        "two zstd frames, cut inside a header (accepted)", "tar+zstd",
+        {"gen": "zstd", "kind": "multi-frame"}, rawtar.GOOD_EXPECT, where="blob"),
+    "hostile-zstd-skippable-frame": _hostile(
+        "skippable frames before and after the data (accepted)", "tar+zstd",
+        {"gen": "zstd", "kind": "skippable-frame"}, rawtar.GOOD_EXPECT, where="blob"),
+}
+
+
 PRESETS = {
     "all-kinds": preset_all_kinds,
     "shared": preset_shared,
@@ -997,6 +1164,7 @@ PRESETS = {
     "bad-raw-abs": preset_bad_raw_abs,
     "bad-dup-path": preset_bad_dup_path,
     "not-modelpack": preset_not_modelpack,
+    **HOSTILE,
 }
 
 
