@@ -342,13 +342,13 @@ hook_main (int argc, char **argv, GError **error)
   state_bytes = mv_stream_read_all (STDIN_FILENO, STATE_MAX, "the OCI state on stdin", error);
   if (state_bytes == NULL)
     return FALSE;
-  state = mv_hook_parse_json (state_bytes, "the OCI state", error);
+  state = mv_hook_parse_json (state_bytes, "the OCI state", FALSE, error);
   if (state == NULL)
     return FALSE;
   st = json_node_get_object (state);
-  annotations = mv_hook_get_object (st, "annotations");
-  id = mv_hook_get_string (st, "id");
-  bundle = mv_hook_get_string (st, "bundle");
+  annotations = mv_json_get_object (st, "annotations");
+  id = mv_json_get_string (st, "id");
+  bundle = mv_json_get_string (st, "bundle");
 
   /* The fast path: nothing of ours in this container. */
   if (!mv_hook_wants (&c, annotations))
@@ -378,7 +378,7 @@ hook_main (int argc, char **argv, GError **error)
     g_autoptr (GBytes) bytes = mv_file_get_contents_at (AT_FDCWD, path, TRUE, CONFIG_MAX, error);
     if (bytes == NULL)
       return FALSE;
-    config = mv_hook_parse_json (bytes, "the bundle's config.json", error);
+    config = mv_hook_parse_json (bytes, "the bundle's config.json", TRUE, error);
     if (config == NULL)
       return FALSE;
   }

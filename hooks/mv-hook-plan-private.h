@@ -5,6 +5,8 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "mv-json-private.h"
+
 #define MV_HOOK_ANNOTATION_MOUNTS "modelvol.io/mounts"
 #define MV_HOOK_ANNOTATION_CRIO_VOLUMES "io.kubernetes.cri-o.Volumes"
 
@@ -42,14 +44,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvHookAction, mv_hook_action_free)
 /**
  * mv_hook_parse_json:
  * @what: the document, for messages ("the OCI state")
+ * @wide_ints: let integers beyond gint64 pass (config.json: uint64 rlimits, never read)
+ * mv_json_parse() of an object, at most JSON_DEPTH_MAX deep.
  * Returns: (transfer full) (nullable): the root node, an object; NULL with an error otherwise
  */
-JsonNode *mv_hook_parse_json (GBytes *bytes, const char *what, GError **error);
-
-/** mv_hook_get_string: (transfer none) (nullable): member @member of @o (nullable) if a string */
-const char *mv_hook_get_string (JsonObject *o, const char *member);
-/** mv_hook_get_object: (transfer none) (nullable): member @member of @o (nullable) if an object */
-JsonObject *mv_hook_get_object (JsonObject *o, const char *member);
+JsonNode *mv_hook_parse_json (GBytes *bytes, const char *what, gboolean wide_ints, GError **error);
 
 /**
  * mv_hook_wants:

@@ -42,96 +42,30 @@ mv_hook_action_free (MvHookAction *a)
   g_free (a);
 }
 
-/* json-glib 1.6 is not strict enough to meet input from outside alone: its parser recurses
- * once per level of nesting with no bound of its own (a state nested some 100000 levels deep
- * overflows the stack), and it takes a document of several top-level values for one (keeping
- * the last and leaking the others). So the shape is checked first, outside strings: one
- * object (@open '{') or array ('['), at most JSON_DEPTH_MAX deep, nothing but white space
- * after it. What is left (syntax) is json-glib's to refuse. */
-static gboolean
-json_shape_ok (const char *data, gsize len, char open, const char *what, GError **error)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE, started = FALSE;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      char c = data[i];
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-        continue;
-      else if (!started)
-        {
-          if (c != open)
-            break;
-          started = TRUE;
-          depth = 1;
-        }
-      else if (depth == 0)
-        return mv_throw (error, MV_ERROR_FAILED, "%s has data after its top-level value", what);
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > JSON_DEPTH_MAX)
-            return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s is nested deeper than %d levels",
-                             what, JSON_DEPTH_MAX);
-        }
-      else if (c == ']' || c == '}')
-        depth--;
-    }
-  if (!started)
-    return mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON %s", what,
-                     open == '{' ? "object" : "array");
-  return TRUE;
-}
-
 JsonNode *
-mv_hook_parse_json (GBytes *bytes, const char *what, GError **error)
+mv_hook_parse_json (GBytes *bytes, const char *what, gboolean wide_ints, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
-  JsonNode *root;
-
-  if (!json_shape_ok (data, len, '{', what, error))
-    return NULL;
-  /* An empty GBytes may have no data at all, and json-glib takes an empty document for a
-   * valid one without a root: neither may reach it or its type checks (criticals). */
-  if (!json_parser_load_from_data (parser, len > 0 ? data : "", (gssize)len, error))
-    {
-      mv_prefix_error (error, "%s is not valid JSON", what);
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      mv_throw (error, MV_ERROR_FAILED, "%s is not a JSON object", what);
-      return NULL;
-    }
-  return json_node_ref (root);
+  const MvJsonRules rules = { .what = what,
+                              .max_size = G_MAXSIZE, /* the caller read at most its cap */
+                              .type = JSON_NODE_OBJECT,
+                              .code = MV_ERROR_FAILED,
+                              .max_depth = JSON_DEPTH_MAX,
+                              .wide_ints = wide_ints };
+  return mv_json_parse (len > 0 ? data : "", len, &rules, error);
 }
 
-const char *
-mv_hook_get_string (JsonObject *o, const char *member)
+/* An annotation's value: a JSON array, by the same strict rules as the state. */
+static JsonNode *
+parse_array (const char *value, const char *what, GError **error)
 {
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (n);
-}
-
-JsonObject *
-mv_hook_get_object (JsonObject *o, const char *member)
-{
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+  const MvJsonRules rules = { .what = what,
+                              .max_size = G_MAXSIZE, /* the annotations came in the state */
+                              .type = JSON_NODE_ARRAY,
+                              .code = MV_ERROR_FAILED,
+                              .max_depth = JSON_DEPTH_MAX };
+  return mv_json_parse (value, strlen (value), &rules, error);
 }
 
 /* Element @i of @a if it is an object, else NULL (json_array_get_object_element() is a
@@ -141,13 +75,6 @@ array_object (JsonArray *a, guint i)
 {
   JsonNode *n = json_array_get_element (a, i);
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
-static JsonArray *
-get_array (JsonObject *o, const char *member)
-{
-  JsonNode *n = o ? json_object_get_member (o, member) : NULL;
-  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
 }
 
 /* "<artifacts>/blobs/sha256/<hex>" -> "sha256:<hex>", or NULL if not a blob of that store. */
@@ -180,7 +107,7 @@ static gboolean
 derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *volume,
                 char **out_subpath, GError **error)
 {
-  JsonArray *layers = get_array (manifest, "layers");
+  JsonArray *layers = mv_json_get_array (manifest, "layers");
   g_autofree char *found = NULL;
   gboolean have = FALSE;
   GHashTableIter it;
@@ -195,12 +122,12 @@ derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *vol
       for (guint i = 0; layers && i < json_array_get_length (layers) && !matched; i++)
         {
           JsonObject *l = array_object (layers, i);
-          JsonObject *ann = mv_hook_get_object (l, "annotations");
-          if (g_strcmp0 (mv_hook_get_string (l, "digest"), k) != 0)
+          JsonObject *ann = mv_json_get_object (l, "annotations");
+          if (g_strcmp0 (mv_json_get_string (l, "digest"), k) != 0)
             continue;
           for (guint j = 0; j < G_N_ELEMENTS (layer_name_keys) && !matched; j++)
             {
-              const char *name = mv_hook_get_string (ann, layer_name_keys[j]);
+              const char *name = mv_json_get_string (ann, layer_name_keys[j]);
               g_autofree char *sub = NULL;
               gsize nl, rl = strlen (rel);
 
@@ -238,8 +165,8 @@ static gboolean
 plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *config,
                     GPtrArray *actions, GError **error)
 {
-  const char *volumes_json = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
-  g_autoptr (JsonParser) parser = NULL;
+  const char *volumes_json = mv_json_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
+  g_autoptr (JsonNode) parsed = NULL;
   g_autoptr (GHashTable) volumes = NULL; /* container_path -> manifest digest */
   JsonArray *list, *mounts;
   GHashTableIter it;
@@ -247,26 +174,18 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
 
   if (volumes_json == NULL)
     return TRUE;
-  if (!json_shape_ok (volumes_json, strlen (volumes_json), '[',
-                      "annotation " MV_HOOK_ANNOTATION_CRIO_VOLUMES, error))
+  parsed = parse_array (volumes_json, "annotation " MV_HOOK_ANNOTATION_CRIO_VOLUMES, error);
+  if (parsed == NULL)
     return FALSE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, volumes_json, -1, error)
-      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    {
-      g_clear_error (error);
-      return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
-                       MV_HOOK_ANNOTATION_CRIO_VOLUMES);
-    }
-  list = json_node_get_array (json_parser_get_root (parser));
+  list = json_node_get_array (parsed);
   volumes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   for (guint i = 0; i < json_array_get_length (list); i++)
     {
       JsonNode *n = json_array_get_element (list, i);
       JsonObject *vol = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-      const char *cpath = mv_hook_get_string (vol, "container_path");
-      const char *image = mv_hook_get_string (mv_hook_get_object (vol, "image"), "image");
-      g_autofree char *blob = artifact_blob_digest (c, mv_hook_get_string (vol, "host_path"));
+      const char *cpath = mv_json_get_string (vol, "container_path");
+      const char *image = mv_json_get_string (mv_json_get_object (vol, "image"), "image");
+      g_autofree char *blob = artifact_blob_digest (c, mv_json_get_string (vol, "host_path"));
       g_autofree char *manifest = NULL;
 
       if (blob == NULL || cpath == NULL || image == NULL)
@@ -278,7 +197,7 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
       g_hash_table_replace (volumes, g_strdup (cpath), g_steal_pointer (&manifest));
     }
 
-  mounts = get_array (config, "mounts");
+  mounts = mv_json_get_array (config, "mounts");
   g_hash_table_iter_init (&it, volumes);
   while (g_hash_table_iter_next (&it, &k, &v))
     {
@@ -294,8 +213,8 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
       for (guint i = 0; mounts && i < json_array_get_length (mounts); i++)
         {
           JsonObject *m = array_object (mounts, i);
-          const char *dest = mv_hook_get_string (m, "destination");
-          g_autofree char *blob = artifact_blob_digest (c, mv_hook_get_string (m, "source"));
+          const char *dest = mv_json_get_string (m, "destination");
+          g_autofree char *blob = artifact_blob_digest (c, mv_json_get_string (m, "source"));
 
           if (blob == NULL || dest == NULL || strncmp (dest, volume, vlen) != 0
               || dest[vlen] != '/')
@@ -311,7 +230,7 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
           = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
       if (manifest_bytes == NULL)
         return mv_prefix_error (error, "image volume %s", volume);
-      manifest = mv_hook_parse_json (manifest_bytes, "artifact manifest", error);
+      manifest = mv_hook_parse_json (manifest_bytes, "artifact manifest", FALSE, error);
       if (manifest == NULL)
         return mv_prefix_error (error, "image volume %s", volume);
       if (!derive_subpath (json_node_get_object (manifest), rel_by_digest, volume, &a->subpath,
@@ -331,8 +250,8 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
 static gboolean
 plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
 {
-  const char *value = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS);
-  g_autoptr (JsonParser) parser = NULL;
+  const char *value = mv_json_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS);
+  g_autoptr (JsonNode) parsed = NULL;
   JsonArray *list;
 
   if (value == NULL)
@@ -340,18 +259,10 @@ plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
   if (strlen (value) > ANNOTATION_MAX)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s is larger than %d bytes",
                      MV_HOOK_ANNOTATION_MOUNTS, ANNOTATION_MAX);
-  /* json-glib would cut a string at an escaped NUL: "/a\u0000/../x" must not become "/a". */
-  if (strstr (value, "\\u0000") != NULL)
-    return mv_throw (error, MV_ERROR_UNSAFE_PATH, "annotation %s contains a NUL character",
-                     MV_HOOK_ANNOTATION_MOUNTS);
-  if (!json_shape_ok (value, strlen (value), '[', "annotation " MV_HOOK_ANNOTATION_MOUNTS, error))
+  parsed = parse_array (value, "annotation " MV_HOOK_ANNOTATION_MOUNTS, error);
+  if (parsed == NULL)
     return FALSE;
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, value, -1, NULL)
-      || !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (parser)))
-    return mv_throw (error, MV_ERROR_FAILED, "annotation %s is not a JSON array",
-                     MV_HOOK_ANNOTATION_MOUNTS);
-  list = json_node_get_array (json_parser_get_root (parser));
+  list = json_node_get_array (parsed);
   if (json_array_get_length (list) > MOUNTS_MAX)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "annotation %s has more than %d entries",
                      MV_HOOK_ANNOTATION_MOUNTS, MOUNTS_MAX);
@@ -375,9 +286,9 @@ plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
             return mv_throw (error, MV_ERROR_FAILED, "annotation %s: entry %u: unknown key '%s'",
                              MV_HOOK_ANNOTATION_MOUNTS, i, shown);
           }
-      ref = mv_hook_get_string (o, "ref");
-      path = mv_hook_get_string (o, "path");
-      sub = mv_hook_get_string (o, "subPath");
+      ref = mv_json_get_string (o, "ref");
+      path = mv_json_get_string (o, "path");
+      sub = mv_json_get_string (o, "subPath");
       if (ref == NULL || path == NULL || (json_object_has_member (o, "subPath") && sub == NULL))
         return mv_throw (error, MV_ERROR_FAILED,
                          "annotation %s: entry %u needs string \"ref\" and \"path\"",
@@ -400,9 +311,9 @@ plan_annotation (JsonObject *annotations, GPtrArray *actions, GError **error)
 gboolean
 mv_hook_wants (const MvHookConfig *c, JsonObject *annotations)
 {
-  const char *volumes = mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
+  const char *volumes = mv_json_get_string (annotations, MV_HOOK_ANNOTATION_CRIO_VOLUMES);
 
-  return mv_hook_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS) != NULL
+  return mv_json_get_string (annotations, MV_HOOK_ANNOTATION_MOUNTS) != NULL
          || (volumes != NULL && strstr (volumes, c->artifacts_dir) != NULL);
 }
 
@@ -413,8 +324,8 @@ mv_hook_plan (const MvHookConfig *c, JsonObject *state_annotations, JsonObject *
   JsonObject *annotations = state_annotations;
 
   /* Annotations as the runtime wrote them into config.json rule; the state's are a copy. */
-  if (mv_hook_get_object (config, "annotations") != NULL)
-    annotations = mv_hook_get_object (config, "annotations");
+  if (mv_json_get_object (config, "annotations") != NULL)
+    annotations = mv_json_get_object (config, "annotations");
   return plan_image_volumes (c, annotations, config, actions, error)
          && plan_annotation (annotations, actions, error);
 }
@@ -432,7 +343,7 @@ mv_hook_state_pid (JsonObject *state)
 char *
 mv_hook_rootfs (JsonObject *config, const char *bundle, GError **error)
 {
-  const char *root_path = mv_hook_get_string (mv_hook_get_object (config, "root"), "path");
+  const char *root_path = mv_json_get_string (mv_json_get_object (config, "root"), "path");
 
   if (root_path == NULL)
     {

@@ -39,22 +39,6 @@ mv_model_config_free (MvModelConfig *config)
   g_free (config);
 }
 
-static JsonObject *
-object_member (JsonObject *o, const char *name)
-{
-  JsonNode *n = o != NULL ? json_object_get_member (o, name) : NULL;
-  return n != NULL && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
-static char *
-string_member (JsonObject *o, const char *name)
-{
-  JsonNode *n = o != NULL ? json_object_get_member (o, name) : NULL;
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return NULL;
-  return g_strdup (json_node_get_string (n));
-}
-
 /* NULL unless the member is an array of strings only. */
 static char **
 strv_member (JsonObject *o, const char *name)
@@ -88,30 +72,30 @@ mv_config_parse (const char *data, gsize len, GError **error)
   if (root == NULL)
     return NULL;
   o = json_node_get_object (root);
-  d = object_member (o, "descriptor");
-  cfg = object_member (o, "config");
-  fs = object_member (o, "modelfs");
+  d = mv_json_get_object (o, "descriptor");
+  cfg = mv_json_get_object (o, "config");
+  fs = mv_json_get_object (o, "modelfs");
 
   c = g_new0 (MvModelConfig, 1);
-  c->name = string_member (d, "name");
-  c->version = string_member (d, "version");
-  c->family = string_member (d, "family");
-  c->revision = string_member (d, "revision");
-  c->vendor = string_member (d, "vendor");
-  c->title = string_member (d, "title");
-  c->description = string_member (d, "description");
-  c->doc_url = string_member (d, "docURL");
-  c->source_url = string_member (d, "sourceURL");
-  c->created_at = string_member (d, "createdAt");
+  c->name = g_strdup (mv_json_get_string (d, "name"));
+  c->version = g_strdup (mv_json_get_string (d, "version"));
+  c->family = g_strdup (mv_json_get_string (d, "family"));
+  c->revision = g_strdup (mv_json_get_string (d, "revision"));
+  c->vendor = g_strdup (mv_json_get_string (d, "vendor"));
+  c->title = g_strdup (mv_json_get_string (d, "title"));
+  c->description = g_strdup (mv_json_get_string (d, "description"));
+  c->doc_url = g_strdup (mv_json_get_string (d, "docURL"));
+  c->source_url = g_strdup (mv_json_get_string (d, "sourceURL"));
+  c->created_at = g_strdup (mv_json_get_string (d, "createdAt"));
   c->authors = strv_member (d, "authors");
   c->licenses = strv_member (d, "licenses");
   c->datasets_url = strv_member (d, "datasetsURL");
-  c->architecture = string_member (cfg, "architecture");
-  c->format = string_member (cfg, "format");
-  c->param_size = string_member (cfg, "paramSize");
-  c->precision = string_member (cfg, "precision");
-  c->quantization = string_member (cfg, "quantization");
-  c->modelfs_type = string_member (fs, "type");
+  c->architecture = g_strdup (mv_json_get_string (cfg, "architecture"));
+  c->format = g_strdup (mv_json_get_string (cfg, "format"));
+  c->param_size = g_strdup (mv_json_get_string (cfg, "paramSize"));
+  c->precision = g_strdup (mv_json_get_string (cfg, "precision"));
+  c->quantization = g_strdup (mv_json_get_string (cfg, "quantization"));
+  c->modelfs_type = g_strdup (mv_json_get_string (fs, "type"));
   c->diff_ids = strv_member (fs, "diffIds");
   return g_steal_pointer (&c);
 }

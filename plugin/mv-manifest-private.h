@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include "mv-json-private.h"
 #include "mv-mediatype-private.h"
 
 /* Size caps applied before any parsing. */
@@ -14,26 +15,7 @@
 #define MV_CONFIG_MAX_SIZE (mv_limits ()->config_bytes)
 #define MV_INDEX_MAX_SIZE (mv_limits ()->manifest_bytes)
 #define MV_MANIFEST_MAX_LAYERS (mv_limits ()->layers) /* also an index's manifests */
-#define MV_JSON_MAX_DEPTH 32                          /* nesting of arrays and objects */
 #define MV_FILE_METADATA_MAX_SIZE (64 * 1024)
-
-/**
- * mv_json_parse_object:
- * @data: (array length=len): a JSON document from outside
- * @len: its length in bytes
- * @max_size: the size cap, checked before anything is parsed
- * @what: what the document is, for messages ("manifest", "config")
- *
- * Parses strict RFC 8259 JSON whose top level is an object. json-glib 1.6 alone accepts
- * comments, single quotes, hex numbers and trailing values, wraps integers that overflow
- * 64 bits, cuts strings at "\u0000", keeps the last of duplicate keys and recurses without
- * bound; this checks the bytes first and refuses all of that, raw control characters in
- * strings, invalid UTF-8, and nesting deeper than MV_JSON_MAX_DEPTH.
- * Returns: (transfer full) (nullable): the root node (an object), or NULL with
- *   MV_ERROR_LIMIT_EXCEEDED (above @max_size) or MV_ERROR_INVALID_MANIFEST
- */
-JsonNode *mv_json_parse_object (const char *data, gsize len, gsize max_size, const char *what,
-                                GError **error);
 
 typedef struct
 {

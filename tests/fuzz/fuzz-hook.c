@@ -107,20 +107,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                  g_bytes_get_size (manifest_bytes), NULL));
 
   /* As hook_main: the state first, then config.json (whose path the state names). */
-  state = mv_hook_parse_json (state_bytes, "the OCI state", &error);
+  state = mv_hook_parse_json (state_bytes, "the OCI state", FALSE, &error);
   if (state != NULL)
     {
       st = json_node_get_object (state);
-      annotations = mv_hook_get_object (st, "annotations");
-      id = mv_hook_get_string (st, "id");
-      bundle = mv_hook_get_string (st, "bundle");
+      annotations = mv_json_get_object (st, "annotations");
+      id = mv_json_get_string (st, "id");
+      bundle = mv_json_get_string (st, "bundle");
       (void)mv_hook_wants (&c, annotations);
       if (id != NULL)
         (void)mv_use_id_is_valid (id);
       (void)mv_hook_state_pid (st);
     }
   g_clear_error (&error);
-  config = mv_hook_parse_json (config_bytes, "the bundle's config.json", &error);
+  config = mv_hook_parse_json (config_bytes, "the bundle's config.json", TRUE, &error);
   if (config == NULL)
     return 0;
   if (mv_hook_plan (&c, annotations, json_node_get_object (config), actions, &error))

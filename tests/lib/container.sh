@@ -27,6 +27,12 @@ if ! command -v runc >/dev/null || ! [ -x /bin/busybox ]; then
   exit 77
 fi
 
+# A runc state root of this test's own: container ids never meet those of another test run
+# (two suites on one machine, or a run killed before its cleanup).
+export MV_RUNC_ROOT=$T/runc
+runc() { command runc --root "$MV_RUNC_ROOT" "$@"; }
+export -f runc
+
 make_rootfs() {
   local dir=$1 a
   mkdir -p "$dir/bin" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/tmp" "$dir/etc"
