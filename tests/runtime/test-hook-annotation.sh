@@ -64,6 +64,19 @@ assert_eq "$LAST_RC" 0 "a model from an allowlisted registry path is pulled and 
 check "the pulled model is byte-exact" -- diff -u <(expected /data/a "$T/exp-b"; echo EROFS) <(echo "$LAST_STDOUT")
 run_ok "it is stored under its name" -- mvol inspect "$R/org/allowed/b:v1"
 
+# config.json holds uint64 values (RLIM_INFINITY) beyond what the strict integer rule of
+# registry documents allows: the hook reads no number there and lets them pass.
+annotated_bundle "$T/b3" "[{\"ref\": \"$R/org/stored:v1\", \"path\": \"/data/a\"}]" 'cat /data/a/config.json >/dev/null && echo MOUNTED'
+python3 - "$T/b3/config.json" <<'PY'  # jq would turn the integer into a float
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "hard": 18446744073709551615, "soft": 0}]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+check "the bundle holds a uint64 rlimit" -- grep -q 18446744073709551615 "$T/b3/config.json"
+ctr_run "$T/b3" mv-ann-3
+assert_eq "$LAST_RC/$LAST_STDOUT" "0/MOUNTED" "a config.json with RLIM_INFINITY rlimits gets its model mounted"
+
 hook_refuses() { # DESC PATTERN JSON
   local desc=$1 pat=$2 json=$3 id
   id=mv-ann-bad-$((TESTS_RUN + 1))
