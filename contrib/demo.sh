@@ -7,6 +7,7 @@
 #   read-only bind mount per layer blob) -- once as CRI-O leaves it (tar files), once with
 #   modelvol-hook, which mounts the real, unpacked, deduplicated model tree read-only.
 # Cleans up after itself; safe to rerun. Options: --no-deps (skip apt), --keep (keep workdir).
+# DEMO_BUILDDIR: an existing build directory to use instead of ./build (tests/runtime/test-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -31,9 +32,10 @@ if [ $deps = 1 ]; then
 fi
 
 step "Building (meson, ninja)"
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build >/dev/null
-mv="$src/build/helper/modelvol"
+builddir=${DEMO_BUILDDIR:-$src/build}
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" >/dev/null
+ninja -C "$builddir" >/dev/null
+mv="$builddir/helper/modelvol"
 
 work=$(mktemp -d /var/tmp/modelvol-demo.XXXXXX)
 . tests/lib/registry.sh
@@ -81,7 +83,7 @@ digest=$(jq -r '.manifests[0].digest' "$graph/artifacts/index.json")
 echo "$(find "$graph/artifacts/blobs" -type f | wc -l) blobs; artifact $digest"
 
 # The bundles, built with the test suite's helpers (busybox-static rootfs, CRI-O's mounts).
-T=$work MODELVOL=$mv MODELVOL_HOOK=$src/build/hooks/modelvol-hook TEST_NAME=demo
+T=$work MODELVOL=$mv MODELVOL_HOOK=$builddir/hooks/modelvol-hook TEST_NAME=demo
 . tests/lib/container.sh
 cat >"$work/modelvol.conf" <<EOF
 [store]
@@ -92,7 +94,7 @@ EOF
 show='echo "--- find /models:"; find /models | sort | head -30
   echo "--- /models/tokenizer:"; ls -l /models/tokenizer 2>&1 | head -5
   echo "--- mount:"; awk "\$5 == \"/models\" {print \$5, \$6}" /proc/self/mountinfo | tail -n 1
-  echo "--- write test:"; touch /models/x 2>&1 && echo "wrote /models/x"'
+  echo "--- write test:"; touch /models/x 2>&1 && echo "wrote /models/x"; true'
 make_bundle "$work/crio" "$show"
 crio_image_volume "$work/crio" "$graph/artifacts" "$digest" /models
 cp -a "$work/crio" "$work/crio-hook"
