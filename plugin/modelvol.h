@@ -257,7 +257,9 @@ MV_PUBLIC MvModelInfo *mv_store_get_model (MvStore *store, const char *model, GE
  * @error: return location for a #GError
  *
  * Returns the shared checkout of a model, creating it if needed. The tree is made of
- * hardlinks into the store: callers must never write to it (mount it read-only).
+ * hardlinks into the store: callers must never write to it (mount it read-only). A model
+ * mv_store_fsck() marked damaged, or whose checkout no longer matches what it was made of,
+ * is refused with MV_ERROR_CORRUPTED until a pull or import repairs it.
  *
  * Returns: TRUE on success
  */
@@ -508,7 +510,8 @@ MV_PUBLIC char **mv_store_list_container_uses (MvStore *store, const char *conta
  * Writes a CDI spec (kind `modelvol.io/model`) with one device per model name: the name
  * sanitized to `[A-Za-z0-9_.-]` (other characters become `_`), whose container edits
  * bind-mount the model's checkout read-only, nosuid and nodev at `<mount_dir>/<device>`.
- * Checkouts are created as needed; the file is replaced atomically.
+ * Checkouts are created as needed; the file is replaced atomically. A model mv_store_fsck()
+ * marked damaged gets no device until a pull or import repairs it.
  *
  * Returns: TRUE on success
  */

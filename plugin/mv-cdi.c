@@ -78,11 +78,20 @@ mv_store_write_cdi_spec (MvStore *store, const char *spec_dir, const char *mount
     {
       MvModelInfo *m = models->pdata[i];
       g_autofree char *checkout = NULL;
+      g_autoptr (GError) local_error = NULL;
 
       if (m->names == NULL || m->names[0] == NULL)
         continue;
-      if (!mv_store_checkout_digest (store, m->digest, &checkout, cancellable, error))
-        return FALSE;
+      if (!mv_store_checkout_intact (store, m->digest, NULL, &checkout, cancellable, &local_error))
+        {
+          /* A damaged model gets no device until a pull or import repairs it. */
+          if (!g_error_matches (local_error, MV_ERROR, MV_ERROR_CORRUPTED))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          continue;
+        }
       for (guint j = 0; m->names[j]; j++)
         {
           g_autofree char *dev = device_name (m->names[j]);

@@ -678,7 +678,7 @@ mv_store_checkout (MvStore *store, const char *model, char **out_path, GCancella
   g_autofree char *digest = resolve_model (store, model, NULL, error);
   if (digest == NULL)
     return FALSE;
-  return mv_store_checkout_digest (store, digest, out_path, cancellable, error);
+  return mv_store_checkout_intact (store, digest, model, out_path, cancellable, error);
 }
 
 gboolean

@@ -29,13 +29,7 @@ checkout_and_record (MvStore *store, const char *model, const char *user, const 
     return NULL;
   if (!mv_store_resolve (store, model, &digest, error))
     return NULL;
-  /* A model fsck marked damaged gets no checkout; an existing checkout is checked against
-   * the objects it was made of (stat only). */
-  if (!mv_model_check_intact (mv_store_get_root (store), digest, model, NULL, error))
-    return NULL;
-  if (!mv_store_checkout_digest (store, digest, &path, cancellable, error))
-    return NULL;
-  if (!mv_model_check_intact (mv_store_get_root (store), digest, model, path, error))
+  if (!mv_store_checkout_intact (store, digest, model, &path, cancellable, error))
     return NULL;
   *out_had_record = mv_uses_has (mv_store_get_run_dir (store), digest, user);
   if (!mv_uses_add (mv_store_get_run_dir (store), digest, user, record, error))

@@ -388,3 +388,17 @@ mv_store_replace_checkout (MvStore *store, const char *digest, GCancellable *can
     }
   return TRUE;
 }
+
+gboolean
+mv_store_checkout_intact (MvStore *store, const char *digest, const char *name, char **out_path,
+                          GCancellable *cancellable, GError **error)
+{
+  g_autofree char *path = NULL;
+
+  if (!mv_model_check_intact (store->root, digest, name, NULL, error)
+      || !mv_store_checkout_digest (store, digest, &path, cancellable, error)
+      || !mv_model_check_intact (store->root, digest, name, path, error))
+    return FALSE;
+  *out_path = g_steal_pointer (&path);
+  return TRUE;
+}

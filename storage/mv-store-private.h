@@ -110,6 +110,16 @@ MvModelInfo *mv_store_get_model_by_digest (MvStore *store, const char *digest, G
 gboolean mv_store_checkout_digest (MvStore *store, const char *digest, char **out_path,
                                    GCancellable *cancellable, GError **error);
 
+/**
+ * mv_store_checkout_intact:
+ * @name: (nullable): what the user called the model, for the message
+ * mv_store_checkout_digest() for whatever hands a checkout out (mounts, `path`, CDI): a model
+ * fsck marked damaged gets none, and an existing checkout is checked against the objects it
+ * was made of (stat only), with mv_model_check_intact()'s MV_ERROR_CORRUPTED.
+ */
+gboolean mv_store_checkout_intact (MvStore *store, const char *digest, const char *name,
+                                   char **out_path, GCancellable *cancellable, GError **error);
+
 /** mv_store_remove_name: removes a name (normalized); MV_ERROR_NOT_FOUND if absent */
 gboolean mv_store_remove_name (MvStore *store, const char *name, GCancellable *cancellable,
                                GError **error);

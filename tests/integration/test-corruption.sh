@@ -110,6 +110,7 @@ PY
 mount_refuses() { # CASE MODEL PATTERN
   expect_fail 1 "^modelvol: $3$FIXIT" "[$1] modelvol mount $2 refuses" -- mvol mount "$2" "$T/mnt"
   check "[$1] nothing was mounted" -- bash -c '! mountpoint -q "$1"' _ "$T/mnt"
+  expect_fail 1 "^modelvol: $3$FIXIT" "[$1] modelvol path $2 refuses" -- mvol path "$2"
 }
 
 mount_works() { # CASE MODEL EXPECTED
@@ -214,6 +215,9 @@ mount_refuses $c "$A" "model $AE \($DA\) is damaged \(file '$V' was written to a
 hook_refuses $c light "image volume /model: model $DA is damaged \(file '$V' was written to"
 fsck_names_a $c
 check "[$c] one line for one flipped bit" -- test "$(grep -c "${DA:7:12}" "$T/fsck.err")" -eq 1
+run_ok "[$c] cdi generate" -- mvol cdi generate -o "$T/cdi"
+check "[$c] the CDI spec has a device for b and none for damaged a" -- \
+  jq -e --arg a "$A" --arg b "$B" '[.devices[].name] | (map(select(. == ($b | gsub("[^A-Za-z0-9_.-]"; "_")))) | length == 1) and (map(select(. == ($a | gsub("[^A-Za-z0-9_.-]"; "_")))) | length == 0)' "$T/cdi/modelvol.io-model.json"
 check "[$c] the line says what is wrong" -- grep -Eq "file '$V': object [0-9a-f]{64} has checksum [0-9a-f]{64}" "$T/fsck.err"
 mount_refuses $c "$DA" "model $DA is damaged \(fsck: file '$V': object [0-9a-f]{64} has checksum [0-9a-f]{64}\)"
 hook_refuses $c light "image volume /model: model $DA is damaged \(fsck: file '$V'"
