@@ -70,6 +70,7 @@ scan_hex4 (Scanner *s, gunichar *out, GError **error)
 {
   gunichar v = 0;
 
+  *out = 0; /* set on every path: the analyzer cannot see that scan_fail() returns FALSE */
   if (s->len - s->pos < 4)
     return scan_fail (s, error, "truncated \\u escape");
   for (int i = 0; i < 4; i++)
