@@ -4,7 +4,8 @@
 # - every symbol of plugin/libmodelvol.map has a doc comment in plugin/modelvol.h and is
 #   mentioned in docs/integrator-guide.md;
 # - every command `modelvol --help` lists, and every option (long and short) that
-#   `modelvol CMD --help-all` prints, is in docs/modelvol.1.scd;
+#   `modelvol CMD --help-all` prints, is in docs/modelvol.1.scd (and the usage line of
+#   `modelvol CMD --help` names the command);
 # - every environment variable the code reads (g_getenv in plugin/ storage/ helper/, and the
 #   MODELVOL_* names it passes to its settings helper) is in the ENVIRONMENT section of
 #   docs/modelvol.1.scd; test switches (MODELVOL_TEST_*) are left out;
@@ -43,6 +44,7 @@ for cmd in $cmds; do
   grep -Eq "^\*$cmd(\*| )" <<<"$commands_section" ||
     bad "command '$cmd' (modelvol --help) has no entry ('*$cmd* ...') under COMMANDS in docs/modelvol.1.scd"
   help=$("$modelvol" "$cmd" --help-all) || bad "modelvol $cmd --help-all failed"
+  grep -q "^  modelvol $cmd " <<<"$help" || bad "modelvol $cmd --help: the usage line does not name the command"
   # "  -j, --jobs=N   ..." and "  --name=REF   ...": the options, without GOption's own help ones.
   opts=$(sed -n 's/^  \(-[a-zA-Z], \)\{0,1\}\(--[a-z][a-z0-9-]*\).*/\1\2/p' <<<"$help" |
     tr -d ',' | tr ' ' '\n' | grep -Ev '^--help(-all|-[a-z]+)?$|^-h$' | sort -u)
