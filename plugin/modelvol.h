@@ -198,9 +198,9 @@ MV_PUBLIC const char *mv_store_get_root (MvStore *store);
  * (installed in libexecdir/modelvol); raw layers are copied in-process. Layers are imported
  * several at a time ($MODELVOL_JOBS, default 4). Takes the store's shared lock.
  *
- * Errors: %MV_ERROR_NOT_FOUND (no such layout entry, a missing blob),
- * %MV_ERROR_INVALID_MANIFEST (malformed layout, index, manifest or config; several entries
- * and @entry NULL), %MV_ERROR_NOT_MODELPACK, %MV_ERROR_DIGEST_MISMATCH,
+ * Errors: %MV_ERROR_NOT_FOUND (no such layout entry; several entries and @entry NULL; a
+ * missing blob), %MV_ERROR_INVALID_MANIFEST (malformed layout, index, manifest or config),
+ * %MV_ERROR_NOT_MODELPACK, %MV_ERROR_DIGEST_MISMATCH,
  * %MV_ERROR_UNSAFE_PATH (the offending name is in the message), %MV_ERROR_LIMIT_EXCEEDED
  * (the limit is named), %MV_ERROR_UNSUPPORTED, %MV_ERROR_INVALID_REFERENCE (@name),
  * G_IO_ERROR_CANCELLED, other G_IO_ERROR codes (for example ENOSPC while writing).
