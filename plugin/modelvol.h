@@ -274,8 +274,8 @@ MV_PUBLIC gboolean mv_store_pull (MvStore *store, const char *reference, MvPullF
  *
  * Looks a model up without touching its data (no lock, no checkout).
  *
- * Errors: %MV_ERROR_NOT_FOUND, %MV_ERROR_AMBIGUOUS (a prefix matching several models),
- * %MV_ERROR_INVALID_REFERENCE (@model is neither a digest, a prefix nor a valid reference).
+ * Errors: %MV_ERROR_NOT_FOUND (also when @model is neither a digest, a prefix nor a valid
+ * reference: the message says why), %MV_ERROR_AMBIGUOUS (a prefix matching several models).
  *
  * Returns: TRUE if @model names exactly one stored model
  */
