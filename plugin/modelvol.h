@@ -640,7 +640,8 @@ MV_PUBLIC gboolean mv_store_mount_in_container (MvStore *store, const char *mode
  * namespace. A container without records is not an error (@out_released is then 0);
  * calling it twice is harmless.
  *
- * Errors: G_IO_ERROR when a record cannot be removed.
+ * Errors: %MV_ERROR_FAILED for an invalid @container_id; G_IO_ERROR when the records cannot
+ * be read.
  *
  * Returns: TRUE on success
  */
