@@ -73,8 +73,15 @@ mv_option_context_parse (GOptionContext *context, const GOptionEntry *entries, i
     g_option_group_add_entries (g, global_entries);
     g_option_context_add_group (context, g);
   }
-  if (!g_option_context_parse (context, argc, argv, error))
-    return NULL;
+  {
+    /* GOption names the program by its prgname: "Usage: modelvol pull [OPTION…] REFERENCE". */
+    gboolean ok;
+    g_set_prgname ((*argv)[0]);
+    ok = g_option_context_parse (context, argc, argv, error);
+    g_set_prgname ("modelvol");
+    if (!ok)
+      return NULL;
+  }
   if (mv_globals.verbose)
     g_log_set_debug_enabled (TRUE);
   return mv_store_open (mv_globals.root, MV_STORE_OPEN_CREATE, cancellable, error);

@@ -5,8 +5,37 @@
  *
  * Every function that can fail takes a `GError **error` last and returns FALSE, NULL or -1
  * on failure. Errors from this library are in the MV_ERROR domain (see MvError) or
- * G_IO_ERROR for operating-system errors. The ABI is versioned with symbol versions
- * (MODELVOL_0.1 ...); a symbol once exported keeps its meaning.
+ * G_IO_ERROR for operating-system errors (the message names the path and the errno text);
+ * option and configuration errors name the file and key. An error message is one line meant
+ * for people; branch on the domain and code, never on the text. `error` may be NULL.
+ *
+ * Ownership: `(transfer full)` results belong to the caller (free strings and string arrays
+ * with g_free() and g_strfreev(), arrays with g_ptr_array_unref(), the structs with their
+ * *_free()); `(transfer none)` results belong to the store and live as long as it does.
+ * Out parameters are written only on success.
+ *
+ * Threads: the library keeps no global state a caller must set up (no init call). An
+ * #MvStore handle may be used by one thread at a time; use one handle per thread to work in
+ * parallel (the library's own worker threads are internal). Several processes may open the
+ * same store at once: operations take the store's lock (`<root>/lock`, shared for imports,
+ * pulls, checkouts and mounts, exclusive for remove and prune) and wait for it, polling
+ * @cancellable. The `[limits]` of modelvol.conf ($MODELVOL_CONFIG, else
+ * /etc/modelvol/modelvol.conf) are read once per process, at the first mv_store_open().
+ *
+ * Privileges: the store root is created 0700 and everything in it belongs to the caller, so a
+ * store is used by one user (on a node: root). Opening, importing, pulling, listing, checking
+ * out, removing, pruning, fsck and df need no privilege beyond access to the root. Mounting
+ * (mv_store_mount(), mv_store_umount(), mv_store_mount_in_container()) needs CAP_SYS_ADMIN in
+ * the initial user namespace (in practice: root), and mv_store_mount_in_container() also needs
+ * to open a pidfd of the container's process and enter its mount namespace.
+ * mv_store_write_cdi_spec() needs write access to the spec directory (/var/run/cdi: root).
+ * Tar layers are unpacked by a sandboxed helper (`modelvol-unpack`, in libexecdir/modelvol)
+ * that drops to nobody when started as root.
+ *
+ * The ABI is versioned with symbol versions (MODELVOL_0.1 ...) and soname libmodelvol.so.0;
+ * a symbol once exported keeps its meaning. MvStore is opaque; the public structs
+ * (MvModelInfo, MvPruneStats, MvFsckProblem, MvDfStats) are part of the ABI and only ever
+ * grow under a new version node. See docs/integrator-guide.md.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -28,6 +57,8 @@ G_BEGIN_DECLS
 /**
  * mv_error_quark:
  *
+ * Thread-safe; never fails.
+ *
  * Returns: the quark of the MV_ERROR domain
  */
 MV_PUBLIC GQuark mv_error_quark (void);
@@ -43,7 +74,8 @@ MV_PUBLIC GQuark mv_error_quark (void);
  * @MV_ERROR_LIMIT_EXCEEDED: a configured size, count or time limit was exceeded
  * @MV_ERROR_AUTH: authentication with a registry failed
  * @MV_ERROR_NOT_FOUND: a model, name, blob or layout entry does not exist
- * @MV_ERROR_BUSY: the store is locked by another operation
+ * @MV_ERROR_BUSY: the model or mount target is in use (a model a container uses, a target
+ *   that already has a model mounted)
  * @MV_ERROR_AMBIGUOUS: a model digest prefix matches more than one model
  * @MV_ERROR_CORRUPTED: stored data fails its integrity check
  * @MV_ERROR_UNSUPPORTED: a format or media type modelvol does not handle
@@ -68,6 +100,10 @@ typedef enum
 /**
  * mv_version:
  *
+ * Thread-safe; never fails. Compare it with the version of the header you built against
+ * when you need a feature of a later release (the symbol versions already guarantee that
+ * every function you call exists).
+ *
  * Returns: (transfer none): the library version, e.g. "0.1.0"
  */
 MV_PUBLIC const char *mv_version (void);
@@ -75,9 +111,10 @@ MV_PUBLIC const char *mv_version (void);
 /**
  * MvStore:
  *
- * A handle on a node's model store: a root directory holding a libostree repository
- * (`repo/`), shared checkouts (`checkouts/`) and scratch space (`tmp/`). A handle may be
- * used from one thread at a time; several processes may open the same store at once.
+ * An opaque handle on a node's model store: a root directory holding a libostree
+ * repository (`repo/`), shared checkouts (`checkouts/`) and scratch space (`tmp/`). A handle
+ * may be used from one thread at a time; several processes may open the same store at once.
+ * Free it with mv_store_free() (or g_autoptr(MvStore)).
  */
 typedef struct MvStore MvStore;
 
@@ -100,7 +137,17 @@ typedef enum
  * @error: return location for a #GError
  *
  * Opens (and with MV_STORE_OPEN_CREATE creates) a store. Leftovers of interrupted
- * operations in `tmp/` are swept when no other process uses the store.
+ * operations in `tmp/` are swept when no other process uses the store. With
+ * MV_STORE_OPEN_CREATE the root is created (with its parents) and set to mode 0700. The
+ * first call in a process also reads the `[limits]` of modelvol.conf.
+ *
+ * Errors: %MV_ERROR_NOT_FOUND when there is no store at @root and MV_STORE_OPEN_CREATE is
+ * not given; %MV_ERROR_CORRUPTED when `repo/` is not a bare-user-only repository;
+ * %MV_ERROR_FAILED for a bad value in modelvol.conf's `[limits]` (the file and key are
+ * named); G_IO_ERROR for files that cannot be made or opened.
+ *
+ * Needs no privilege beyond access to @root. The handle holds open directory fds and no
+ * lock.
  *
  * Returns: (transfer full) (nullable): the store, or NULL with @error set
  */
@@ -111,7 +158,8 @@ MV_PUBLIC MvStore *mv_store_open (const char *root, MvStoreOpenFlags flags,
  * mv_store_free:
  * @store: (nullable) (transfer full): a store
  *
- * Closes the store and frees the handle.
+ * Closes the store and frees the handle. Checkouts and mounts made through it stay (mounts
+ * are released with mv_store_umount() or mv_store_release_container()).
  */
 MV_PUBLIC void mv_store_free (MvStore *store);
 
@@ -119,7 +167,10 @@ MV_PUBLIC void mv_store_free (MvStore *store);
  * mv_store_get_root:
  * @store: a store
  *
- * Returns: (transfer none): the absolute path of the store root
+ * Never fails.
+ *
+ * Returns: (transfer none): the absolute path of the store root (canonical: a relative
+ *   @root given to mv_store_open() is made absolute)
  */
 MV_PUBLIC const char *mv_store_get_root (MvStore *store);
 
@@ -142,6 +193,19 @@ MV_PUBLIC const char *mv_store_get_root (MvStore *store);
  * mv_store_fsck(), or whose checkout no longer matches its objects) is repaired: its
  * damaged objects and the layers that hold them are read again and its checkout is made
  * anew.
+ *
+ * Tar, tar+gzip and tar+zstd layers are parsed by the sandboxed `modelvol-unpack` child
+ * (installed in libexecdir/modelvol); raw layers are copied in-process. Layers are imported
+ * several at a time ($MODELVOL_JOBS, default 4). Takes the store's shared lock.
+ *
+ * Errors: %MV_ERROR_NOT_FOUND (no such layout entry; several entries and @entry NULL; a
+ * missing blob), %MV_ERROR_INVALID_MANIFEST (malformed layout, index, manifest or config),
+ * %MV_ERROR_NOT_MODELPACK, %MV_ERROR_DIGEST_MISMATCH,
+ * %MV_ERROR_UNSAFE_PATH (the offending name is in the message), %MV_ERROR_LIMIT_EXCEEDED
+ * (the limit is named), %MV_ERROR_UNSUPPORTED, %MV_ERROR_INVALID_REFERENCE (@name),
+ * G_IO_ERROR_CANCELLED, other G_IO_ERROR codes (for example ENOSPC while writing).
+ *
+ * Needs read access to @layout_dir and no privilege beyond access to the store.
  *
  * Returns: TRUE on success
  */
@@ -177,6 +241,23 @@ typedef enum
  * against its digest as it arrives, and nothing is visible unless the whole model checks out.
  * A damaged model is repaired as by mv_store_import_layout().
  *
+ * Registry configuration is read as CRI-O and podman read it: registries.conf(5)
+ * ($CONTAINERS_REGISTRIES_CONF, else /etc/containers/registries.conf, with its `.d/`
+ * drop-ins: prefix, location, blocked, insecure, mirrors tried in order). Timeouts come from
+ * $MODELVOL_TIMEOUT, $MODELVOL_LOW_SPEED_TIME, $MODELVOL_LOW_SPEED_LIMIT and
+ * $MODELVOL_RETRY_AFTER_MAX (see modelvol(1)); a bad value is an error naming the variable.
+ * The network work runs in internal threads; the call blocks until the model is stored or
+ * the pull failed. Takes the store's shared lock while layers are committed.
+ *
+ * Errors: %MV_ERROR_INVALID_REFERENCE (also a reference blocked by registries.conf),
+ * %MV_ERROR_AUTH (401/403 after the credentials and one fresh token), %MV_ERROR_NOT_FOUND
+ * (no such manifest or blob), %MV_ERROR_LIMIT_EXCEEDED (a size cap, or the deadline of
+ * $MODELVOL_TIMEOUT), %MV_ERROR_DIGEST_MISMATCH, and every error of
+ * mv_store_import_layout() for the artifact itself; %MV_ERROR_FAILED for network failures
+ * after the retries; G_IO_ERROR_CANCELLED.
+ *
+ * Needs network access and no privilege beyond access to the store and @authfile.
+ *
  * Returns: TRUE on success
  */
 MV_PUBLIC gboolean mv_store_pull (MvStore *store, const char *reference, MvPullFlags flags,
@@ -190,6 +271,11 @@ MV_PUBLIC gboolean mv_store_pull (MvStore *store, const char *reference, MvPullF
  *   (with or without "sha256:") of at least 4 hex digits
  * @out_digest: (out) (transfer full): the manifest digest, "sha256:<hex>"
  * @error: return location for a #GError
+ *
+ * Looks a model up without touching its data (no lock, no checkout).
+ *
+ * Errors: %MV_ERROR_NOT_FOUND (also when @model is neither a digest, a prefix nor a valid
+ * reference: the message says why), %MV_ERROR_AMBIGUOUS (a prefix matching several models).
  *
  * Returns: TRUE if @model names exactly one stored model
  */
@@ -207,7 +293,8 @@ MV_PUBLIC gboolean mv_store_resolve (MvStore *store, const char *model, char **o
  * @manifest_json: the manifest, byte for byte as stored
  * @config_json: the ModelPack config, byte for byte as stored
  *
- * A stored model. Free with mv_model_info_free().
+ * A stored model, a snapshot taken when it was read. Free with mv_model_info_free() (or
+ * g_autoptr(MvModelInfo)); every member belongs to the struct. Callers only read it.
  */
 typedef struct
 {
@@ -224,6 +311,8 @@ typedef struct
 /**
  * mv_model_info_free:
  * @info: (nullable) (transfer full): a model info
+ *
+ * Frees @info and all its members. NULL is allowed.
  */
 MV_PUBLIC void mv_model_info_free (MvModelInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvModelInfo, mv_model_info_free)
@@ -232,6 +321,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvModelInfo, mv_model_info_free)
  * mv_store_list_models:
  * @store: a store
  * @error: return location for a #GError
+ *
+ * Lists every stored model, named and unnamed (an unnamed model has an empty @names).
+ * The array frees its elements (g_ptr_array_unref() is enough).
+ *
+ * Errors: G_IO_ERROR or %MV_ERROR_CORRUPTED when the repository cannot be read.
  *
  * Returns: (transfer full) (element-type MvModelInfo): the stored models, sorted by first
  *   name then digest; NULL on error
@@ -243,6 +337,8 @@ MV_PUBLIC GPtrArray *mv_store_list_models (MvStore *store, GError **error);
  * @store: a store
  * @model: as for mv_store_resolve()
  * @error: return location for a #GError
+ *
+ * Errors: as mv_store_resolve().
  *
  * Returns: (transfer full) (nullable): the model, or NULL with @error set
  */
@@ -259,7 +355,14 @@ MV_PUBLIC MvModelInfo *mv_store_get_model (MvStore *store, const char *model, GE
  * Returns the shared checkout of a model, creating it if needed. The tree is made of
  * hardlinks into the store: callers must never write to it (mount it read-only). A model
  * mv_store_fsck() marked damaged, or whose checkout no longer matches what it was made of,
- * is refused with MV_ERROR_CORRUPTED until a pull or import repairs it.
+ * is refused with MV_ERROR_CORRUPTED until a pull or import repairs it. The path is
+ * `<root>/checkouts/<hex>` and stays the same for the model's life (a repair swaps the tree
+ * in place). A checkout is not a use: a model without a name can be pruned while a caller
+ * holds its path; mount it with mv_store_mount() or mv_store_mount_in_container() to keep it.
+ * Takes the store's shared lock.
+ *
+ * Errors: as mv_store_resolve(); %MV_ERROR_CORRUPTED (damaged model); G_IO_ERROR while
+ * building the tree.
  *
  * Returns: TRUE on success
  */
@@ -274,6 +377,10 @@ MV_PUBLIC gboolean mv_store_checkout (MvStore *store, const char *model, char **
  *
  * Removes a name or a model. A model left with no name stays listed until mv_store_prune()
  * removes it (unless a container uses it); a model in use cannot be removed by digest.
+ * Takes the store's exclusive lock.
+ *
+ * Errors: as mv_store_resolve(); %MV_ERROR_BUSY for a digest whose model has live use
+ * records (stale ones are reclaimed first).
  *
  * Returns: TRUE on success
  */
@@ -306,7 +413,10 @@ typedef struct
  *
  * Removes models without a name and without users, then layers no model lists, then
  * unreachable objects and orphan checkouts. Nothing a named or used model needs is removed.
- * Takes the store's exclusive lock.
+ * Takes the store's exclusive lock (waits for running imports, pulls and checkouts). Stale
+ * use records (dead container processes, vanished mounts) are reclaimed first.
+ *
+ * Errors: G_IO_ERROR (including G_IO_ERROR_CANCELLED).
  *
  * Returns: TRUE on success
  */
@@ -320,6 +430,8 @@ MV_PUBLIC gboolean mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStat
  * @path: (nullable): path inside the model of the bad file, if a file object is bad
  * @object: the bad object's checksum and type ("<sha256>.file")
  * @message: what is wrong
+ *
+ * One damaged object of one model (see mv_store_fsck()). Free with mv_fsck_problem_free().
  */
 typedef struct
 {
@@ -333,6 +445,8 @@ typedef struct
 /**
  * mv_fsck_problem_free:
  * @problem: (nullable) (transfer full): a problem
+ *
+ * Frees @problem and all its members. NULL is allowed.
  */
 MV_PUBLIC void mv_fsck_problem_free (MvFsckProblem *problem);
 
@@ -347,7 +461,11 @@ MV_PUBLIC void mv_fsck_problem_free (MvFsckProblem *problem);
  * Verifies every object reachable from every model and layer against its checksum, and
  * each model's checkout against the store's objects. Marks every damaged model and layer
  * (mounts refuse a marked model; the next import or pull of it repairs it) and unmarks
- * those found intact.
+ * those found intact. Reads every stored byte: on a large store it runs for minutes
+ * (cancel it through @cancellable). The problems array frees its elements.
+ *
+ * Errors: G_IO_ERROR when the store cannot be read (a damaged object is a problem, not an
+ * error), G_IO_ERROR_CANCELLED.
  *
  * Returns: TRUE if the check ran (whatever it found); FALSE on error
  */
@@ -361,6 +479,9 @@ MV_PUBLIC gboolean mv_store_fsck (MvStore *store, GPtrArray **out_problems,
  * @logical_bytes: sum of every model's file sizes, as if each were stored alone
  * @stored_bytes: bytes of the distinct file objects those models need
  * @disk_bytes: bytes the repository uses on disk (allocated blocks)
+ *
+ * The store's size figures (see mv_store_df()); the dedup ratio is
+ * @logical_bytes / @stored_bytes.
  */
 typedef struct
 {
@@ -378,6 +499,10 @@ typedef struct
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
+ * Counts the models and layers and sums their bytes (reads metadata only, no file data).
+ *
+ * Errors: G_IO_ERROR when the store cannot be read.
+ *
  * Returns: TRUE on success
  */
 MV_PUBLIC gboolean mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable,
@@ -390,6 +515,9 @@ MV_PUBLIC gboolean mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellab
  *
  * Validates and normalizes a reference the way pulls and names do: docker.io for a missing
  * registry, library/ only where Docker Hub uses it, ":latest" when neither tag nor digest.
+ * Needs no store; thread-safe.
+ *
+ * Errors: %MV_ERROR_INVALID_REFERENCE, with what is wrong.
  *
  * Returns: (transfer full) (nullable): "registry/path:tag[@digest]", or NULL with @error set
  */
@@ -422,6 +550,18 @@ typedef enum
  * mv_store_fsck(); and a checkout whose files no longer have the inode, mode, size and
  * mtime they had when it was made) is refused with %MV_ERROR_CORRUPTED.
  *
+ * Uses open_tree(2), mount_setattr(2) and move_mount(2), or a bind mount and a read-only
+ * remount where the kernel lacks them. Takes the store's shared lock while it checks the
+ * model out and records the use.
+ *
+ * Errors: as mv_store_resolve(); %MV_ERROR_CORRUPTED (damaged model); %MV_ERROR_BUSY
+ * (@target already has a model mounted); %MV_ERROR_UNSAFE_PATH (@subpath is absolute or
+ * has `..`); %MV_ERROR_FAILED (@target is not a directory); G_IO_ERROR (@subpath missing in
+ * the model; the mount calls: EPERM without privilege). On failure nothing is mounted and no
+ * record is left.
+ *
+ * Needs CAP_SYS_ADMIN (root).
+ *
  * Returns: TRUE on success
  */
 MV_PUBLIC gboolean mv_store_mount (MvStore *store, const char *model, const char *subpath,
@@ -435,7 +575,12 @@ MV_PUBLIC gboolean mv_store_mount (MvStore *store, const char *model, const char
  * @error: return location for a #GError
  *
  * Unmounts a model mounted by mv_store_mount() and drops its use record. Refuses a target
- * that is not a modelvol mount of this store.
+ * that is not a modelvol mount of this store. A target that is no longer mounted (unmounted
+ * behind the library's back) only loses its record.
+ *
+ * Errors: %MV_ERROR_NOT_FOUND (not a modelvol mount of this store), G_IO_ERROR (umount2(2)).
+ *
+ * Needs CAP_SYS_ADMIN (root).
  *
  * Returns: TRUE on success
  */
@@ -462,6 +607,20 @@ MV_PUBLIC gboolean mv_store_umount (MvStore *store, const char *target, GError *
  * loaded, and no fd of the caller reaches it. On failure nothing is mounted. A damaged model
  * is refused as by mv_store_mount().
  *
+ * The process must have a mount namespace of its own (a process that shares the caller's is
+ * refused). Records are per container and model: mounting one model twice into a container
+ * keeps one record.
+ * Because setns(2) needs a single-threaded caller, the work in the namespace is done by a
+ * forked child, which is killed after 30 s.
+ *
+ * Errors: as mv_store_mount(); %MV_ERROR_NOT_FOUND (the process is gone, or its pid was
+ * reused); %MV_ERROR_UNSAFE_PATH (@dest not absolute and normalized, "/", or under /proc,
+ * /sys or /dev); %MV_ERROR_FAILED (invalid @container_id, a process without a mount
+ * namespace of its own, a failure inside the namespace, reported in one line).
+ *
+ * Needs CAP_SYS_ADMIN and CAP_SYS_CHROOT for setns(2) into the container's mount namespace
+ * (root, as OCI hooks run).
+ *
  * Returns: TRUE on success
  */
 MV_PUBLIC gboolean mv_store_mount_in_container (MvStore *store, const char *model,
@@ -478,7 +637,11 @@ MV_PUBLIC gboolean mv_store_mount_in_container (MvStore *store, const char *mode
  * @error: return location for a #GError
  *
  * Drops every use record of a container (OCI poststop). Its mounts went with its mount
- * namespace.
+ * namespace. A container without records is not an error (@out_released is then 0);
+ * calling it twice is harmless.
+ *
+ * Errors: %MV_ERROR_FAILED for an invalid @container_id; G_IO_ERROR when the records cannot
+ * be read.
  *
  * Returns: TRUE on success
  */
@@ -490,6 +653,11 @@ MV_PUBLIC gboolean mv_store_release_container (MvStore *store, const char *conta
  * @store: a store
  * @container_id: as given to mv_store_mount_in_container()
  * @error: return location for a #GError
+ *
+ * Lists the models a container uses (what mv_store_release_container() would release).
+ * Free the result with g_strfreev().
+ *
+ * Errors: %MV_ERROR_FAILED for an invalid @container_id.
  *
  * Returns: (transfer full) (array zero-terminated=1) (nullable): the digests of the models the
  *   container has use records for (empty if none), or NULL with @error set
@@ -511,7 +679,12 @@ MV_PUBLIC char **mv_store_list_container_uses (MvStore *store, const char *conta
  * sanitized to `[A-Za-z0-9_.-]` (other characters become `_`), whose container edits
  * bind-mount the model's checkout read-only, nosuid and nodev at `<mount_dir>/<device>`.
  * Checkouts are created as needed; the file is replaced atomically. A model mv_store_fsck()
- * marked damaged gets no device until a pull or import repairs it.
+ * marked damaged gets no device until a pull or import repairs it. A device name that two
+ * model names would share gets `_<digest prefix>`. CDI mounts carry no use records: keep a
+ * model's name while containers use it. Free @out_devices with g_strfreev().
+ *
+ * Errors: G_IO_ERROR (the spec directory cannot be made or written: needs root for
+ * /var/run/cdi), errors of mv_store_checkout().
  *
  * Returns: TRUE on success
  */

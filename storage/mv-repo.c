@@ -128,6 +128,45 @@ sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
   return TRUE;
 }
 
+/* Creates repo/ under a temp name in tmp/ and renames it into place, so a crash never leaves
+ * a half repo. */
+static gboolean
+create_repo_locked (MvStore *self, const char *tmpname, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (OstreeRepo) tmp_repo = NULL;
+
+  if (!mv_rm_rf_at (self->tmp_dfd, tmpname, cancellable, error))
+    return FALSE;
+  tmp_repo = ostree_repo_create_at (self->tmp_dfd, tmpname, OSTREE_REPO_MODE_BARE_USER_ONLY, NULL,
+                                    cancellable, error);
+  if (tmp_repo == NULL)
+    return mv_prefix_error (error, "creating repository in '%s'", self->root);
+  g_clear_object (&tmp_repo);
+  if (renameat (self->tmp_dfd, tmpname, self->root_dfd, "repo") < 0 && errno != ENOTEMPTY
+      && errno != EEXIST)
+    return mv_throw_errno_prefix (error, "creating repository in '%s'", self->root);
+  return TRUE;
+}
+
+/* The store lock is held shared while the repo is made: a concurrent open sweeps tmp/ only
+ * when it can take the lock exclusively, and would otherwise remove our half-made repo
+ * ("creating repository in ...: No such file or directory" when several processes create
+ * one store at once). */
+static gboolean
+create_repo (MvStore *self, GCancellable *cancellable, GError **error)
+{
+  g_autofree char *tmpname = g_strdup_printf ("repo-init-%d", getpid ());
+  gboolean ok;
+
+  while (flock (self->lock_fd, LOCK_SH) < 0)
+    if (errno != EINTR)
+      return mv_throw_errno_prefix (error, "locking store '%s'", self->root);
+  ok = create_repo_locked (self, tmpname, cancellable, error);
+  (void)mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
+  flock (self->lock_fd, LOCK_UN);
+  return ok;
+}
+
 MvStore *
 mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellable, GError **error)
 {
@@ -217,26 +256,8 @@ mv_store_open (const char *root, MvStoreOpenFlags flags, GCancellable *cancellab
           mv_throw (error, MV_ERROR_NOT_FOUND, "no store at '%s'", self->root);
           return NULL;
         }
-      /* Create under a temp name and rename, so a crash never leaves a half repo. */
-      g_autofree char *tmpname = g_strdup_printf ("repo-init-%d", getpid ());
-      g_autoptr (OstreeRepo) tmp_repo = NULL;
-      if (!mv_rm_rf_at (self->tmp_dfd, tmpname, cancellable, error))
+      if (!create_repo (self, cancellable, error))
         return NULL;
-      tmp_repo = ostree_repo_create_at (self->tmp_dfd, tmpname, OSTREE_REPO_MODE_BARE_USER_ONLY,
-                                        NULL, cancellable, error);
-      if (tmp_repo == NULL)
-        {
-          mv_prefix_error (error, "creating repository in '%s'", self->root);
-          return NULL;
-        }
-      g_clear_object (&tmp_repo);
-      if (renameat (self->tmp_dfd, tmpname, self->root_dfd, "repo") < 0 && errno != ENOTEMPTY
-          && errno != EEXIST)
-        {
-          mv_throw_errno_prefix (error, "creating repository in '%s'", self->root);
-          return NULL;
-        }
-      (void)mv_rm_rf_at (self->tmp_dfd, tmpname, NULL, NULL);
     }
   /* By fd, not GFile (see sweep_tmp). */
   self->repo = ostree_repo_open_at (self->root_dfd, "repo", cancellable, error);

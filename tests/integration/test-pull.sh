@@ -70,6 +70,9 @@ done
 fails=0
 for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
 assert_eq "$fails" 0 "four concurrent pulls of one model succeed"
+if [ "$fails" != 0 ]; then
+  for i in 1 2 3 4; do diag "puller $i stderr:" "$(error_lines "$T/cerr-$i")"; done
+fi
 assert_eq "$(sort -u "$T"/conc-* | wc -l)" 1 "they print one digest"
 for d in $(jq -r '.layers[] | select(.size > 1000000) | .digest' "$T/big.json"); do
   n=$(grep -c "GET /v2/org/big/blobs/$d HTTP/1.1\" 200" "$REGISTRY_LOG" || true)
