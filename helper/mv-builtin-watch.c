@@ -317,6 +317,17 @@ run_import (Watch *w, Job *job)
   g_autofree char *digest = NULL;
   gint64 start = g_get_monotonic_time ();
 
+  /* Stored, checked out and intact already (imported before a restart, or by the hook): */
+  {
+    const char *root = mv_store_get_root (w->store);
+    g_autofree char *co = mv_store_peek_checkout (root, job->key);
+    if (co != NULL && mv_model_check_intact (root, job->key, NULL, co, NULL))
+      {
+        job->result = RESULT_OK;
+        return;
+      }
+  }
+
   /* Unnamed, as the hook imports from CRI-O's store: CRI-O may have pulled the artifact with
    * one namespace's pull secret, and a name would make it reachable by reference from any
    * pod's modelvol.io/mounts annotation (docs/architecture.md). */
@@ -395,6 +406,28 @@ over_limits (Watch *w, GError **error)
                                 fill, w->conf.max_disk_fill);
     }
   return NULL;
+}
+
+/* Models the policy evicted are not imported again from CRI-O's store while their entry stays
+ * there (a pod that needs one still gets it through the hook): <run_dir>/watch-evicted/<hex>,
+ * kept across restarts of the service, removed when the entry leaves index.json. */
+static char *
+evicted_path (Watch *w, const char *digest)
+{
+  return g_build_filename (mv_store_get_run_dir (w->store), "watch-evicted",
+                           strchr (digest, ':') + 1, NULL);
+}
+
+static void
+mark_evicted (Watch *w, const char *digest)
+{
+  g_autofree char *path = evicted_path (w, digest);
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr (GError) error = NULL;
+
+  if (g_mkdir_with_parents (dir, 0700) < 0 || !g_file_set_contents (path, "", 0, &error))
+    wlog (LOG_WARNING, "marking %s evicted: %s", digest,
+          error ? error->message : g_strerror (errno));
 }
 
 /* When a model was last used: its last-use record (written with every use record), else when
@@ -491,6 +524,7 @@ run_prune (Watch *w, Job *job)
               g_propagate_error (&error, g_steal_pointer (&local_error));
               break;
             }
+          mark_evicted (w, c->info->digest);
           wlog (LOG_NOTICE, "evicted %s (%s): %s", c->info->digest, *names ? names : "unnamed",
                 why);
           evicted = TRUE;
@@ -675,14 +709,27 @@ scan (Watch *w)
             ref = json_node_get_string (rn);
         }
       g_hash_table_add (present, (gpointer)digest);
-      if (!g_hash_table_contains (w->known, digest))
-        queue_job (w, JOB_IMPORT, digest, ref);
+      if (g_hash_table_contains (w->known, digest))
+        continue;
+      {
+        g_autofree char *marker = evicted_path (w, digest);
+        if (g_file_test (marker, G_FILE_TEST_EXISTS))
+          {
+            g_hash_table_insert (w->known, g_strdup (digest), GINT_TO_POINTER (FALSE));
+            continue;
+          }
+      }
+      queue_job (w, JOB_IMPORT, digest, ref);
     }
   /* Entries CRI-O removed: forget them, so that one pulled again is imported again. */
   g_hash_table_iter_init (&it, w->known);
   while (g_hash_table_iter_next (&it, &k, NULL))
     if (!g_hash_table_contains (present, k))
-      g_hash_table_iter_remove (&it);
+      {
+        g_autofree char *marker = evicted_path (w, k);
+        (void)unlink (marker);
+        g_hash_table_iter_remove (&it);
+      }
 }
 
 static gboolean

@@ -50,7 +50,7 @@ void mv_last_use_note (const char *root, const char *digest);
 
 /**
  * mv_last_use_get:
- * Returns: the last use of @digest in seconds since the epoch, or 0 if it was never used
+ * Returns: the last use of @digest in microseconds since the epoch, or 0 if it was never used
  */
 gint64 mv_last_use_get (const char *root, const char *digest);
 

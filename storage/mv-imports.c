@@ -146,7 +146,7 @@ mv_last_use_get (const char *root, const char *digest)
 
   if (lstat (path, &st) < 0 || !S_ISREG (st.st_mode))
     return 0;
-  return st.st_mtime;
+  return (gint64)st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000;
 }
 
 void
