@@ -207,4 +207,57 @@ check "the cancelled model is not in the store" -- lacks_name "$P/org/slow:v1"
 run_ok "fsck after the cancelled pull" -- mvol fsck
 check "no import lock is left behind" -- bash -c "[ -z \"\$(ls -A '$ROOT/run/imports' 2>/dev/null)\" ]"
 
+# --- the unit's hardening --------------------------------------------------------------
+# systemd is not PID 1 here: the unit is checked by systemd-analyze, and what its directives
+# do to the service is reproduced: a private mount namespace where everything is read-only but
+# the store (ProtectSystem=strict + ReadWritePaths), /root and /home empty (ProtectHome), an
+# empty /var/tmp (PrivateTmp; the store keeps its temp files in <root>/tmp), and
+# no_new_privs (NoNewPrivileges). The sandboxed unpacker (tar layers) must still work.
+sed -e "s|@BINDIR@|$(dirname "$MODELVOL")|" -e "s|@STORE_ROOT@|/var/lib/modelvol|" \
+  -e "s|@RUN_DIR@|/run/modelvol|" "$SRCDIR/contrib/systemd/modelvol-watch.service.in" \
+  >"$T/modelvol-watch.service"
+run_ok "systemd-analyze verify accepts the unit" -- systemd-analyze verify --man=no "$T/modelvol-watch.service"
+assert_eq "$(grep -v 'is not executable' <<<"$LAST_STDERR$LAST_STDOUT" | grep -c .)" 0 "without a warning"
+for d in Type=notify ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes; do
+  check "the unit has $d" -- grep -qx "$d" "$T/modelvol-watch.service"
+done
+check "RestrictNamespaces leaves the four the unpacker unshares" -- \
+  grep -qx 'RestrictNamespaces=mnt net ipc uts' "$T/modelvol-watch.service"
+new_root
+mkdir -p "$ROOT"
+write_conf "prune-interval=600"
+: >"$T/watch.log"
+: >"$T/notify.log"
+MODELVOL_CONFIG=$T/watch.conf NOTIFY_SOCKET=$T/notify.sock unshare -m --propagation private \
+  bash -c 'mount --bind "$1" "$1"
+    awk "{print \$5}" /proc/self/mountinfo | sort -u | while read -r m; do
+      case $m in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$1"|"$1"/*) continue ;; esac
+      mount -o remount,bind,ro "$m" 2>/dev/null || true
+    done
+    mount -t tmpfs -o ro,mode=0755 tmpfs /root
+    mount -t tmpfs -o ro,mode=0755 tmpfs /home
+    mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+    touch "$1/../ro-probe" 2>/dev/null || echo "sandbox: outside the store is read-only" >&2
+    exec setpriv --no-new-privs "$2" watch' _ "$ROOT" "$MODELVOL" 2>>"$T/watch.log" &
+WATCH_PID=$!
+CLEANUP_PIDS+=("$WATCH_PID")
+wait_until "under the unit's sandbox the service is ready" 60 -- grep -qx READY=1 "$T/notify.log"
+check "(the emulation holds: outside the store is read-only)" -- grep -q "^sandbox: outside the store is read-only" "$T/watch.log"
+wait_until "and imports model a (a tar layer: the sandboxed unpacker)" 120 -- has_model "$DA"
+stop_watch "the sandboxed service"
+check "no error was logged" -- bash -c "! grep -E ': (error|warning):' '$T/watch.log'"
+run_ok "fsck of the sandboxed service's store" -- mvol fsck
+
+# Journald: when stderr is the stream JOURNAL_STREAM names, lines carry <N> priority prefixes.
+: >"$T/journal.log"
+: >"$T/notify.log"
+MODELVOL_CONFIG=$T/watch.conf NOTIFY_SOCKET=$T/notify.sock \
+  JOURNAL_STREAM=$(stat -c '%d:%i' "$T/journal.log") "$MODELVOL" watch 2>>"$T/journal.log" &
+WATCH_PID=$!
+CLEANUP_PIDS+=("$WATCH_PID")
+wait_until "ready again" 60 -- grep -qx READY=1 "$T/notify.log"
+stop_watch "the service writing to the journal"
+check "info lines start with <6>" -- grep -q '^<6>watching ' "$T/journal.log"
+check "the stop notice with <5>" -- grep -qx '<5>stopping' "$T/journal.log"
+
 finish
