@@ -177,6 +177,18 @@ check "the model in use stays" -- has_model "$DC"
 check "b, evicted before, is not imported again from CRI-O's store" -- bash -c "! grep -q 'imported $DB' '$T/watch.log'"
 stop_watch "the service"
 run_ok "unmount c" -- mvol umount "$T/mnt-c"
+fill=$(df --output=pcent "$ROOT" | tail -n 1 | tr -dc 0-9)
+if [ "$fill" -ge 2 ]; then
+  write_conf "pins=$R/org/p:v1
+max-disk-fill=$((fill - 1))"
+  start_watch
+  wait_until "over max-disk-fill, c (no longer in use) is evicted" 120 -- grep -q "evicted $DC " "$T/watch.log"
+  check "the message gives the fill level" -- grep -q "evicted $DC (unnamed): the disk of the store is [0-9]*% full, above max-disk-fill $((fill - 1))%" "$T/watch.log"
+  check "the pinned model still stays" -- has_model "$DP"
+  stop_watch "the service"
+else
+  tap_ok "# SKIP max-disk-fill: the store's filesystem is ${fill}% full"
+fi
 run_ok "fsck after evictions" -- mvol fsck
 
 write_conf "max-disk-fill=abc"
