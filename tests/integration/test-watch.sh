@@ -270,6 +270,6 @@ CLEANUP_PIDS+=("$WATCH_PID")
 wait_until "ready again" 60 -- grep -qx READY=1 "$T/notify.log"
 stop_watch "the service writing to the journal"
 check "info lines start with <6>" -- grep -q '^<6>watching ' "$T/journal.log"
-check "the stop notice with <5>" -- grep -qx '<5>stopping' "$T/journal.log"
+check "the stop notice with <5>" -- grep -q '^<5>stopping' "$T/journal.log"
 
 finish
