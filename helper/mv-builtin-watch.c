@@ -270,6 +270,7 @@ struct Watch
   GFileMonitor *monitor;
   guint scan_source;
   gboolean monitor_failed;
+  gboolean told_stuck; /* worker: the policy cannot meet its limits (warned once) */
   gboolean stopping;
   Job *running; /* main thread's view, for STATUS */
 };
@@ -477,7 +478,6 @@ run_prune (Watch *w, Job *job)
   g_autoptr (GError) error = NULL;
   g_autoptr (GHashTable) pinned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *run_dir = mv_store_get_run_dir (w->store);
-  gboolean told_stuck = FALSE;
 
   job->result = RESULT_OK;
   for (guint i = 0; w->conf.pins[i] != NULL; i++)
@@ -495,7 +495,10 @@ run_prune (Watch *w, Job *job)
       gboolean evicted = FALSE;
 
       if (why == NULL)
-        break;
+        {
+          w->told_stuck = FALSE;
+          break;
+        }
       models = mv_store_list_models (w->store, &error);
       if (models == NULL)
         break;
@@ -533,11 +536,13 @@ run_prune (Watch *w, Job *job)
         break;
       if (!evicted)
         {
-          if (!told_stuck)
+          /* Once, until something changes: not at every tick. */
+          if (!w->told_stuck)
             wlog (LOG_WARNING, "%s, and every model left is pinned or in use", why);
-          told_stuck = TRUE;
+          w->told_stuck = TRUE;
           break;
         }
+      w->told_stuck = FALSE;
       if (!mv_store_prune_full (w->store, FALSE, TRUE, &st, w->cancellable, &error))
         break;
       wlog (LOG_INFO, "reclaimed %u objects (%" G_GUINT64_FORMAT " bytes), %u layers",
@@ -598,21 +603,27 @@ update_status (Watch *w)
     notify ("STATUS=pruning (%u queued)", queued - 1);
 }
 
-static void
-queue_job (Watch *w, JobKind kind, const char *key, const char *ref)
+static Job *
+job_new (Watch *w, JobKind kind, const char *key, const char *ref)
 {
-  Job *job;
-  g_autofree char *pkey = g_strdup_printf ("%d:%s", kind, key);
-
-  if (w->stopping || g_hash_table_contains (w->pending, pkey))
-    return;
-  job = g_new0 (Job, 1);
+  Job *job = g_new0 (Job, 1);
   job->watch = w;
   job->kind = kind;
   job->key = g_strdup (key);
   job->ref = g_strdup (ref);
+  return job;
+}
+
+/* Jobs are owned by the queue, then the worker, then job_done(). */
+static void
+queue_job (Watch *w, JobKind kind, const char *key, const char *ref)
+{
+  g_autofree char *pkey = g_strdup_printf ("%d:%s", kind, key);
+
+  if (w->stopping || g_hash_table_contains (w->pending, pkey))
+    return;
   g_hash_table_add (w->pending, g_steal_pointer (&pkey));
-  g_async_queue_push (w->queue, job);
+  g_async_queue_push (w->queue, job_new (w, kind, key, ref));
 }
 
 static gboolean
@@ -800,7 +811,6 @@ on_stop_signal (gpointer data)
 static void
 run (Watch *w)
 {
-  Job *quit;
   guint tick_id;
 
   g_signal_connect (w->monitor, "changed", G_CALLBACK (on_artifacts_changed), w);
@@ -818,9 +828,7 @@ run (Watch *w)
   g_source_remove (tick_id);
   if (w->scan_source != 0)
     g_source_remove (w->scan_source);
-  quit = g_new0 (Job, 1);
-  quit->kind = JOB_QUIT;
-  g_async_queue_push (w->queue, quit);
+  g_async_queue_push (w->queue, job_new (w, JOB_QUIT, "quit", NULL));
   g_thread_join (w->worker);
   /* The worker's last job_started/job_done idles: run them so every job is freed. */
   while (g_main_context_iteration (NULL, FALSE))

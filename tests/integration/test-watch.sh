@@ -25,7 +25,7 @@ for m in a b c p; do
  {"kind": "weight.config", "format": "tar", "path": "cfg", "entries": [{"name": "cfg/$m.txt", "content": "$m\n"}]}
 ]}
 EOF
-  mkmodel build --spec "$T/spec-$m.json" --out "$T/l-$m" --ref v1 >/dev/null
+  mkmodel build --spec "$T/spec-$m.json" --out "$T/l-$m" --ref v1 --expect "$T/l-$m.expect" >/dev/null
   run_ok "push model $m" -- ocipush "oci:$T/l-$m:v1" "$R/org/$m:v1"
 done
 
@@ -141,13 +141,26 @@ assert_eq "$(grep -c "imported $DA" "$T/watch.log")" 1 "model a was imported onc
 
 run_ok "remove the pin's name" -- mvol rm "$R/org/p:v1"
 wait_until "the service pulls the pin again" 120 -- has_name "$R/org/p:v1"
+DP=$(mvol ls --json | jq -r --arg n "$R/org/p:v1" '.models[] | select(.names | index($n)) | .digest')
+# A pinned model damaged (a byte of a file written through its checkout) is pulled again.
+python3 - "$ROOT/checkouts/${DP#sha256:}/w-p.bin" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(1000)
+    b = f.read(1)
+    f.seek(1000)
+    f.write(bytes([b[0] ^ 0xff]))
+PY
+wait_until "the service pulls the damaged pin again" 120 -- grep -q "pulling pin $R/org/p:v1 (damaged)" "$T/watch.log"
+pulls_of_p() { [ "$(grep -c "pulled pin $R/org/p:v1 " "$T/watch.log")" = "$1" ]; }
+wait_until "and repairs it" 120 -- pulls_of_p 3
+check "the repaired pin's file has its bytes again" -- cmp "$ROOT/checkouts/${DP#sha256:}/w-p.bin" "$T/l-p.expect/w-p.bin"
 check "sd_notify STATUS lines say what it does" -- grep -q '^STATUS=idle: ' "$T/notify.log"
 stop_watch "the service"
 check "STOPPING=1 on SIGTERM" -- grep -qx STOPPING=1 "$T/notify.log"
 check "log lines are plain with a level when stderr is not the journal" -- \
   grep -q '^modelvol watch: info: imported ' "$T/watch.log"
 run_ok "fsck after the service" -- mvol fsck
-DP=$(mvol ls --json | jq -r --arg n "$R/org/p:v1" '.models[] | select(.names | index($n)) | .digest')
 
 # --- the prune policy --------------------------------------------------------------------
 # c is in use (a host mount), a was used after b: b is the least recently used.
