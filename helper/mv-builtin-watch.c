@@ -785,7 +785,11 @@ tick (gpointer data)
     queue_job (w, JOB_PIN, w->conf.pins[i], NULL);
   if (w->conf.max_store_bytes > 0 || w->conf.max_disk_fill > 0)
     queue_job (w, JOB_PRUNE, "prune", NULL);
-  /* Metrics (branch metrics): the textfile is written here, once a tick, when it lands. */
+  /* Metrics (branch metrics, not on main yet): this is the place. Load [metrics] with the
+   * config (mv_metrics_config_load), queue a JOB_METRICS here, or from a timer of its own
+   * every [metrics] interval, whose worker step is mv_metrics_write_textfile (w->store,
+   * textfile, ...): it renders with a pass over the store, so it belongs in the worker, not
+   * on this loop; mv_metrics_serve() attaches to this loop's context at start. */
   update_status (w);
   return G_SOURCE_CONTINUE;
 }
