@@ -38,6 +38,7 @@ static const MvCommand commands[] = {
   { "prune", "Remove unnamed models and unreachable data", mv_builtin_prune },
   { "fsck", "Verify every stored object", mv_builtin_fsck },
   { "df", "Show logical and stored bytes", mv_builtin_df },
+  { "watch", "Run as a service: import CRI-O's artifacts, keep pins, prune", mv_builtin_watch },
   { NULL },
 };
 

@@ -78,6 +78,7 @@ MV_BUILTIN (inspect);
 MV_BUILTIN (path);
 MV_BUILTIN (mount);
 MV_BUILTIN (umount);
+MV_BUILTIN (watch);
 MV_BUILTIN (cdi);
 MV_BUILTIN (rm);
 MV_BUILTIN (prune);

@@ -32,11 +32,15 @@
 #include "mv-fdio-private.h"
 #include "mv-hook-plan-private.h"
 #include "mv-attach-private.h"
+#include "mv-imports-private.h"
 #include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-uses-private.h"
 
 #define STATE_MAX (1024 * 1024)
+/* Well under the two minutes kubelet gives CRI-O's CreateContainer (runtime-request-timeout). */
+#define IMPORT_WAIT_DEFAULT 60
+#define IMPORT_WAIT_MAX 3600
 #define CONFIG_MAX (16 * 1024 * 1024)
 
 /* Pull timeouts from [registries], handed to the library as its environment settings. */
@@ -147,6 +151,17 @@ load_config (const char *path, gboolean explicit, MvHookConfig *c, GError **erro
   if (c->pull_allowlist == NULL)
     c->pull_allowlist = g_new0 (char *, 1);
   c->noexec = g_key_file_get_boolean (kf, "hook", "noexec", NULL);
+  c->import_wait_s = IMPORT_WAIT_DEFAULT;
+  {
+    g_autofree char *v = g_key_file_get_string (kf, "hook", "import-wait", NULL);
+    guint64 n;
+    if (v != NULL && !g_ascii_string_to_unsigned (g_strstrip (v), 10, 0, IMPORT_WAIT_MAX, &n, NULL))
+      return mv_throw (error, MV_ERROR_FAILED,
+                       "config '%s': [hook] import-wait must be a whole number from 0 to %d", path,
+                       IMPORT_WAIT_MAX);
+    if (v != NULL)
+      c->import_wait_s = (guint)n;
+  }
   c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
   c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
   for (guint i = 0; i < G_N_ELEMENTS (pull_limit_keys); i++)
@@ -231,6 +246,36 @@ run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction 
                                   error);
 }
 
+/* An import of a model an image volume needs may be running already (the watch service, the
+ * CLI, another container's hook): wait for it, bounded by [hook] import-wait, instead of
+ * starting a second one; afterwards the model is usually stored and checked out, and the warm
+ * path mounts it. An import still running after that is an error: the runtime would give up
+ * on us soon anyway, and the kubelet retries the container. */
+static gboolean
+wait_for_imports (const MvHookConfig *c, const char *run_dir, GPtrArray *actions, GError **error)
+{
+  for (guint i = 0; i < actions->len; i++)
+    {
+      const MvHookAction *a = actions->pdata[i];
+      g_autofree char *checkout = NULL;
+      gboolean waited = FALSE;
+
+      if (a->layout == NULL)
+        continue;
+      checkout = mv_store_peek_checkout (c->store_root, a->manifest);
+      if (checkout != NULL)
+        continue;
+      if (!mv_import_lock_wait (run_dir, a->manifest, c->import_wait_s * 1000, &waited))
+        return mv_throw (error, MV_ERROR_BUSY,
+                         "image volume %s: the import of model %s by another process is still "
+                         "running after %u s ([hook] import-wait)",
+                         a->dest, a->manifest, c->import_wait_s);
+      if (waited)
+        g_debug ("image volume %s: waited for the running import of %s", a->dest, a->manifest);
+    }
+  return TRUE;
+}
+
 typedef enum
 {
   LIGHT_DONE,
@@ -282,6 +327,8 @@ run_light (const MvHookConfig *c, const char *run_dir, GPtrArray *actions, const
             mv_prefix_error (error, "image volume %s", a->dest);
           else
             ok = mv_uses_add (run_dir, a->manifest, id, record, error);
+          if (ok)
+            mv_last_use_note (c->store_root, a->manifest);
         }
     }
   mv_close_fdp (&lock_fd);
@@ -402,6 +449,8 @@ hook_main (int argc, char **argv, GError **error)
     if (uses[0] != NULL)
       return TRUE;
   }
+  if (!wait_for_imports (&c, run_dir, actions, error))
+    return FALSE;
   switch (run_light (&c, run_dir, actions, id, (int)pid, rootfs, error))
     {
       case LIGHT_DONE:

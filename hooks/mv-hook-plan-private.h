@@ -19,6 +19,7 @@ typedef struct
   gboolean annotation_pulls;
   char **pull_allowlist;
   gboolean noexec;
+  guint import_wait_s;   /* [hook] import-wait: how long to wait for another's import */
   char *registries_conf; /* nullable: the containers default */
   char *auth_file;       /* nullable: the containers-auth.json search order */
   char *pull_limits[4];  /* nullable: [registries] keys of pull_limit_keys, checked */

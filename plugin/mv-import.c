@@ -9,6 +9,7 @@
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
+#include "mv-imports-private.h"
 #include "mv-manifest-private.h"
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
@@ -409,6 +410,7 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
                        GCancellable *cancellable, GError **error)
 {
   g_auto (MvStoreLock) lock = { 0 };
+  g_auto (MvImportLock) import_lock = { 0 };
   g_autoptr (MvDescriptor) root = NULL;
   g_autofree char *ref_name = NULL;
   g_autofree char *digest = NULL;
@@ -435,6 +437,13 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
                                            MV_CONFIG_MAX_SIZE, FALSE, cancellable, error);
   if (config_bytes == NULL)
     return mv_prefix_error (error, "%s: config", what);
+
+  /* One import of a model at a time (watch, CLI, hook): the hook waits for a running one
+   * instead of starting its own (mv_import_lock_wait), and a second import here finds the
+   * model stored when the first is done. Layer locks still share layers across models. */
+  if (!mv_import_lock_acquire (mv_store_get_run_dir (store), digest, &import_lock, cancellable,
+                               error))
+    return mv_prefix_error (error, "%s", what);
 
   for (guint i = 0; i < m->layers->len; i++)
     g_ptr_array_add (layer_digests, ((MvDescriptor *)m->layers->pdata[i])->digest);

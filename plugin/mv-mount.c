@@ -10,6 +10,7 @@
 #include "mv-attach-private.h"
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
+#include "mv-imports-private.h"
 #include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-store-private.h"
@@ -34,6 +35,7 @@ checkout_and_record (MvStore *store, const char *model, const char *user, const 
   *out_had_record = mv_uses_has (mv_store_get_run_dir (store), digest, user);
   if (!mv_uses_add (mv_store_get_run_dir (store), digest, user, record, error))
     return NULL;
+  mv_last_use_note (mv_store_get_root (store), digest);
   *out_digest = g_steal_pointer (&digest);
   return g_steal_pointer (&path);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "mv-digest-private.h"
+#include "mv-imports-private.h"
 #include "mv-integrity-private.h"
 #include "mv-path-private.h"
 #include "mv-repo-private.h"
@@ -165,6 +166,7 @@ mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancell
   }
   if (!mv_damage_clear (store->root_dfd, MV_DAMAGE_MODEL, digest, error))
     return FALSE;
+  mv_last_use_forget (store->root, digest);
   return remove_checkout (store, digest, cancellable, error);
 }
 
@@ -622,6 +624,8 @@ prune_ref (MvStore *store, const char *prefix, const char *digest, gboolean dry_
   if (dry_run)
     return TRUE;
   ref = g_str_equal (prefix, MV_REF_MODEL_PREFIX) ? mv_model_ref (digest) : mv_layer_ref (digest);
+  if (g_str_equal (prefix, MV_REF_MODEL_PREFIX))
+    mv_last_use_forget (store->root, digest);
   return delete_ref (store, ref, error);
 }
 
@@ -662,6 +666,13 @@ gboolean
 mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
                 GCancellable *cancellable, GError **error)
 {
+  return mv_store_prune_full (store, dry_run, FALSE, out_stats, cancellable, error);
+}
+
+gboolean
+mv_store_prune_full (MvStore *store, gboolean dry_run, gboolean keep_unnamed,
+                     MvPruneStats *out_stats, GCancellable *cancellable, GError **error)
+{
   g_auto (MvStoreLock) lock = { 0 };
   g_autoptr (GHashTable) models = NULL;
   g_autoptr (GHashTable) layers = NULL;
@@ -688,7 +699,7 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
   g_hash_table_iter_init (&it, models);
   while (g_hash_table_iter_next (&it, &k, &v))
     {
-      if (names_pointing_at (names, v) > 0 || mv_store_model_in_use (store, k))
+      if (keep_unnamed || names_pointing_at (names, v) > 0 || mv_store_model_in_use (store, k))
         {
           g_autoptr (GVariant) md = mv_store_load_commit_meta (store, v, NULL, NULL, error);
           g_autofree const char **ls = NULL;

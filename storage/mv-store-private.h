@@ -152,6 +152,16 @@ gboolean mv_store_repair_prepare (MvStore *store, const char *digest, const char
 gboolean mv_store_repair_finish (MvStore *store, const char *digest, const char *const *layers,
                                  guint n_layers, GCancellable *cancellable, GError **error);
 
+/**
+ * mv_store_prune_full:
+ * mv_store_prune(), and with @keep_unnamed every model is kept: only layers no model lists,
+ * objects nothing reaches and orphan checkouts go. The watch service removes the models its
+ * policy evicts itself (mv_store_remove_model) and then reclaims their data with this, so
+ * the unnamed models it imported from CRI-O's store stay until the policy evicts them.
+ */
+gboolean mv_store_prune_full (MvStore *store, gboolean dry_run, gboolean keep_unnamed,
+                              MvPruneStats *out_stats, GCancellable *cancellable, GError **error);
+
 /** mv_store_get_run_dir: (transfer none): where this store's use records live */
 const char *mv_store_get_run_dir (MvStore *store);
 

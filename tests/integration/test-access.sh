@@ -120,7 +120,10 @@ wait "$cpid" || crc=$?
 assert_eq "$crc" 0 "waiter: carol's pull of a succeeds"
 assert_eq "$rc" 1 "waiter: dave's pull of org/b:stolen fails"
 assert_match "$(tail -n 1 "$T/dave.err")" "^modelvol: .*blobs/sha256:.* not found on the registry" "waiter: with the usual one line, last"
-check "waiter: dave waited for carol's download of $X" -- grep -q "layer $X: another import has it; waiting" "$T/dave.err"
+# (The same manifest: dave waits on the model's import lock, which carol holds while she
+# downloads X; a model sharing only layers would wait on X's layer lock.)
+check "waiter: dave waited for carol's download of $X" -- \
+  grep -Eq "layer $X: another import has it; waiting|model sha256:[0-9a-f]{64}: another import is running; waiting" "$T/dave.err"
 check "waiter: then found it stored and unconfirmed" -- grep -q "layer $X is stored, but .* does not confirm it" "$T/dave.err"
 assert_eq "$(mvol --json ls | jq -c '[.models[].names[]?]')" "[\"$PC/org/a:v1\"]" "waiter: only carol's name"
 run_ok "waiter: fsck clean" -- mvol fsck
