@@ -34,7 +34,7 @@ PAYLOAD=${PAYLOAD:-/payload}
 RESTART_CRIO=${MODELVOL_RESTART_CRIO:-auto}
 CONF=/etc/modelvol/modelvol.conf
 LINK=/usr/local/bin/modelvol
-DROPIN=/etc/crio/crio.conf.d/10-modelvol.conf
+DROPIN=/etc/crio/crio.conf.d/10-modelvol.conf # where the payload (or record) has it
 
 die() {
   echo "node-install.sh: $*" >&2
@@ -85,8 +85,10 @@ mkdirs() {
   done
 }
 
-# owned PATH: whether the old record lists host PATH.
-owned() { [ -n "$OLD" ] && grep -q -- " $1\$" "$OLD"; }
+# listed RECORD PATH: whether RECORD has a line for PATH.
+listed() { [ -n "$1" ] && awk -v p="$2" '$3 == p { found = 1 } END { exit !found }' "$1"; }
+# owned PATH: whether the old record (or this run) lists host PATH.
+owned() { listed "$OLD" "$1" || listed "$NEW" "$1"; }
 
 put_file() { # SRC DEST MODE
   local src=$1 dest=$2 mode=$3
@@ -117,7 +119,7 @@ remove_files() {
   local rec=$1 keep=${2:-} kind sum path
   while read -r kind sum path; do
     [ "$kind" = d ] && continue
-    if [ -n "$keep" ] && grep -q -- " $path\$" "$keep"; then continue; fi
+    if listed "$keep" "$path"; then continue; fi
     if [ "$kind" = f ] && [ -f "$HOST_ROOT$path" ] && [ "$(sha "$HOST_ROOT$path")" != "$sum" ]; then
       say "keeping $path: changed since it was installed"
       continue
@@ -131,7 +133,7 @@ remove_dirs() {
   local rec=$1 keep=${2:-} kind sum path
   while read -r kind sum path; do
     [ "$kind" = d ] || continue
-    if [ -n "$keep" ] && grep -q -- " $path\$" "$keep"; then continue; fi
+    if listed "$keep" "$path"; then continue; fi
     echo "$path"
   done <"$rec" | sort -r | while read -r path; do
     rmdir "$HOST_ROOT$path" 2>/dev/null || true
@@ -160,9 +162,19 @@ do_install() {
   OLD=$(find_manifest)
   NEW=$(mktemp)
   trap 'rm -f "$NEW"' EXIT
+  src=$(cd "$PAYLOAD" && find . -path '*/crio.conf.d/10-modelvol.conf' | head -n 1)
+  [ -z "$src" ] || DROPIN=${src#.}
   dropin_before=$(file_sha_or_none "$DROPIN")
 
-  # Directories first (recorded when created), then files and symlinks, in a stable order.
+  # Nothing is written while a file in the way is not ours.
+  while IFS= read -r -d '' src; do
+    rel=${src#"$PAYLOAD"}
+    if { [ -e "$HOST_ROOT$rel" ] || [ -L "$HOST_ROOT$rel" ]; } && ! owned "$rel"; then
+      die "$rel exists and was not installed by modelvol; not overwriting it"
+    fi
+  done < <(find "$PAYLOAD" -mindepth 1 \( -type f -o -type l \) -print0 | sort -z)
+
+  # Files and symlinks in a stable order, their new parent directories recorded.
   while IFS= read -r -d '' src; do
     rel=${src#"$PAYLOAD"}
     if [ -L "$src" ]; then
@@ -172,14 +184,14 @@ do_install() {
       put_file "$src" "$rel" "$mode"
     fi
   done < <(find "$PAYLOAD" -mindepth 1 \( -type f -o -type l \) -print0 | sort -z)
-  put_link "$prefix/bin/modelvol" "$LINK"
+  [ "$prefix/bin/modelvol" = "$LINK" ] || put_link "$prefix/bin/modelvol" "$LINK"
 
   # The config: the example, only where there is none (or it is still our untouched copy).
   if [ ! -e "$HOST_ROOT$CONF" ] || owned "$CONF"; then
     local example
     example=$(find "$PAYLOAD" -name modelvol.conf.example | head -n 1)
     [ -n "$example" ] || die "payload $PAYLOAD has no modelvol.conf.example"
-    if [ -e "$HOST_ROOT$CONF" ] && [ "$(sha "$HOST_ROOT$CONF")" != "$(grep -- " $CONF\$" "$OLD" | cut -d' ' -f2)" ]; then
+    if [ -e "$HOST_ROOT$CONF" ] && [ "$(sha "$HOST_ROOT$CONF")" != "$(awk -v p="$CONF" '$3 == p { print $2 }' "$OLD")" ]; then
       say "keeping $CONF: changed since it was installed"
     else
       put_file "$example" "$CONF" 0644
@@ -193,8 +205,8 @@ do_install() {
     remove_files "$OLD" "$NEW"
     remove_dirs "$OLD" "$NEW"
     # Directories the old install created stay ours.
-    grep '^d ' "$OLD" | while read -r _ _ path; do
-      grep -q -- " $path\$" "$NEW" || { [ -d "$HOST_ROOT$path" ] && echo "d - $path" >>"$NEW"; }
+    { grep '^d ' "$OLD" || true; } | while read -r _ _ path; do
+      if ! listed "$NEW" "$path" && [ -d "$HOST_ROOT$path" ]; then echo "d - $path" >>"$NEW"; fi
     done
   fi
   mkdirs "$prefix"
@@ -223,6 +235,8 @@ do_uninstall() {
     say "nothing to uninstall (no install-manifest under $HOST_ROOT)"
     return 0
   fi
+  DROPIN=$(awk '$3 ~ /\/crio\.conf\.d\/10-modelvol\.conf$/ { print $3 }' "$m" | head -n 1)
+  DROPIN=${DROPIN:-/etc/crio/crio.conf.d/10-modelvol.conf}
   dropin_before=$(file_sha_or_none "$DROPIN")
   if host_has_systemd; then
     host_exec systemctl disable --now modelvol-cdi.timer modelvol-cdi.service || true
