@@ -20,10 +20,10 @@
 #
 # What it writes: every file and symlink of the payload, at the same path; a symlink
 # /usr/local/bin/modelvol; /etc/modelvol/modelvol.conf from the example when there is none
-# (an operator's file is never touched). The record, PREFIX/install-manifest, lists each
-# with its sha256 and the directories it created, so uninstall removes exactly those (a
-# config the operator edited since is kept) and an upgrade removes files the new payload no
-# longer has. A file already there that the record does not list is never overwritten: the
+# (an operator's file is never touched). The record, PREFIX/share/modelvol/install-manifest,
+# lists each with its sha256 and the directories it created, so uninstall removes exactly
+# those (a config the operator edited since is kept) and an upgrade removes files the new
+# payload no longer has. A file already there that the record does not list is never overwritten: the
 # install stops naming it. The store (/var/lib/modelvol) is data and stays; remove it by hand
 # once no pod uses a model.
 set -euo pipefail
@@ -62,12 +62,10 @@ payload_prefix() {
 }
 
 # The record of an install: lines "f SHA256 PATH", "l TARGET PATH", "d - PATH".
-manifest_path() { echo "$HOST_ROOT$1/install-manifest"; }
+manifest_path() { echo "$HOST_ROOT$1/share/modelvol/install-manifest"; }
 find_manifest() {
-  local m
-  m=$(find "$HOST_ROOT/opt" "$HOST_ROOT/usr" -maxdepth 3 -name install-manifest -path '*modelvol*' \
-    2>/dev/null | head -n 1)
-  echo "$m"
+  find "$HOST_ROOT/opt" "$HOST_ROOT/usr" -maxdepth 5 -path "$HOST_ROOT/*/share/modelvol/install-manifest" \
+    2>/dev/null | head -n 1
 }
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -209,10 +207,10 @@ do_install() {
       if ! listed "$NEW" "$path" && [ -d "$HOST_ROOT$path" ]; then echo "d - $path" >>"$NEW"; fi
     done
   fi
-  mkdirs "$prefix"
+  mkdirs "$prefix/share/modelvol"
   cp "$NEW" "$(manifest_path "$prefix")"
   chmod 0644 "$(manifest_path "$prefix")"
-  say "installed $(grep -c '^[fl] ' "$NEW") files under $HOST_ROOT (record: $prefix/install-manifest)"
+  say "installed $(grep -c '^[fl] ' "$NEW") files under $HOST_ROOT (record: $prefix/share/modelvol/install-manifest)"
 
   if host_has_systemd; then
     host_exec "$prefix/bin/modelvol" --version >/dev/null \

@@ -32,7 +32,7 @@ expected_files() {
   sysconfdir=$(abs "$p" "$(opt "$b" sysconfdir)")
   hooks=$(opt "$b" hooks_dir)
   hooks=${hooks:-$datadir/containers/oci/hooks.d}
-  units=$(opt "$b" systemdsystemunitdir)
+  units=$(opt "$b" systemd_unit_dir)
   units=${units:-$p/lib/systemd/system}
   tmpf=$(opt "$b" tmpfilesdir)
   tmpf=${tmpf:-$p/lib/tmpfiles.d}

@@ -122,7 +122,7 @@ run_ok "node-install.sh install" -- node_install bash "$INSTALL" install
 assert_match "$LAST_STDOUT" 'no systemd on the node' "...says units are not enabled without systemd"
 pprefix=$(cd "$T/payload" && dirname "$(dirname "$(find . -path '*/bin/modelvol' -type f)")")
 pprefix=${pprefix#.}
-manifest=$H$pprefix/install-manifest
+manifest=$H$pprefix/share/modelvol/install-manifest
 check "the record is written" -- test -s "$manifest"
 bad=$(cd "$T/payload" && find . \( -type f -o -type l \) | while read -r f; do
   f=${f#.}

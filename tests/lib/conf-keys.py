@@ -12,13 +12,15 @@ import pathlib
 import re
 import sys
 
-CALL = re.compile(r'g_key_file_(?:get_\w+|has_key)\s*\(\s*[^,]+,\s*("(?:[^"\\]|\\.)*"|[^,]+),\s*'
+CALL = re.compile(r'g_key_file_(?:get_(?!keys\b|groups\b|start_group\b|comment\b)\w+|has_key)\s*\(\s*[^,]+,\s*("(?:[^"\\]|\\.)*"|[^,]+),\s*'
                   r'("(?:[^"\\]|\\.)*"|[^,)]+)')
 # file -> (section, regex of the table body, regex of one entry's key)
 TABLES = {
     "storage/mv-limits.c": ("limits", r"\}\s*keys\[\]\s*=\s*\{(.*?)\n\};", r'\{\s*"([a-z0-9-]+)",\s*FIELD'),
     "hooks/modelvol-hook-main.c": ("registries", r"\}\s*pull_limit_keys\[\]\s*=\s*\{(.*?)\n\};",
                                    r'\{\s*"([a-z0-9-]+)",\s*"MODELVOL_'),
+    # modelvol watch (branch watch): its [watch] keys, checked against this list.
+    "helper/mv-builtin-watch.c": ("watch", r"known\[\]\s*=\s*\{(.*?)\};", r'"([a-z0-9-]+)"'),
 }
 
 
