@@ -122,6 +122,10 @@ L1=$(abs "$P1" "$(opt "$BUILD_ROOT" libdir)")
 run_ok "the installed CLI runs from the DESTDIR" -- env LD_LIBRARY_PATH="$D$L1" "$D$P1/bin/modelvol" --version
 assert_eq "$LAST_STDOUT" "modelvol $(meson introspect --projectinfo "$BUILD_ROOT" | jq -r .version)" "...and prints its version"
 run_ok "...imports" -- env LD_LIBRARY_PATH="$D$L1" "$D$P1/bin/modelvol" --root "$ROOT" import "oci:$T/layout:v1" --name example.com/m:v1
+run_ok "the installed hook's front door passes over a container of no interest" -- \
+  bash -c 'echo "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"status\": \"creating\", \"bundle\": \"/b\"}" | "$1" createRuntime' \
+  _ "$D$(abs "$P1" "$(opt "$BUILD_ROOT" libexecdir)")/modelvol/modelvol-hook"
+assert_eq "$LAST_STDOUT$LAST_STDERR" "" "...silently"
 
 # --- (2) a real --prefix ----------------------------------------------------------------------
 # A small non-sanitized build, kept beside the test build so a rerun only rebuilds changes.
@@ -205,7 +209,9 @@ run_ok "a program builds against the installed library" -- \
   cc -Wall -Werror -o "$T/prog" "$T/prog.c" $(pkg-config --cflags --libs modelvol) -Wl,-rpath,"$L"
 run_ok "...and runs" -- env -u LD_LIBRARY_PATH "$T/prog" "$ROOT"
 assert_eq "$LAST_STDOUT" "$(meson introspect --projectinfo "$B" | jq -r .version) example.com/m:v1" "...listing the model"
-check "...linked to the installed libmodelvol" -- bash -c 'ldd "$1" | grep -q "$2/libmodelvol.so.0"' _ "$T/prog" "$L"
+# (meson test puts the build tree's library on LD_LIBRARY_PATH: not for this.)
+check "...linked to the installed libmodelvol" -- \
+  bash -c 'env -u LD_LIBRARY_PATH ldd "$1" | grep -q "libmodelvol.so.0 => $2/libmodelvol.so.0 "' _ "$T/prog" "$L"
 
 # The installed hook in a runc container: hook-main and libmodelvol found by absolute path.
 export MODELVOL_HOOK=$P/libexec/modelvol/modelvol-hook
