@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "modelvol.h"
+#include "mv-counters-private.h"
 #include "mv-error-private.h"
 #include "mv-limits-private.h"
 #include "mv-fdio-private.h"
@@ -402,6 +403,8 @@ hook_main (int argc, char **argv, GError **error)
     if (uses[0] != NULL)
       return TRUE;
   }
+  /* The mount latency metric: from here to the last mount, imports and pulls included. */
+  MV_COUNTER_TIMER (timer, c.store_root, MV_COUNTER_MOUNT_HOOK, error);
   switch (run_light (&c, run_dir, actions, id, (int)pid, rootfs, error))
     {
       case LIGHT_DONE:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mv-counters-private.h"
 #include "mv-digest-private.h"
 #include "mv-integrity-private.h"
 #include "mv-path-private.h"
@@ -658,9 +659,9 @@ prune_records (MvStore *store, GError **error)
   return TRUE;
 }
 
-gboolean
-mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
-                GCancellable *cancellable, GError **error)
+static gboolean
+prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats, GCancellable *cancellable,
+       GError **error)
 {
   g_auto (MvStoreLock) lock = { 0 };
   g_autoptr (GHashTable) models = NULL;
@@ -774,6 +775,22 @@ mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
     return FALSE;
   *out_stats = stats;
   return TRUE;
+}
+
+gboolean
+mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
+                GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  MvPruneStats stats = { 0 };
+  gboolean ok = prune (store, dry_run, &stats, cancellable, error);
+
+  if (!dry_run)
+    mv_counters_record (store->root, MV_COUNTER_PRUNE, ok, stats.bytes_freed,
+                        g_get_monotonic_time () - start);
+  if (ok)
+    *out_stats = stats;
+  return ok;
 }
 
 /* ---------------------------------------------------------------------------------------- */
