@@ -53,6 +53,12 @@ MV_BUILTIN (metrics)
     return FALSE;
   if (argc != 1)
     return mv_usage_error (context, error, "metrics takes no arguments");
+  /* [metrics] is for `watch`; a bad key still stops us, as bad [limits] stop every command. */
+  {
+    g_auto (MvMetricsConfig) conf = { 0 };
+    if (!mv_metrics_config_load (&conf, error))
+      return FALSE;
+  }
   if (opt_listen != NULL)
     {
       /* Refused before anything is written: a non-loopback address is a usage error. */

@@ -485,13 +485,14 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   return TRUE;
 }
 
-gboolean
-mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
-                        char **out_digest, GCancellable *cancellable, GError **error)
+static gboolean
+import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
+               char **out_digest, guint64 *bytes_read, GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvSource) source = NULL;
   g_autoptr (MvReference) ref = NULL;
   g_autofree char *normalized = NULL;
+  gboolean ok;
 
   if (name != NULL && *name == '\0')
     normalized = g_strdup ("");
@@ -505,13 +506,23 @@ mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entr
   source = mv_layout_source_new (layout_dir, entry, error);
   if (source == NULL)
     return FALSE;
-  {
-    gint64 start = g_get_monotonic_time ();
-    gboolean ok = mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
-    mv_counters_record (mv_store_get_root (store), MV_COUNTER_IMPORT, ok, source->bytes_read,
-                        g_get_monotonic_time () - start);
-    return ok;
-  }
+  ok = mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+  *bytes_read = source->bytes_read;
+  return ok;
+}
+
+gboolean
+mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
+                        char **out_digest, GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint64 bytes = 0;
+  gboolean ok
+      = import_layout (store, layout_dir, entry, name, out_digest, &bytes, cancellable, error);
+
+  mv_counters_record (mv_store_get_root (store), MV_COUNTER_IMPORT, ok, bytes,
+                      g_get_monotonic_time () - start);
+  return ok;
 }
 
 static gboolean
