@@ -403,7 +403,9 @@ hook_main (int argc, char **argv, GError **error)
     if (uses[0] != NULL)
       return TRUE;
   }
-  /* The mount latency metric: from here to the last mount, imports and pulls included. */
+  /* The mount latency metric: from here to the last mount, imports and pulls included
+   * (recorded by the timer's cleanup when this function returns). */
+  /* cppcheck-suppress unreadVariable */
   MV_COUNTER_TIMER (timer, c.store_root, MV_COUNTER_MOUNT_HOOK, error);
   switch (run_light (&c, run_dir, actions, id, (int)pid, rootfs, error))
     {
