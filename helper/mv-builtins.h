@@ -84,3 +84,4 @@ MV_BUILTIN (rm);
 MV_BUILTIN (prune);
 MV_BUILTIN (fsck);
 MV_BUILTIN (df);
+MV_BUILTIN (metrics);

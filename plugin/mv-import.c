@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mv-config-private.h"
+#include "mv-counters-private.h"
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
@@ -309,6 +310,8 @@ import_one_layer (gpointer data, gpointer user_data)
         {
           report (d->digest, MV_PROGRESS_DONE, (guint64)MAX (d->size, 0),
                   (guint64)MAX (d->size, 0));
+          __atomic_fetch_add (&jobs->source->bytes_read, (guint64)MAX (d->size, 0),
+                              __ATOMIC_RELAXED);
           return;
         }
       if (attempt == LAYER_ATTEMPTS
@@ -491,13 +494,14 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   return TRUE;
 }
 
-gboolean
-mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
-                        char **out_digest, GCancellable *cancellable, GError **error)
+static gboolean
+import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
+               char **out_digest, guint64 *bytes_read, GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvSource) source = NULL;
   g_autoptr (MvReference) ref = NULL;
   g_autofree char *normalized = NULL;
+  gboolean ok;
 
   if (name != NULL && *name == '\0')
     normalized = g_strdup ("");
@@ -511,13 +515,29 @@ mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entr
   source = mv_layout_source_new (layout_dir, entry, error);
   if (source == NULL)
     return FALSE;
-  return mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+  ok = mv_import_from_source (store, source, normalized, out_digest, cancellable, error);
+  *bytes_read = source->bytes_read;
+  return ok;
 }
 
 gboolean
-mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
-                      const char *name, char **out_digest, GCancellable *cancellable,
-                      GError **error)
+mv_store_import_layout (MvStore *store, const char *layout_dir, const char *entry, const char *name,
+                        char **out_digest, GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint64 bytes = 0;
+  gboolean ok
+      = import_layout (store, layout_dir, entry, name, out_digest, &bytes, cancellable, error);
+
+  mv_counters_record (mv_store_get_root (store), MV_COUNTER_IMPORT, ok, bytes,
+                      g_get_monotonic_time () - start);
+  return ok;
+}
+
+static gboolean
+pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
+                   const char *name, char **out_digest, guint64 *bytes_read,
+                   GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvReference) ref = mv_reference_parse (reference, MV_REFERENCE_NONE, error);
   g_autoptr (GPtrArray) entries = NULL;
@@ -586,7 +606,12 @@ mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOpt
       if (source != NULL
           && mv_import_from_source (store, source, target_name, out_digest, cancellable,
                                     &local_error))
-        return TRUE;
+        {
+          *bytes_read += source->bytes_read;
+          return TRUE;
+        }
+      if (source != NULL)
+        *bytes_read += source->bytes_read;
       if (last || g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
@@ -595,6 +620,21 @@ mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOpt
       g_debug ("mirror %s: %s; trying the next source", cand, local_error->message);
     }
   g_assert_not_reached ();
+}
+
+gboolean
+mv_pull_with_options (MvStore *store, const char *reference, const MvRegistryOptions *opts,
+                      const char *name, char **out_digest, GCancellable *cancellable,
+                      GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint64 bytes = 0;
+  gboolean ok
+      = pull_with_options (store, reference, opts, name, out_digest, &bytes, cancellable, error);
+
+  mv_counters_record (mv_store_get_root (store), MV_COUNTER_PULL, ok, bytes,
+                      g_get_monotonic_time () - start);
+  return ok;
 }
 
 gboolean

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "mv-attach-private.h"
+#include "mv-counters-private.h"
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
 #include "mv-imports-private.h"
@@ -47,9 +48,9 @@ host_user_id (const char *target)
   return g_strdup_printf ("host-%.32s", sum);
 }
 
-gboolean
-mv_store_mount (MvStore *store, const char *model, const char *subpath, const char *target,
-                MvMountFlags flags, GCancellable *cancellable, GError **error)
+static gboolean
+mount_at_host (MvStore *store, const char *model, const char *subpath, const char *target,
+               MvMountFlags flags, GCancellable *cancellable, GError **error)
 {
   const char *run_dir = mv_store_get_run_dir (store);
   g_autofree char *canon = NULL;
@@ -83,6 +84,18 @@ mv_store_mount (MvStore *store, const char *model, const char *subpath, const ch
   if (!had_record)
     (void)mv_uses_drop (run_dir, digest, user, NULL);
   return FALSE;
+}
+
+gboolean
+mv_store_mount (MvStore *store, const char *model, const char *subpath, const char *target,
+                MvMountFlags flags, GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok = mount_at_host (store, model, subpath, target, flags, cancellable, error);
+
+  mv_counters_record (mv_store_get_root (store), MV_COUNTER_MOUNT_HOST, ok, 0,
+                      g_get_monotonic_time () - start);
+  return ok;
 }
 
 gboolean

@@ -35,6 +35,7 @@ typedef struct
 struct MvSource
 {
   const MvSourceClass *klass;
+  guint64 bytes_read; /* layer blob bytes read whole and verified (atomic; for the metrics) */
 };
 
 void mv_source_free (MvSource *self);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "mv-counters-private.h"
 #include "mv-digest-private.h"
 #include "mv-imports-private.h"
 #include "mv-integrity-private.h"
@@ -495,28 +496,109 @@ mv_fsck_problem_free (MvFsckProblem *p)
 /* ---------------------------------------------------------------------------------------- */
 /* df                                                                                       */
 
+/* One pass over the models' trees, with ostree object checksums as the identity of files.
+ * Each distinct dirtree is loaded once (shared subtrees are common: the same layers); each
+ * model's tree is then walked path by path from that cache, so a file's bytes count once per
+ * path (logical) and an object knows how many models reference it (shared or unique). */
+typedef struct
+{
+  guint64 size;   /* a regular file's size; 0 for a symlink */
+  guint last;     /* the last model (index + 1) that referenced it */
+  guint n_models; /* how many models reference it */
+} DfObject;
+
 typedef struct
 {
   MvStore *store;
-  GHashTable *seen_files;
+  GHashTable *trees;   /* dirtree checksum -> GVariant */
+  GHashTable *objects; /* file checksum -> DfObject */
+  GHashTable *files;   /* this model's: DfObject -> paths (count) */
+  guint model;         /* index + 1 of the model walked */
   guint64 stored;
 } Df;
 
-static gboolean
-df_file (const char *path, const char *checksum, gpointer user_data, GError **error)
+static DfObject *
+df_object (Df *d, const char *checksum)
 {
-  Df *d = user_data;
+  DfObject *o = g_hash_table_lookup (d->objects, checksum);
   g_autofree char *objpath = NULL;
   struct stat st;
 
-  if (g_hash_table_contains (d->seen_files, checksum))
-    return TRUE;
-  g_hash_table_add (d->seen_files, g_strdup (checksum));
+  if (o != NULL)
+    return o;
+  o = g_new0 (DfObject, 1);
   objpath = mv_object_path (checksum, "file");
   if (fstatat (d->store->objects_dfd, objpath, &st, AT_SYMLINK_NOFOLLOW) == 0
       && S_ISREG (st.st_mode))
-    d->stored += st.st_size;
+    o->size = st.st_size;
+  d->stored += o->size;
+  g_hash_table_insert (d->objects, g_strdup (checksum), o);
+  return o;
+}
+
+static gboolean
+df_walk (Df *d, const char *tree, GCancellable *cancellable, GError **error)
+{
+  GVariant *dirtree = g_hash_table_lookup (d->trees, tree);
+  g_autoptr (GVariant) files = NULL;
+  g_autoptr (GVariant) dirs = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (dirtree == NULL)
+    {
+      if (!ostree_repo_load_variant (d->store->repo, OSTREE_OBJECT_TYPE_DIR_TREE, tree, &dirtree,
+                                     error))
+        return FALSE;
+      g_hash_table_insert (d->trees, g_strdup (tree), dirtree);
+    }
+  files = g_variant_get_child_value (dirtree, 0);
+  dirs = g_variant_get_child_value (dirtree, 1);
+  for (gsize i = 0, n = g_variant_n_children (files); i < n; i++)
+    {
+      g_autoptr (GVariant) c = NULL;
+      g_autofree char *csum = NULL;
+      DfObject *o;
+      g_variant_get_child (files, i, "(&s@ay)", NULL, &c);
+      csum = ostree_checksum_from_bytes_v (c);
+      o = df_object (d, csum);
+      if (o->last != d->model)
+        {
+          o->last = d->model;
+          o->n_models++;
+        }
+      g_hash_table_insert (
+          d->files, o, GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (d->files, o)) + 1));
+    }
+  for (gsize i = 0, n = g_variant_n_children (dirs); i < n; i++)
+    {
+      g_autoptr (GVariant) c = NULL;
+      g_autofree char *t = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", NULL, &c, NULL);
+      t = ostree_checksum_from_bytes_v (c);
+      if (!df_walk (d, t, cancellable, error))
+        return FALSE;
+    }
   return TRUE;
+}
+
+void
+mv_df_model_free (MvDfModel *m)
+{
+  if (m == NULL)
+    return;
+  g_free (m->digest);
+  g_strfreev (m->names);
+  g_free (m);
+}
+
+static int
+df_model_cmp (gconstpointer a, gconstpointer b)
+{
+  const MvDfModel *x = *(MvDfModel *const *)a, *y = *(MvDfModel *const *)b;
+  if (x->logical_bytes != y->logical_bytes)
+    return x->logical_bytes > y->logical_bytes ? -1 : 1;
+  return strcmp (x->digest, y->digest);
 }
 
 static guint64
@@ -555,13 +637,20 @@ disk_usage_objects (MvStore *store)
 }
 
 gboolean
-mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable, GError **error)
+mv_store_df_models (MvStore *store, MvDfStats *out_stats, GPtrArray **out_models,
+                    GCancellable *cancellable, GError **error)
 {
   g_auto (MvStoreLock) lock = { 0 };
   g_autoptr (GHashTable) models = NULL;
   g_autoptr (GHashTable) layers = NULL;
-  g_autoptr (GHashTable) seen_trees = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Df d = { .store = store };
+  g_autoptr (GHashTable) names = NULL;
+  g_autoptr (GHashTable) trees
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_variant_unref);
+  g_autoptr (GHashTable) objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_df_model_free);
+  g_autoptr (GPtrArray) per_model
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)g_hash_table_unref);
+  Df d = { .store = store, .trees = trees, .objects = objects };
   MvDfStats stats = { 0 };
   GHashTableIter it;
   gpointer k, v;
@@ -569,37 +658,63 @@ mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable, GE
   if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
     return FALSE;
   models = mv_store_list_prefix (store, MV_REF_MODEL_PREFIX, error);
-  if (models == NULL)
+  layers = models ? mv_store_list_prefix (store, MV_REF_LAYER_PREFIX, error) : NULL;
+  names = layers ? mv_store_list_names (store, error) : NULL;
+  if (names == NULL)
     return FALSE;
-  layers = mv_store_list_prefix (store, MV_REF_LAYER_PREFIX, error);
-  if (layers == NULL)
-    return FALSE;
-  d.seen_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
   g_hash_table_iter_init (&it, models);
   while (g_hash_table_iter_next (&it, &k, &v))
     {
       g_autofree char *tree = NULL;
-      g_autofree char *meta = NULL;
-      g_autoptr (GVariant) md = mv_store_load_commit_meta (store, v, &tree, &meta, error);
-      guint64 bytes;
+      g_autoptr (GVariant) md = mv_store_load_commit_meta (store, v, &tree, NULL, error);
+      MvDfModel *m;
       if (md == NULL)
-        goto fail;
-      if (g_variant_lookup (md, MV_META_BYTES, "t", &bytes))
-        stats.logical_bytes += bytes;
-      if (!mv_store_walk_tree (store, tree, meta, "", seen_trees, df_file, NULL, &d, cancellable,
-                               error))
-        goto fail;
+        return FALSE;
+      d.files = g_hash_table_new (NULL, NULL);
+      g_ptr_array_add (per_model, d.files);
+      d.model = per_model->len;
+      if (!df_walk (&d, tree, cancellable, error))
+        return FALSE;
+      m = g_new0 (MvDfModel, 1);
+      m->digest = g_strdup (k);
+      m->names = mv_store_names_of (names, v);
+      g_ptr_array_add (result, m);
+    }
+
+  /* Now that every object knows how many models reference it. */
+  for (guint i = 0; i < result->len; i++)
+    {
+      MvDfModel *m = result->pdata[i];
+      g_hash_table_iter_init (&it, per_model->pdata[i]);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        {
+          const DfObject *o = k;
+          guint64 bytes = o->size * GPOINTER_TO_UINT (v);
+          m->n_files += GPOINTER_TO_UINT (v);
+          m->logical_bytes += bytes;
+          if (o->n_models > 1)
+            m->shared_bytes += bytes;
+          else
+            m->unique_bytes += bytes;
+        }
+      stats.logical_bytes += m->logical_bytes;
     }
   stats.n_models = g_hash_table_size (models);
   stats.n_layers = g_hash_table_size (layers);
   stats.stored_bytes = d.stored;
   stats.disk_bytes = disk_usage_objects (store);
-  g_hash_table_unref (d.seen_files);
+  g_ptr_array_sort (result, df_model_cmp);
   *out_stats = stats;
+  if (out_models != NULL)
+    *out_models = g_steal_pointer (&result);
   return TRUE;
-fail:
-  g_hash_table_unref (d.seen_files);
-  return FALSE;
+}
+
+gboolean
+mv_store_df (MvStore *store, MvDfStats *out_stats, GCancellable *cancellable, GError **error)
+{
+  return mv_store_df_models (store, out_stats, NULL, cancellable, error);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -662,9 +777,9 @@ prune_records (MvStore *store, GError **error)
   return TRUE;
 }
 
-gboolean
-mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
-                GCancellable *cancellable, GError **error)
+static gboolean
+prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats, GCancellable *cancellable,
+       GError **error)
 {
   return mv_store_prune_full (store, dry_run, FALSE, out_stats, cancellable, error);
 }
@@ -785,6 +900,22 @@ mv_store_prune_full (MvStore *store, gboolean dry_run, gboolean keep_unnamed,
     return FALSE;
   *out_stats = stats;
   return TRUE;
+}
+
+gboolean
+mv_store_prune (MvStore *store, gboolean dry_run, MvPruneStats *out_stats,
+                GCancellable *cancellable, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  MvPruneStats stats = { 0 };
+  gboolean ok = prune (store, dry_run, &stats, cancellable, error);
+
+  if (!dry_run)
+    mv_counters_record (store->root, MV_COUNTER_PRUNE, ok, stats.bytes_freed,
+                        g_get_monotonic_time () - start);
+  if (ok)
+    *out_stats = stats;
+  return ok;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -165,6 +165,32 @@ gboolean mv_store_prune_full (MvStore *store, gboolean dry_run, gboolean keep_un
 /** mv_store_get_run_dir: (transfer none): where this store's use records live */
 const char *mv_store_get_run_dir (MvStore *store);
 
+/* One model of mv_store_df_models(). Bytes count once per path in the model's tree:
+ * logical = shared + unique. */
+typedef struct
+{
+  char *digest;
+  char **names;          /* sorted; may be empty */
+  guint64 n_files;       /* paths of files (symlinks included) */
+  guint64 logical_bytes; /* sizes of its regular files */
+  guint64 shared_bytes;  /* of files whose object another model references too */
+  guint64 unique_bytes;  /* of files whose object no other model references */
+} MvDfModel;
+
+void mv_df_model_free (MvDfModel *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvDfModel, mv_df_model_free)
+
+/**
+ * mv_store_df_models:
+ * @out_models: (out) (optional) (transfer full) (element-type MvDfModel): the models, largest
+ *   (logical) first
+ *
+ * mv_store_df() and per-model figures, in one pass over the models' trees (each distinct
+ * dirtree loaded once) under the shared store lock.
+ */
+gboolean mv_store_df_models (MvStore *store, MvDfStats *out_stats, GPtrArray **out_models,
+                             GCancellable *cancellable, GError **error);
+
 /* A held store lock; released by mv_store_lock_clear(). */
 typedef struct
 {

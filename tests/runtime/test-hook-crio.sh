@@ -82,6 +82,9 @@ grep '^FD ' <<<"$LAST_STDOUT" | sed 's/^/# /' || true
 assert_eq "$(host_mounts)" "$before" "the host's mount table is unchanged"
 check "the model is in the store, by CRI-O's digest (imported from its store)" -- has_model "$DIG"
 check "poststop dropped the use record" -- bash -c '! ls "$1"/run/uses/*/mv-crio-1 2>/dev/null' _ "$ROOT"
+# Metrics: the hook counted its mount (with its latency) and the import it made.
+mvol metrics >"$T/m1.prom"
+check "metrics: one hook mount, timed, and one import" -- bash -c 'grep -qx "modelvol_mounts_total{kind=\"hook\",outcome=\"ok\"} 1" "$1" && grep -qx "modelvol_mount_duration_seconds_count{kind=\"hook\"} 1" "$1" && grep -qx "modelvol_imports_total{outcome=\"ok\"} 1" "$1"' _ "$T/m1.prom"
 
 # SECURITY-BAR 39: what CRI-O pulled (perhaps with a pod's own pull secret) is stored
 # unnamed, so no other pod reaches it by reference or digest through the annotation.
@@ -93,6 +96,8 @@ for ref in "$R/org/llama:v1" "$R/org/llama@$DIG"; do
   check "an annotation cannot reach CRI-O's image volume model as $ref" -- bash -c '[ "$1" -ne 0 ] && grep -q "modelvol-hook: model .* is not in the store" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
   rm -rf "$T/steal"
 done
+mvol metrics >"$T/m2.prom"
+check "metrics: the two refused hook runs count as mount errors" -- grep -qx 'modelvol_mounts_total{kind="hook",outcome="error"} 2' "$T/m2.prom"
 
 ctr_run "$T/b0" mv-crio-0
 assert_eq "$LAST_RC" 0 "the container without the hook runs"
