@@ -963,19 +963,23 @@ child_run (int argc, char **argv, GError **error)
         {
           guint64 off = 0, len = 0;
           int k = mv_entry_reader_member_range (reader, &e, &off, &len, error);
-          gboolean ok
-              = k >= 0
-                && send_frame ('E', fixed, sizeof fixed, e.path, plen, e.link_target, llen, error)
-                && (k == 0 || send_range (off, len, ++n_ranges, error));
+          gboolean ok;
+          /* Counted before the parent copies any of it. */
+          if (k > 0 && (n_bytes += len) > limits.max_bytes)
+            {
+              mv_entry_clear (&e);
+              return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                               "layer unpacks to more than %" G_GUINT64_FORMAT
+                               " bytes (limit max-layer-bytes)",
+                               limits.max_bytes);
+            }
+          ok = k >= 0
+               && send_frame ('E', fixed, sizeof fixed, e.path, plen, e.link_target, llen, error)
+               && (k == 0 || send_range (off, len, ++n_ranges, error));
           mv_entry_clear (&e);
           if (!ok)
             return FALSE;
           /* libarchive skips the data (lseek) on its way to the next header. */
-          if ((n_bytes += len) > limits.max_bytes)
-            return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                             "layer unpacks to more than %" G_GUINT64_FORMAT
-                             " bytes (limit max-layer-bytes)",
-                             limits.max_bytes);
           continue;
         }
       if (!send_frame ('E', fixed, sizeof fixed, e.path, plen, e.link_target, llen, error))
