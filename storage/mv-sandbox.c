@@ -878,7 +878,7 @@ child_run (int argc, char **argv, GError **error)
   MvLayerFormat format;
   MvUnpackLimits limits = { 0 };
   guint64 n_entries = 0;
-  guint64 n_bytes = 0, n_ranges = 0;
+  guint64 n_bytes = 0, n_ranges = 0, blob_size = 0;
   g_autoptr (MvEntryReader) reader = NULL;
   gboolean by_offset = argc == 7 && g_str_equal (argv[6], "offsets");
 
@@ -904,6 +904,7 @@ child_run (int argc, char **argv, GError **error)
       g_autoptr (MvDigester) warm = NULL;
       if (format != MV_LAYER_FORMAT_TAR || fstat (0, &st) < 0 || !S_ISREG (st.st_mode))
         return mv_throw (error, MV_ERROR_FAILED, "offsets: only for a plain tar in a file");
+      blob_size = (guint64)st.st_size;
       /* Whatever the digest needs to set itself up, before the filter. */
       warm = mv_digester_new (NULL, error);
       if (warm == NULL)
@@ -964,6 +965,17 @@ child_run (int argc, char **argv, GError **error)
           guint64 off = 0, len = 0;
           int k = mv_entry_reader_member_range (reader, &e, &off, &len, error);
           gboolean ok;
+          /* Data beyond the file's end would be skipped over unseen: say what reading it
+           * would have said. */
+          if (k > 0 && (off > blob_size || len > blob_size - off))
+            {
+              g_autofree char *shown = mv_escape_for_display (e.path, 200);
+              mv_entry_clear (&e);
+              return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                               "tar member '%s': truncated tar layer: the tar stream ends "
+                               "inside a member",
+                               shown);
+            }
           /* Counted before the parent copies any of it. */
           if (k > 0 && (n_bytes += len) > limits.max_bytes)
             {
