@@ -350,7 +350,7 @@ check_structure (Remote *r, GError **error)
     }
   if (!mv_blob_reader_hash_to (r->blob, end, r->structure, error))
     return fail (r, error);
-  ours = mv_digester_finish (g_steal_pointer (&r->structure));
+  ours = mv_digester_finish (r->structure);
   if (strlen (ours) != 7 + 64 || memcmp (ours + 7, body + 8, 64) != 0)
     {
       mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
