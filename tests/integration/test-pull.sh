@@ -68,7 +68,9 @@ for i in 1 2 3 4; do
   mvol pull --tls-verify=false "$R/org/big:v1" >"$T/conc-$i" 2>"$T/cerr-$i" & pids+=($!)
 done
 fails=0
-for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+for i in 1 2 3 4; do
+  wait "${pids[$((i - 1))]}" || { fails=$((fails + 1)); diag "pull $i failed: $(tail -3 "$T/cerr-$i")"; }
+done
 assert_eq "$fails" 0 "four concurrent pulls of one model succeed"
 assert_eq "$(sort -u "$T"/conc-* | wc -l)" 1 "they print one digest"
 for d in $(jq -r '.layers[] | select(.size > 1000000) | .digest' "$T/big.json"); do
