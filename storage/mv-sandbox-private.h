@@ -10,6 +10,21 @@
  *   'D'     := file bytes of the last 'E' (a regular file), at most MV_FRAME_DATA_MAX
  *   'Z'     := the end of the archive (len 0)
  *
+ * A plain tar layer that is a local file is read by the child itself, by position (stdin is
+ * a read-only description of the blob; `offsets` on the command line): no 'D' frames, and
+ *
+ *   'F'     := u64 offset, u64 length: where the last 'E''s data lies in the blob; one after
+ *              every regular non-sparse file, offsets in increasing order, never overlapping
+ *   'Z'     := u64 end, 64 hex digits: the SHA-256 of the blob's bytes before end, except
+ *              the 'F' ranges (the tar headers and padding the child parsed)
+ *
+ * The parent reads the blob once, in order: the bytes between ranges for the layer digest
+ * and the structure digest, each range for the layer digest and the member's object (copied
+ * by the kernel, hashed from the copy). A range outside the blob, behind the previous one or
+ * not the entry's size is refused; a structure digest that differs (the blob changed under
+ * the child) too. The tar structure is the child's word, as with 'D' frames; the bytes are
+ * the blob's, covered by its digest.
+ *
  * On failure the child writes "<MvError code> <message>" on stderr and exits 1. The parent
  * trusts nothing it receives: every frame is bounds-checked, every path and link goes
  * through the same validator as before, and data must add up to each file's size.
@@ -25,6 +40,8 @@
 #define MV_FRAME_DATA_MAX (1024 * 1024)
 #define MV_FRAME_ENTRY_FIXED 24
 #define MV_FRAME_NAME_MAX 4096
+#define MV_FRAME_RANGE 16
+#define MV_FRAME_END_BY_OFFSET (8 + 64)
 
 /** mv_unpack_limits_default: the [limits] of modelvol.conf (MvUnpackLimits, docs/security.md) */
 void mv_unpack_limits_default (MvUnpackLimits *limits);
@@ -41,10 +58,12 @@ MvEntryReader *mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat fo
 /**
  * mv_frame_reader_new_fd:
  * @fd: (transfer full): a framed stream, as the child writes it
+ * @blob: (nullable) (transfer none): the layer for a stream by offset ('F' frames), else NULL
  * The parent's decoder alone, with no child behind it: for the fuzz target of the framed
  * stream (tests/fuzz/fuzz-frames.c). Call mv_entry_reader_finish() after the last entry.
  */
-MvEntryReader *mv_frame_reader_new_fd (int fd, guint64 max_entries, guint timeout_s);
+MvEntryReader *mv_frame_reader_new_fd (int fd, MvBlobReader *blob, guint64 max_entries,
+                                       guint timeout_s);
 
 /**
  * mv_unpack_child_main:

@@ -66,6 +66,37 @@ void mv_blob_reader_hash_data_also (MvBlobReader *self, MvDigester *also, const 
  */
 int mv_blob_reader_copy_to_fd (MvBlobReader *self, int dest_fd, MvDigester *also, GError **error);
 /**
+ * mv_blob_reader_local_fd:
+ * Returns: the fd of a blob that is a local regular file from which nothing was read yet
+ *   (still owned by the reader), else -1
+ */
+int mv_blob_reader_local_fd (MvBlobReader *self);
+/**
+ * mv_blob_reader_read_hashed:
+ * Reads at most @max bytes at the current position into the reader's buffer and hashes them
+ * here, for the blob and, in the same pass, for @also (nullable). For a local blob taken by
+ * position (a plain tar whose members the unpacker child only locates): no hasher thread,
+ * no chunk held by the consumer.
+ * Returns: the length read (valid until the next read), 0 at the end, -1 on error
+ */
+gssize mv_blob_reader_read_hashed (MvBlobReader *self, gsize max, MvDigester *also,
+                                   const void **out_data, GError **error);
+/**
+ * mv_blob_reader_hash_to:
+ * Reads and hashes up to @offset (for the blob and @also), which must not be behind the
+ * current position. A blob that ends before it is an error.
+ */
+gboolean mv_blob_reader_hash_to (MvBlobReader *self, guint64 offset, MvDigester *also,
+                                 GError **error);
+/**
+ * mv_blob_reader_copy_range_to_fd:
+ * The next @len bytes of the blob into @dest_fd (empty, read-write, at offset 0), hashed for
+ * the blob and for @also in one pass: by the kernel's copy and a mapping of @dest_fd as in
+ * mv_blob_reader_copy_to_fd() for big ranges, else read and written.
+ */
+gboolean mv_blob_reader_copy_range_to_fd (MvBlobReader *self, guint64 len, int dest_fd,
+                                          MvDigester *also, GError **error);
+/**
  * mv_blob_reader_next:
  * @out_data: (out): the next chunk, valid until the next call
  * Returns: its length; 0 at the end; -1 on error (more than the declared size is an error)
@@ -73,6 +104,8 @@ int mv_blob_reader_copy_to_fd (MvBlobReader *self, int dest_fd, MvDigester *also
 gssize mv_blob_reader_next (MvBlobReader *self, const void **out_data, GError **error);
 /** mv_blob_reader_finish: reads what is left, then checks size and digest */
 gboolean mv_blob_reader_finish (MvBlobReader *self, GError **error);
+/** mv_blob_reader_get_size: the declared size */
+gint64 mv_blob_reader_get_size (MvBlobReader *self);
 /** mv_blob_reader_get_nread: bytes read so far */
 guint64 mv_blob_reader_get_nread (MvBlobReader *self);
 
@@ -142,6 +175,31 @@ typedef struct
  */
 MvEntryReader *mv_tar_reader_new_fd (int fd, MvLayerFormat format, const MvUnpackLimits *limits,
                                      GError **error);
+/**
+ * mv_tar_reader_new_seekable:
+ * A plain tar read from @fd, a regular file (the sandboxed child's stdin when the layer is a
+ * local file): the reader can skip member data with lseek instead of reading it, and hashes
+ * what it does read of the structure (everything but regular members' data) so that the
+ * parent can check it took its offsets from the same bytes: mv_entry_reader_member_range(),
+ * mv_entry_reader_structure().
+ */
+MvEntryReader *mv_tar_reader_new_seekable (int fd, const MvUnpackLimits *limits, GError **error);
+/**
+ * mv_entry_reader_member_range:
+ * For a seekable reader, after mv_entry_reader_next(): where @entry's data lies in the tar,
+ * from the reader's own look at the headers, checked against libarchive's.
+ * Returns: 1 for a regular, non-sparse file (@out_offset, @out_len set), 0 for an entry with
+ *   no data to report, -1 when the two views of the stream disagree
+ */
+int mv_entry_reader_member_range (MvEntryReader *self, const MvEntry *entry, guint64 *out_offset,
+                                  guint64 *out_len, GError **error);
+/**
+ * mv_entry_reader_structure:
+ * After the last entry of a seekable reader: @out_end, where the tar's structure ends (after
+ * its end-of-archive block, or the last byte read), and the "sha256:..." of every byte before
+ * it except the regular members' data (transfer full).
+ */
+char *mv_entry_reader_structure (MvEntryReader *self, guint64 *out_end);
 /** mv_entry_reader_get_nread: compressed bytes read so far (fd readers) */
 guint64 mv_entry_reader_get_nread (MvEntryReader *self);
 /**
@@ -158,6 +216,7 @@ typedef struct
   gssize (*read_data) (gpointer remote, const void **out_buf, GError **error);
   gboolean (*finish) (gpointer remote, GError **error);
   void (*free) (gpointer remote);
+  int (*copy_data) (gpointer remote, int dest_fd, MvDigester *also, GError **error);
 } MvRemoteEntries;
 MvEntryReader *mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote);
 
@@ -165,5 +224,13 @@ MvEntryReader *mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpoint
 int mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error);
 /** mv_entry_reader_read_data: the current file entry's bytes; 0 at its end, -1 on error */
 gssize mv_entry_reader_read_data (MvEntryReader *self, const void **out_buf, GError **error);
+/**
+ * mv_entry_reader_copy_data:
+ * The current file entry's bytes straight into @dest_fd (empty, read-write, at offset 0),
+ * also fed to @also, when the reader can do so without handing them out (a sandboxed plain
+ * tar from a local file: the bytes come from the blob, where the child said they are).
+ * Returns: 1 done, 0 not for this reader (use mv_entry_reader_read_data()), -1 on error
+ */
+int mv_entry_reader_copy_data (MvEntryReader *self, int dest_fd, MvDigester *also, GError **error);
 void mv_entry_reader_free (MvEntryReader *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvEntryReader, mv_entry_reader_free)

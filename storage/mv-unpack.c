@@ -182,6 +182,7 @@ stop_hasher (MvBlobReader *self)
   g_mutex_unlock (&self->mutex);
   g_thread_join (self->hasher);
   self->hasher = NULL;
+  self->stop = FALSE;
 }
 
 void
@@ -202,6 +203,12 @@ mv_blob_reader_free (MvBlobReader *self)
   g_mutex_clear (&self->mutex);
   g_cond_clear (&self->cond);
   g_free (self);
+}
+
+gint64
+mv_blob_reader_get_size (MvBlobReader *self)
+{
+  return self->size;
 }
 
 guint64
@@ -331,34 +338,40 @@ kernel_copy (int how, int src, int dest, gsize want)
     }
 }
 
-/* The copy loop of mv_blob_reader_copy_to_fd(); leaves the last windows to the hasher. */
+/* The copy loop of mv_blob_reader_copy_to_fd() and mv_blob_reader_copy_range_to_fd(): from
+ * the blob's current position, @len bytes (G_MAXUINT64: to its end) into @dest_fd from its
+ * offset 0. Leaves the last windows to the hasher. Returns 1, 0 if nothing could be copied by
+ * the kernel (nothing was read then), -1 on error. */
 static int
-copy_to_fd (MvBlobReader *self, int dest_fd, GError **error)
+copy_to_fd (MvBlobReader *self, int dest_fd, guint64 len, GError **error)
 {
   const char *test_copy = g_getenv ("MODELVOL_TEST_KERNEL_COPY");
   gsize page = (gsize)sysconf (_SC_PAGESIZE);
   guint64 flushed = 0;
+  guint64 origin = self->nread;
+  guint64 end = len == G_MAXUINT64 ? G_MAXUINT64 : origin + len;
   struct stat st;
   int how = g_strcmp0 (test_copy, "sendfile") == 0 ? 1 : 0;
   int src;
 
-  if (self->nread > 0 || self->eof || self->deferred || !G_IS_UNIX_INPUT_STREAM (self->in)
+  if (self->eof || self->deferred || !G_IS_UNIX_INPUT_STREAM (self->in)
       || g_strcmp0 (test_copy, "none") == 0)
     return 0;
   src = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->in));
   if (fstat (src, &st) < 0 || !S_ISREG (st.st_mode))
     return 0;
-  for (;;)
+  while (self->nread < end)
     {
       Chunk *c = take_free_chunk (self);
       guint64 start = self->nread;
+      guint64 dstart = start - origin; /* where it lands in @dest_fd */
       guint64 base;
       gssize n;
 
       if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
         return -1;
-      n = kernel_copy (how, src, dest_fd, next_request (self, COPY_STEP));
-      if (n < 0 && start == 0
+      n = kernel_copy (how, src, dest_fd, MIN (next_request (self, COPY_STEP), end - start));
+      if (n < 0 && start == origin
           && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
         {
           /* copy_file_range between these filesystems, then sendfile: not here. */
@@ -375,11 +388,11 @@ copy_to_fd (MvBlobReader *self, int dest_fd, GError **error)
         return -1;
       if (n == 0)
         break;
-      mv_fd_start_writeback (dest_fd, &flushed, self->nread);
+      mv_fd_start_writeback (dest_fd, &flushed, self->nread - origin);
       /* Hash what was copied where it now is: in our own file, which nobody else can
        * truncate under the mapping, and still in the page cache. */
-      base = start & ~(guint64)(page - 1);
-      c->map_len = self->nread - base;
+      base = dstart & ~(guint64)(page - 1);
+      c->map_len = (self->nread - origin) - base;
       c->map = mmap (NULL, c->map_len, PROT_READ, MAP_SHARED | MAP_POPULATE, dest_fd, base);
       if (c->map == MAP_FAILED)
         {
@@ -387,11 +400,19 @@ copy_to_fd (MvBlobReader *self, int dest_fd, GError **error)
           mv_throw_errno_prefix (error, "mapping blob %s in the store", self->digest);
           return -1;
         }
-      c->data = (const guint8 *)c->map + (start - base);
+      c->data = (const guint8 *)c->map + (dstart - base);
       c->len = n;
       dispatch (self, c, FALSE);
     }
-  self->eof = TRUE;
+  if (len == G_MAXUINT64)
+    self->eof = TRUE;
+  else if (self->nread < end)
+    {
+      mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                "blob %s ends at %" G_GUINT64_FORMAT " bytes, inside a tar member", self->digest,
+                self->nread);
+      return -1;
+    }
   return 1;
 }
 
@@ -401,12 +422,113 @@ mv_blob_reader_copy_to_fd (MvBlobReader *self, int dest_fd, MvDigester *also, GE
   int r;
 
   g_assert (self->also == NULL);
+  if (self->nread > 0)
+    return 0;
   self->also = also;
-  r = copy_to_fd (self, dest_fd, error);
+  r = copy_to_fd (self, dest_fd, G_MAXUINT64, error);
   /* @also is borrowed: nothing may reach it once we return. */
   stop_hasher (self);
   self->also = NULL;
   return r;
+}
+
+int
+mv_blob_reader_local_fd (MvBlobReader *self)
+{
+  struct stat st;
+  int fd;
+
+  if (self->nread > 0 || self->eof || self->deferred || self->hasher != NULL
+      || !G_IS_UNIX_INPUT_STREAM (self->in))
+    return -1;
+  fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (self->in));
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    return -1;
+  return fd;
+}
+
+gssize
+mv_blob_reader_read_hashed (MvBlobReader *self, gsize max, MvDigester *also, const void **out_data,
+                            GError **error)
+{
+  Chunk *c = &self->chunks[0];
+  gssize n;
+
+  g_assert (self->hasher == NULL && self->current == NULL && !self->deferred);
+  if (max == 0 || self->eof)
+    return 0;
+  if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+    return -1;
+  if (c->buffer == NULL)
+    c->buffer = g_malloc (BLOB_CHUNK);
+  n = g_input_stream_read (self->in, c->buffer, next_request (self, MIN (max, BLOB_CHUNK)),
+                           self->cancellable, error);
+  if (n < 0 || !account (self, n, error))
+    return -1;
+  if (also != NULL)
+    mv_digester_update2 (self->digester, also, c->buffer, n);
+  else
+    mv_digester_update (self->digester, c->buffer, n);
+  *out_data = c->buffer;
+  return n;
+}
+
+gboolean
+mv_blob_reader_hash_to (MvBlobReader *self, guint64 offset, MvDigester *also, GError **error)
+{
+  while (self->nread < offset)
+    {
+      const void *data;
+      gssize n = mv_blob_reader_read_hashed (self, (gsize)MIN (offset - self->nread, BLOB_CHUNK),
+                                             also, &data, error);
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        return mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                         "blob %s ends at %" G_GUINT64_FORMAT
+                         " bytes, before offset %" G_GUINT64_FORMAT,
+                         self->digest, self->nread, offset);
+    }
+  return TRUE;
+}
+
+gboolean
+mv_blob_reader_copy_range_to_fd (MvBlobReader *self, guint64 len, int dest_fd, MvDigester *also,
+                                 GError **error)
+{
+  guint64 end = self->nread + len;
+  guint64 written = 0, flushed = 0;
+  int r = 0;
+
+  g_assert (self->also == NULL);
+  /* Big members: copied by the kernel and hashed from the copy in the hasher thread; small
+   * ones read, hashed for both in one pass, and written, with no thread to start. */
+  if (len >= THREADED_HASH_MIN)
+    {
+      self->also = also;
+      r = copy_to_fd (self, dest_fd, len, error);
+      stop_hasher (self);
+      self->also = NULL;
+      if (r < 0)
+        return FALSE;
+    }
+  while (r == 0 && self->nread < end)
+    {
+      const void *data;
+      gssize n = mv_blob_reader_read_hashed (self, (gsize)MIN (end - self->nread, BLOB_CHUNK), also,
+                                             &data, error);
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        return mv_throw (error, MV_ERROR_DIGEST_MISMATCH,
+                         "blob %s ends at %" G_GUINT64_FORMAT " bytes, inside a tar member",
+                         self->digest, self->nread);
+      if (mv_loop_write (dest_fd, data, n) < 0)
+        return mv_throw_errno_prefix (error, "writing to the store");
+      written += n;
+      mv_fd_start_writeback (dest_fd, &flushed, written);
+    }
+  return TRUE;
 }
 
 gboolean
@@ -452,6 +574,15 @@ mv_entry_clear (MvEntry *entry)
 #define TAR_EXT_CHAIN_MAX 32 /* extended headers before one member; libarchive's own cap */
 #define TAR_PAD_MAX (1024 * 1024)
 
+/* One header chain (extended headers, then the entry's own header) as the tap saw it. */
+typedef struct
+{
+  guint64 start;      /* its first header */
+  guint64 data_start; /* the data of its last header */
+  guint64 data_size;  /* that header's size (0 for links, devices and fifos) */
+  gboolean regular;   /* that header's type is a regular file's ('0', NUL, '7') */
+} TapChain;
+
 typedef struct
 {
   guint8 hdr[512];
@@ -463,9 +594,13 @@ typedef struct
   char ext_type;
   gboolean in_chain; /* the last header was an extension: the entry continues */
   guint chain_len;   /* extended headers so far in this chain */
-  GQueue starts;     /* of guint64*: chain starts not yet matched with libarchive */
+  GQueue starts;     /* of TapChain*: chains not yet matched with libarchive */
   gboolean end;      /* an all-zero header block was seen */
   guint64 after_end; /* bytes since that block, all zero */
+  /* Seekable readers: bytes of the current regular member's data still to pass (never
+   * hashed), and the digest of everything else. */
+  guint64 member_left;
+  MvDigester *structure;
 } TarTap;
 
 struct MvEntryReader
@@ -497,6 +632,7 @@ struct MvEntryReader
   guint64 n_out;     /* decompressed bytes (the whole tar stream) */
   guint64 max_bytes; /* 0: no limit */
   guint64 max_ratio;
+  TapChain chain; /* of the entry last returned */
 };
 
 static gboolean
@@ -599,6 +735,8 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
                                "data after the end of the tar archive (offset %" G_GUINT64_FORMAT
                                ")",
                                t->pos + i);
+          if (t->structure != NULL)
+            mv_digester_update (t->structure, buf, len);
           t->pos += len;
           t->after_end += len;
           if (t->after_end > TAR_PAD_MAX)
@@ -610,6 +748,12 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
       if (t->data_left > 0)
         {
           n = (gsize)MIN ((guint64)len, t->data_left);
+          if (t->structure != NULL)
+            {
+              gsize m = (gsize)MIN ((guint64)n, t->member_left);
+              t->member_left -= m;
+              mv_digester_update (t->structure, buf + m, n - m);
+            }
           if (t->ext != NULL && t->ext->len < t->ext_size)
             g_byte_array_append (t->ext, buf, (guint)MIN ((guint64)n, t->ext_size - t->ext->len));
           t->data_left -= n;
@@ -627,6 +771,8 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
         }
       n = MIN (512 - t->hdr_fill, len);
       memcpy (t->hdr + t->hdr_fill, buf, n);
+      if (t->structure != NULL)
+        mv_digester_update (t->structure, buf, n);
       t->hdr_fill += n;
       t->pos += n;
       buf += n;
@@ -647,9 +793,9 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
           }
         if (!t->in_chain)
           {
-            guint64 *start = g_new (guint64, 1);
-            *start = t->pos - 512;
-            g_queue_push_tail (&t->starts, start);
+            TapChain *chain = g_new0 (TapChain, 1);
+            chain->start = t->pos - 512;
+            g_queue_push_tail (&t->starts, chain);
           }
         if (!tar_parse_size (t->hdr + 124, 12, &size))
           return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "tar header with an invalid size");
@@ -674,6 +820,15 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
         if (strchr ("12346", type) != NULL && type != '\0')
           size = 0;
         t->data_left = (size + 511) & ~(guint64)511;
+        if (!t->in_chain)
+          {
+            TapChain *chain = g_queue_peek_tail (&t->starts);
+            chain->data_start = t->pos;
+            chain->data_size = size;
+            chain->regular = type == '0' || type == '\0' || type == '7';
+            if (chain->regular)
+              t->member_left = size;
+          }
         if (t->data_left == 0 && t->ext != NULL)
           {
             gboolean ok = tap_check_ext (t, error);
@@ -686,10 +841,21 @@ tap_feed (TarTap *t, const guint8 *buf, gsize len, GError **error)
   return TRUE;
 }
 
+/* A seekable reader skipped @n bytes of the current member's data. */
+static void
+tap_skip (TarTap *t, guint64 n)
+{
+  g_assert (n <= t->member_left && t->member_left <= t->data_left);
+  t->member_left -= n;
+  t->data_left -= n;
+  t->pos += n;
+}
+
 static void
 tap_clear (TarTap *t)
 {
   g_clear_pointer (&t->ext, g_byte_array_unref);
+  g_clear_pointer (&t->structure, mv_digester_free);
   g_queue_clear_full (&t->starts, g_free);
 }
 
@@ -983,6 +1149,26 @@ reader_drain (MvEntryReader *self, GError **error)
     }
 }
 
+/* libarchive skips a member's data (and padding): the data is left unread, so never hashed
+ * here; the padding, and anything else, is read (0 makes libarchive read the rest). */
+static la_int64_t
+seekable_skip_cb (struct archive *a, void *user_data, la_int64_t request)
+{
+  MvEntryReader *self = user_data;
+  guint64 n = MIN ((guint64)MAX (request, 0), self->tap.member_left);
+
+  (void)a;
+  /* Over the limit: read instead, and decode_some() says so. */
+  if (n == 0 || self->read_error != NULL || self->in_len > 0
+      || (self->max_bytes > 0 && self->n_out + n > self->max_bytes)
+      || lseek (self->in_fd, (off_t)n, SEEK_CUR) < 0)
+    return 0;
+  tap_skip (&self->tap, n);
+  self->nread += n;
+  self->n_out += n;
+  return (la_int64_t)n;
+}
+
 static gboolean
 throw_archive (MvEntryReader *self, GError **error)
 {
@@ -1042,7 +1228,9 @@ tar_reader_open (MvEntryReader *reader, MvLayerFormat format, const MvUnpackLimi
       return NULL;
     }
   archive_read_support_format_tar (self->a);
-  if (archive_read_open (self->a, self, NULL, inner_read_cb, NULL) != ARCHIVE_OK)
+  if (archive_read_open2 (self->a, self, NULL, inner_read_cb,
+                          self->tap.structure != NULL ? seekable_skip_cb : NULL, NULL)
+      != ARCHIVE_OK)
     {
       throw_archive (self, error);
       return NULL;
@@ -1068,6 +1256,65 @@ mv_tar_reader_new_fd (int fd, MvLayerFormat format, const MvUnpackLimits *limits
   self->in_fd = fd;
   self->in_buf = g_malloc (FD_CHUNK);
   return tar_reader_open (self, format, limits, error);
+}
+
+MvEntryReader *
+mv_tar_reader_new_seekable (int fd, const MvUnpackLimits *limits, GError **error)
+{
+  g_autoptr (MvEntryReader) self = g_new0 (MvEntryReader, 1);
+
+  self->in_fd = fd;
+  self->in_buf = g_malloc (FD_CHUNK);
+  /* Set before the open: the reader then skips data by lseek and hashes the structure. */
+  self->tap.structure = mv_digester_new (NULL, error);
+  if (self->tap.structure == NULL)
+    return NULL;
+  return tar_reader_open (g_steal_pointer (&self), MV_LAYER_FORMAT_TAR, limits, error);
+}
+
+int
+mv_entry_reader_member_range (MvEntryReader *self, const MvEntry *entry, guint64 *out_offset,
+                              guint64 *out_len, GError **error)
+{
+  const TapChain *c = &self->chain;
+
+  g_assert (self->tap.structure != NULL);
+  if (entry->type == MV_ENTRY_FILE && entry->sparse)
+    return 0; /* refused by the parent, with its own message */
+  if (entry->type == MV_ENTRY_FILE)
+    {
+      if (!c->regular || entry->size < 0 || c->data_size != (guint64)entry->size)
+        {
+          mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                    "tar stream not understood: a file's data is not where its header says");
+          return -1;
+        }
+      *out_offset = c->data_start;
+      *out_len = c->data_size;
+      return 1;
+    }
+  if (c->regular && c->data_size > 0)
+    {
+      mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                "tar stream not understood: a file header that is not a file");
+      return -1;
+    }
+  return 0;
+}
+
+char *
+mv_entry_reader_structure (MvEntryReader *self, guint64 *out_end)
+{
+  *out_end = self->tap.pos;
+  return mv_digester_finish (self->tap.structure);
+}
+
+int
+mv_entry_reader_copy_data (MvEntryReader *self, int dest_fd, MvDigester *also, GError **error)
+{
+  if (self->remote_vtable == NULL || self->remote_vtable->copy_data == NULL)
+    return 0;
+  return self->remote_vtable->copy_data (self->remote, dest_fd, also, error);
 }
 
 MvEntryReader *
@@ -1148,13 +1395,14 @@ mv_entry_reader_next (MvEntryReader *self, MvEntry *out_entry, GError **error)
     return reader_drain (self, error) ? 0 : -1;
   self->data_offset = 0;
   {
-    g_autofree guint64 *start = g_queue_pop_head (&self->tap.starts);
-    if (start == NULL || (gint64)*start != archive_read_header_position (self->a))
+    g_autofree TapChain *chain = g_queue_pop_head (&self->tap.starts);
+    if (chain == NULL || (gint64)chain->start != archive_read_header_position (self->a))
       {
         mv_throw (error, MV_ERROR_INVALID_MANIFEST,
                   "tar stream not understood: an entry starts where no header was seen");
         return -1;
       }
+    self->chain = *chain;
   }
 
   name = archive_entry_pathname_utf8 (ae);

@@ -14,6 +14,7 @@ its 27 config test vectors; what tests/lib/mkmodel.py and CRI-O write) and hosti
 (SECURITY-BAR.md: traversal, NUL bytes, deep nesting, overflows, caps, bombs).
 """
 
+import hashlib
 import gzip
 import io
 import json
@@ -594,6 +595,7 @@ def tars():
     put(t, "prefix-field.tar", header(b"name", prefix=b"../../etc") + END)
     put(t, "only-end.tar", END)
     put(t, "empty", b"")
+
     put(t, "one-byte", b"\0")
 
 
@@ -690,6 +692,70 @@ def frames():
     put(t, "escapes", entry("a\x1b[2J\u202eb") + END_FRAME)
     put(t, "whiteout", entry("d/.wh..wh..opq") + END_FRAME)
     put(t, "empty", b"")
+    frames_by_offset(t)
+
+
+
+# A plain tar from a local file (mv-sandbox-private.h): "BLOB", u32 len, the layer's bytes,
+# then frames; 'F' := u64 offset, u64 length into it; 'Z' := u64 end, 64 hex digits of the
+# SHA-256 of the layer's bytes before end except the 'F' ranges.
+BLOB = bytes((i * 7 + 3) % 251 for i in range(4096))
+
+
+def blob_prefix(blob=BLOB):
+    return b"BLOB" + len(blob).to_bytes(4, "little") + blob
+
+
+def range_frame(off, length):
+    return frame(b"F", (off % 2 ** 64).to_bytes(8, "little") + length.to_bytes(8, "little"))
+
+
+def end_by_offset(end, ranges, digest=None, blob=BLOB):
+    if digest is None:
+        h = hashlib.sha256()
+        pos = 0
+        for off, length in ranges:
+            h.update(blob[pos:off])
+            pos = off + length
+        h.update(blob[pos:end])
+        digest = h.hexdigest().encode()
+    return frame(b"Z", end.to_bytes(8, "little") + digest)
+
+
+def frames_by_offset(t):
+    two = [(512, 100), (1024, 1536)]
+    put(t, "by-offset-good", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + entry("d", E_DIR, mode=0o755) + entry("d/b", size=1536) + range_frame(1024, 1536)
+        + end_by_offset(3072, two))
+    put(t, "by-offset-empty-file", blob_prefix() + entry("e") + range_frame(512, 0)
+        + end_by_offset(1024, [(512, 0)]))
+    # A lying child: outside the layer, wrapping around, backwards, not the entry's size.
+    put(t, "by-offset-outside", blob_prefix() + entry("a", size=100) + range_frame(1 << 40, 100)
+        + end_by_offset(4096, []))
+    put(t, "by-offset-wraps", blob_prefix() + entry("a", size=100) + range_frame(-50, 100)
+        + end_by_offset(4096, []))
+    put(t, "by-offset-back", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + entry("b", size=1536) + range_frame(600, 1536) + end_by_offset(3072, two))
+    put(t, "by-offset-length", blob_prefix() + entry("a", size=100) + range_frame(512, 101)
+        + end_by_offset(1024, [(512, 101)]))
+    put(t, "by-offset-no-range", blob_prefix() + entry("a", size=100) + entry("b", size=100)
+        + range_frame(512, 100) + end_by_offset(1024, []))
+    put(t, "by-offset-data-frame", blob_prefix() + entry("a", size=4) + frame(b"D", b"abcd")
+        + end_by_offset(1024, []))
+    # The headers' digest: wrong (the blob changed under the child), end outside the layer.
+    put(t, "by-offset-digest", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + end_by_offset(1024, [], b"0" * 64))
+    put(t, "by-offset-end-beyond", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + end_by_offset(5000, [(512, 100)]))
+    put(t, "by-offset-end-behind", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + end_by_offset(600, [(512, 100)]))
+    put(t, "by-offset-plain-end", blob_prefix() + entry("a", size=100) + range_frame(512, 100)
+        + END_FRAME)
+    short = BLOB[:100]
+    put(t, "by-offset-short-blob", blob_prefix(short) + entry("a", size=100) + range_frame(0, 100)
+        + end_by_offset(100, [(0, 100)], blob=short))
+    # No layer to point into: a range is malformed.
+    put(t, "range-in-stream", entry("a", size=100) + range_frame(512, 100) + END_FRAME)
 
 
 def main():

@@ -68,7 +68,9 @@ for i in 1 2 3 4; do
   mvol pull --tls-verify=false "$R/org/big:v1" >"$T/conc-$i" 2>"$T/cerr-$i" & pids+=($!)
 done
 fails=0
-for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+for i in 1 2 3 4; do
+  wait "${pids[$((i - 1))]}" || { fails=$((fails + 1)); diag "pull $i failed: $(tail -3 "$T/cerr-$i")"; }
+done
 assert_eq "$fails" 0 "four concurrent pulls of one model succeed"
 if [ "$fails" != 0 ]; then
   for i in 1 2 3 4; do diag "puller $i stderr:" "$(error_lines "$T/cerr-$i")"; done

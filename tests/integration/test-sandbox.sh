@@ -4,7 +4,8 @@
 # child running as nobody with no capabilities, no_new_privs and a seccomp filter. A
 # deliberately compromised build of it (tests only, MODELVOL_TEST_UNPACK_EVIL) that opens
 # /etc/shadow, writes a host file, execs, opens a socket, mounts or ptraces is denied or
-# killed; a crash, a hang (watchdog) and a kill -9 from outside surface as one clear error;
+# killed; a crash, a hang (watchdog) and a kill -9 from outside surface as one clear error; one
+# that lies about where a plain tar member's data lies is refused;
 # nothing is committed, no process is left, the host is unchanged, and the next import works.
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -41,6 +42,33 @@ done
 # (SIGSEGV; under ASan its report ends in abort(), which the filter turns into SIGSYS.)
 expect_fail 1 "unpacker: killed by signal (11|31)" "an unpacker that crashes" -- evil crash "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
 assert_eq "$(model_count)" 0 "crash: no model is stored"
+
+# A plain tar in a local layout is read by the child itself, which only says where each
+# member's data lies ('F' frames); the bytes come from the blob. A child that lies about where
+# (outside the layer, backwards over what came before, not the entry's size, or shifted, which
+# the digest of the tar headers it read shows) is refused, and nothing is stored.
+cat >"$T/by-offset.json" <<'JSON'
+{"family": "cncf", "ref": "t/by-offset:v1", "layers": [
+  {"kind": "weight", "format": "tar", "path": "w", "entries": [
+    {"name": "small.bin", "content": {"random": 70000, "seed": "s"}},
+    {"name": "big.bin", "content": {"random": 5000000, "seed": "b"}}]}]}
+JSON
+mkmodel build --spec "$T/by-offset.json" --out "$T/bo" --ref v1 --expect "$T/bo-exp" >/dev/null
+for lie in "offset-outside:member data at offset [0-9]+ \([0-9]+ bytes\) lies outside the layer" \
+  "offset-back:member data at offset 0 overlaps what came before" \
+  "offset-length:unpacker: malformed frame" \
+  "offset-shift:tar headers read by the unpacker are not the bytes read here"; do
+  expect_fail 1 "${lie#*:}" "an unpacker that lies about member offsets (${lie%%:*}) is refused" -- \
+    evil "${lie%%:*}" "$MODELVOL" --root "$ROOT" import "oci:$T/bo:v1"
+  assert_eq "$(model_count)" 0 "${lie%%:*}: no model is stored"
+done
+run_ok "fsck is clean after the lies" -- mvol fsck
+run_ok "the real unpacker imports the same layout" -- mvol import "oci:$T/bo:v1"
+bo=$LAST_STDOUT
+run_ok "path" -- mvol path "$bo"
+assert_tree_eq "$LAST_STDOUT" "$T/bo-exp" "and its tree is byte-exact"
+run_ok "remove it" -- mvol rm "$bo"
+run_ok "prune its layer" -- mvol prune
 
 # A hung unpacker: the watchdog stops it. Meanwhile, its confinement is visible in /proc.
 printf '[limits]\nunpack-timeout=3\n' >"$T/short-watchdog.conf"
