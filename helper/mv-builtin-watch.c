@@ -30,6 +30,7 @@
 #include "mv-integrity-private.h"
 #include "mv-attach-private.h"
 #include "mv-limits-private.h"
+#include "mv-metrics-private.h"
 #include "mv-store-private.h"
 #include "mv-uses-private.h"
 
@@ -121,6 +122,7 @@ typedef struct
   guint max_disk_fill;     /* [watch] max-disk-fill, percent, 0: no limit */
   guint prune_interval;    /* [watch] prune-interval, seconds */
   char *auth_file;         /* [registries] auth-file (nullable) */
+  MvMetricsConfig metrics; /* [metrics]: textfile, listen, interval */
 } WatchConfig;
 
 static void
@@ -131,6 +133,7 @@ watch_config_clear (WatchConfig *c)
   g_free (c->artifacts);
   g_strfreev (c->pins);
   g_free (c->auth_file);
+  mv_metrics_config_clear (&c->metrics);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WatchConfig, watch_config_clear)
 
@@ -224,7 +227,7 @@ load_config (WatchConfig *c, GError **error)
       g_setenv ("CONTAINERS_REGISTRIES_CONF", conf, TRUE);
   }
   c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
-  return TRUE;
+  return mv_metrics_config_load (&c->metrics, error);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -232,9 +235,10 @@ load_config (WatchConfig *c, GError **error)
 
 typedef enum
 {
-  JOB_IMPORT, /* an artifact of CRI-O's store, by manifest digest */
-  JOB_PIN,    /* a pinned reference: pull it if missing or damaged */
-  JOB_PRUNE,  /* the eviction policy */
+  JOB_IMPORT,  /* an artifact of CRI-O's store, by manifest digest */
+  JOB_PIN,     /* a pinned reference: pull it if missing or damaged */
+  JOB_PRUNE,   /* the eviction policy */
+  JOB_METRICS, /* [metrics] textfile rewritten: a pass over the store, so not on the loop */
   JOB_QUIT,
 } JobKind;
 
@@ -272,7 +276,8 @@ struct Watch
   gboolean monitor_failed;
   gboolean told_stuck; /* worker: the policy cannot meet its limits (warned once) */
   gboolean stopping;
-  Job *running; /* main thread's view, for STATUS */
+  Job *running;            /* main thread's view, for STATUS */
+  GSocketService *metrics; /* [metrics] listen: GET /metrics (nullable) */
 };
 
 static void
@@ -553,6 +558,25 @@ run_prune (Watch *w, Job *job)
     wlog (LOG_ERR, "prune failed: %s", error->message);
 }
 
+static void
+run_metrics (Watch *w, Job *job)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *warning = NULL;
+
+  if (!mv_metrics_write_textfile (w->store, w->conf.metrics.textfile, &warning, w->cancellable,
+                                  &error))
+    {
+      job->result = result_of (error);
+      if (job->result != RESULT_CANCELLED)
+        wlog (LOG_ERR, "metrics: %s", error->message);
+      return;
+    }
+  if (warning != NULL)
+    wlog (LOG_WARNING, "metrics: %s", warning);
+  job->result = RESULT_OK;
+}
+
 static gboolean job_done (gpointer data);
 static gboolean job_started (gpointer data);
 
@@ -576,6 +600,8 @@ worker_main (gpointer data)
         run_import (w, job);
       else if (job->kind == JOB_PIN)
         run_pin (w, job);
+      else if (job->kind == JOB_METRICS)
+        run_metrics (w, job);
       else
         run_prune (w, job);
       g_idle_add (job_done, job);
@@ -599,6 +625,8 @@ update_status (Watch *w)
     notify ("STATUS=importing %s (%u queued)", w->running->key, queued - 1);
   else if (w->running->kind == JOB_PIN)
     notify ("STATUS=checking pin %s (%u queued)", w->running->key, queued - 1);
+  else if (w->running->kind == JOB_METRICS)
+    notify ("STATUS=writing metrics (%u queued)", queued - 1);
   else
     notify ("STATUS=pruning (%u queued)", queued - 1);
 }
@@ -785,11 +813,6 @@ tick (gpointer data)
     queue_job (w, JOB_PIN, w->conf.pins[i], NULL);
   if (w->conf.max_store_bytes > 0 || w->conf.max_disk_fill > 0)
     queue_job (w, JOB_PRUNE, "prune", NULL);
-  /* Metrics (branch metrics, not on main yet): this is the place. Load [metrics] with the
-   * config (mv_metrics_config_load), queue a JOB_METRICS here, or from a timer of its own
-   * every [metrics] interval, whose worker step is mv_metrics_write_textfile (w->store,
-   * textfile, ...): it renders with a pass over the store, so it belongs in the worker, not
-   * on this loop; mv_metrics_serve() attaches to this loop's context at start. */
   update_status (w);
   return G_SOURCE_CONTINUE;
 }
@@ -811,17 +834,31 @@ on_stop_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* [metrics] textfile, every [metrics] interval. */
+static gboolean
+metrics_tick (gpointer data)
+{
+  Watch *w = data;
+  queue_job (w, JOB_METRICS, "metrics", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
 /* Runs the service until a stop signal, then waits for the worker. */
 static void
 run (Watch *w)
 {
-  guint tick_id;
+  guint tick_id, metrics_id = 0;
 
   g_signal_connect (w->monitor, "changed", G_CALLBACK (on_artifacts_changed), w);
   w->worker = g_thread_new ("watch-worker", worker_main, w);
   wlog (LOG_INFO, "watching %s for store %s; %u pins; prune every %u s", w->conf.artifacts,
         mv_store_get_root (w->store), g_strv_length (w->conf.pins), w->conf.prune_interval);
   tick (w);
+  if (w->conf.metrics.textfile != NULL)
+    {
+      metrics_tick (w);
+      metrics_id = g_timeout_add_seconds (w->conf.metrics.interval_s, metrics_tick, w);
+    }
   notify ("READY=1");
   update_status (w);
   tick_id = g_timeout_add_seconds (w->conf.prune_interval, tick, w);
@@ -830,6 +867,8 @@ run (Watch *w)
 
   /* Stopping: the worker finishes or abandons its job (cancelled), skips the queued ones. */
   g_source_remove (tick_id);
+  if (metrics_id != 0)
+    g_source_remove (metrics_id);
   if (w->scan_source != 0)
     g_source_remove (w->scan_source);
   g_async_queue_push (w->queue, job_new (w, JOB_QUIT, "quit", NULL));
@@ -845,6 +884,7 @@ MV_BUILTIN (watch)
   g_autoptr (GOptionContext) context = g_option_context_new ("");
   g_auto (WatchConfig) conf = { 0 };
   Watch w = { 0 };
+  gboolean ran = FALSE;
   g_autoptr (GFile) dir = NULL;
   guint sig_term, sig_int;
 
@@ -884,12 +924,25 @@ MV_BUILTIN (watch)
   w.monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL, error);
   if (w.monitor == NULL)
     mv_prefix_error (error, "watching '%s'", w.conf.artifacts);
+  else if (w.conf.metrics.listen != NULL
+           && (w.metrics
+               = mv_metrics_serve (mv_store_get_root (w.store), w.conf.metrics.listen, error))
+                  == NULL)
+    mv_prefix_error (error, "[metrics] listen");
   else
-    run (&w);
+    {
+      run (&w);
+      ran = TRUE;
+    }
+  if (w.metrics != NULL)
+    {
+      g_socket_service_stop (w.metrics);
+      g_clear_object (&w.metrics);
+    }
 
   g_source_remove (sig_term);
   g_source_remove (sig_int);
-  w.monitor_failed = w.monitor == NULL;
+  w.monitor_failed = !ran;
   g_clear_object (&w.monitor);
   g_clear_pointer (&w.known, g_hash_table_unref);
   g_clear_pointer (&w.pending, g_hash_table_unref);

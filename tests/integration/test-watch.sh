@@ -204,6 +204,26 @@ else
 fi
 run_ok "fsck after evictions" -- mvol fsck
 
+# --- [metrics]: the textfile every interval, GET /metrics on loopback -------------------
+MPORT=$(registry_free_port)
+write_conf "[metrics]
+textfile=$T/modelvol.prom
+listen=127.0.0.1:$MPORT
+interval=5"
+start_watch
+wait_until "the service writes the metrics textfile" 60 -- test -s "$T/modelvol.prom"
+check "with the store's gauges and the pins' pulls" -- bash -c 'grep -q "^modelvol_store_models [1-9]" "$1" && grep -q "^modelvol_pulls_total{outcome=\"ok\"} [1-9]" "$1"' _ "$T/modelvol.prom"
+check "mode 0644" -- test "$(stat -c %a "$T/modelvol.prom")" = 644
+wait_until "and serves GET /metrics on 127.0.0.1:$MPORT" 30 -- bash -c 'curl -sf "http://127.0.0.1:$1/metrics" | grep -q "^modelvol_store_models "' _ "$MPORT"
+stamp=$(stat -c %Y.%N "$T/modelvol.prom")
+wait_until "the textfile is rewritten at the interval" 60 -- bash -c '[ "$(stat -c %Y.%N "$1")" != "$2" ]' _ "$T/modelvol.prom" "$stamp"
+stop_watch "the service with metrics"
+check "the port is closed after the stop" -- bash -c '! curl -sf "http://127.0.0.1:$1/metrics" >/dev/null' _ "$MPORT"
+write_conf "[metrics]
+listen=0.0.0.0:$MPORT"
+expect_fail 1 "\[metrics\] listen" "a non-loopback listen address stops the service" -- \
+  env MODELVOL_CONFIG="$T/watch.conf" "$MODELVOL" watch
+
 write_conf "max-disk-fill=abc"
 expect_fail 1 "\[watch\] max-disk-fill must be a whole number from 0 to 100" "max-disk-fill not a number" -- \
   env MODELVOL_CONFIG="$T/watch.conf" "$MODELVOL" watch
