@@ -6,7 +6,7 @@
 # below against the binary's --help, so a new command or option fails the tests until it is
 # added here.
 
-_modelvol_commands="pull import login logout ls inspect path mount umount cdi rm prune fsck df"
+_modelvol_commands="pull import login logout ls inspect path mount umount cdi rm prune fsck df metrics watch"
 _modelvol_global_opts="--root --json --quiet -q --verbose -v --help"
 
 # Options of each command (global options come on top).
@@ -24,16 +24,19 @@ _modelvol_opts_rm=""
 _modelvol_opts_prune="--dry-run -n"
 _modelvol_opts_fsck=""
 _modelvol_opts_df=""
+_modelvol_opts_metrics="--textfile --listen"
+_modelvol_opts_watch=""
 
 # What the value of an option is: file, dir, bool, progress, or text (no completion).
 # Options not listed take no value.
 _modelvol_value_kind() {
   case $1 in
     --root | --cert-dir | --output | -o | --mount-dir | --subpath) echo dir ;;
-    --authfile | --registries-conf) echo file ;;
+    --authfile | --registries-conf | --textfile) echo file ;;
     --tls-verify) echo bool ;;
     --progress) echo progress ;;
-    --name | --jobs | -j | --timeout | --low-speed-time | --low-speed-limit | --username | -u)
+    --name | --jobs | -j | --timeout | --low-speed-time | --low-speed-limit | --username | -u \
+      | --listen)
       echo text ;;
     *) echo none ;;
   esac
