@@ -89,6 +89,22 @@ mv_option_context_parse (GOptionContext *context, const GOptionEntry *entries, i
   return mv_store_open (mv_globals.root, MV_STORE_OPEN_CREATE, cancellable, error);
 }
 
+/* The library's warnings (a config whose diffIds do not match under diff-ids=warn, say) are
+ * one line each, as errors are; debug messages (-v) keep GLib's format. */
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE))
+    for (gsize i = 0; i < n_fields; i++)
+      if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+        {
+          g_autofree char *shown = mv_sanitize (fields[i].value);
+          fprintf (stderr, "modelvol: warning: %s\n", shown);
+          return G_LOG_WRITER_HANDLED;
+        }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 static void
 usage (FILE *out)
 {
@@ -177,6 +193,7 @@ main (int argc, char **argv)
   g_set_prgname ("modelvol");
   /* Debug messages go to stderr: stdout carries results (digests, paths, JSON). */
   g_log_writer_default_set_use_stderr (TRUE);
+  g_log_set_writer_func (log_writer, NULL, NULL);
 
   setup_signals (cancellable);
 

@@ -11,6 +11,7 @@
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
 #include "mv-imports-private.h"
+#include "mv-limits-private.h"
 #include "mv-manifest-private.h"
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
@@ -205,6 +206,10 @@ typedef struct
 {
   MvStore *store;
   MvSource *source;
+  /* The config's modelfs.diffIds, for the store to check each new layer against before
+   * publishing it; NULL when none are to be checked so (none listed, or only warned of). */
+  char **diff_ids;
+  GHashTable *layer_index;   /* blob digest -> its first place in the manifest + 1 */
   GCancellable *cancellable; /* cancelled on the first failure, to stop the others */
   GMutex mutex;
   GError *error; /* the first failure */
@@ -284,6 +289,11 @@ import_one_layer (gpointer data, gpointer user_data)
       report (d->digest, MV_PROGRESS_CACHED, 0, (guint64)MAX (d->size, 0));
       return;
     }
+  if (jobs->diff_ids != NULL)
+    {
+      ls.diff_id_index = GPOINTER_TO_UINT (g_hash_table_lookup (jobs->layer_index, d->digest)) - 1;
+      ls.diff_id = jobs->diff_ids[ls.diff_id_index];
+    }
   if (mt->format == MV_LAYER_FORMAT_RAW)
     {
       ls.filepath = mv_descriptor_get_filepath (d, TRUE);
@@ -333,12 +343,12 @@ fail:
 /* Imports the layers the store lacks, several at a time: each layer is read once and hashed
  * as it flows, and parallel layers keep both cores busy with hashing and writing. */
 static gboolean
-import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *cancellable,
-               GError **error)
+import_layers (MvStore *store, MvSource *source, MvManifest *m, char **diff_ids,
+               GCancellable *cancellable, GError **error)
 {
-  LayerJobs jobs = { .store = store, .source = source };
-  g_autoptr (GPtrArray) todo = g_ptr_array_new ();
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  LayerJobs jobs = { .store = store, .source = source, .layer_index = seen };
+  g_autoptr (GPtrArray) todo = g_ptr_array_new ();
   GThreadPool *pool;
   gulong handler = 0;
   guint n_threads;
@@ -346,8 +356,9 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
   for (guint i = 0; i < m->layers->len; i++)
     {
       MvDescriptor *d = m->layers->pdata[i];
-      if (!g_hash_table_add (seen, d->digest))
+      if (g_hash_table_contains (seen, d->digest))
         continue; /* the same blob twice in one manifest */
+      g_hash_table_insert (seen, d->digest, GUINT_TO_POINTER (i + 1));
       /* Stored layers need no thread unless the source must vouch for them. */
       if (source->klass->check_blob == NULL && mv_store_has_layer (store, d->digest))
         {
@@ -360,6 +371,9 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
   if (todo->len == 0)
     return TRUE;
 
+  /* Warnings come from check_diff_ids(), once, for stored and new layers alike. */
+  if (mv_limits ()->diff_ids != MV_DIFF_IDS_WARN)
+    jobs.diff_ids = diff_ids;
   n_threads = MIN (todo->len, mv_import_jobs ());
   jobs.cancellable = g_cancellable_new ();
   g_mutex_init (&jobs.mutex);
@@ -395,6 +409,53 @@ import_layers (MvStore *store, MvSource *source, MvManifest *m, GCancellable *ca
   return TRUE;
 }
 
+/* The config's modelfs.diffIds, one per layer, as [import] diff-ids wants them (see
+ * mv_diff_id_check()): *out_ids NULL when the config lists none and the policy lets that
+ * pass (compatible, warn), or when the list does not fit the layers and only a warning is
+ * due. */
+static gboolean
+config_diff_ids (GBytes *config, const char *digest, guint n_layers, char ***out_ids,
+                 GError **error)
+{
+  MvDiffIdPolicy policy = mv_limits ()->diff_ids;
+  g_autoptr (MvModelConfig) c
+      = mv_config_parse (g_bytes_get_data (config, NULL), g_bytes_get_size (config), NULL);
+  guint n = c != NULL && c->diff_ids != NULL ? g_strv_length (c->diff_ids) : 0;
+  g_autofree char *problem = NULL;
+
+  *out_ids = NULL;
+  if (n > 0 && n == n_layers)
+    {
+      *out_ids = g_steal_pointer (&c->diff_ids);
+      return TRUE;
+    }
+  if (n == 0 && policy != MV_DIFF_IDS_STRICT)
+    return TRUE;
+  problem = n == 0 ? g_strdup ("lists no modelfs.diffIds")
+                   : g_strdup_printf ("lists %u modelfs.diffIds for %u layers", n, n_layers);
+  if (policy == MV_DIFF_IDS_WARN)
+    {
+      g_warning ("config %s %s", digest, problem);
+      return TRUE;
+    }
+  return mv_throw (error, MV_ERROR_INVALID_MANIFEST, "config %s %s ([import] diff-ids=%s)", digest,
+                   problem, mv_diff_id_policy_to_string (policy));
+}
+
+/* Every layer, new or stored before (perhaps by another model), against the config. */
+static gboolean
+check_diff_ids (MvStore *store, MvManifest *m, char **diff_ids, GError **error)
+{
+  for (guint i = 0; diff_ids != NULL && i < m->layers->len; i++)
+    {
+      MvDescriptor *d = m->layers->pdata[i];
+      g_autofree char *actual = mv_store_layer_diff_id (store, d->digest);
+      if (!mv_diff_id_check (d->digest, i, actual, diff_ids[i], error))
+        return mv_prefix_error (error, "layer %s", d->digest);
+    }
+  return TRUE;
+}
+
 static char *
 default_name (const char *ref_name)
 {
@@ -420,6 +481,7 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   g_autofree char *auto_name = NULL;
   g_autoptr (GBytes) manifest_bytes = NULL;
   g_autoptr (GBytes) config_bytes = NULL;
+  g_auto (GStrv) diff_ids = NULL;
   g_autoptr (MvManifest) m = NULL;
   g_autoptr (GPtrArray) layer_digests = g_ptr_array_new ();
   const char *what = source->klass->describe (source);
@@ -440,6 +502,8 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
                                            MV_CONFIG_MAX_SIZE, FALSE, cancellable, error);
   if (config_bytes == NULL)
     return mv_prefix_error (error, "%s: config", what);
+  if (!config_diff_ids (config_bytes, m->config->digest, m->layers->len, &diff_ids, error))
+    return mv_prefix_error (error, "%s", what);
 
   /* One import of a model at a time (watch, CLI, hook): the hook waits for a running one
    * instead of starting its own (mv_import_lock_wait), and a second import here finds the
@@ -464,7 +528,9 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
 
   /* Even for a stored model: each layer is this import's only once the source vouches for it
    * (or this import fetched it), as for any stored layer. A repair removed the damaged ones. */
-  if (!import_layers (store, source, m, cancellable, error))
+  if (!import_layers (store, source, m, diff_ids, cancellable, error))
+    return mv_prefix_error (error, "%s", what);
+  if (!check_diff_ids (store, m, diff_ids, error))
     return mv_prefix_error (error, "%s", what);
   if (!mv_store_has_model (store, digest))
     {

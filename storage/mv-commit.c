@@ -17,6 +17,7 @@
 
 #include "mv-digest-private.h"
 #include "mv-integrity-private.h"
+#include "mv-limits-private.h"
 #include "mv-path-private.h"
 #include "mv-repo-private.h"
 #include "mv-sandbox-private.h"
@@ -314,6 +315,7 @@ typedef struct
   GPtrArray *staged; /* checksums staged in staging_dfd */
   guint64 n_files;
   guint64 n_bytes;
+  char *diff_id; /* the digest of the uncompressed stream, once read */
   GCancellable *cancellable;
 } LayerImport;
 
@@ -328,6 +330,7 @@ layer_import_clear (LayerImport *li)
   g_clear_pointer (&li->staging_name, g_free);
   mv_close_fdp (&li->staging_dfd);
   g_clear_pointer (&li->staged, g_ptr_array_unref);
+  g_clear_pointer (&li->diff_id, g_free);
 }
 
 static gboolean
@@ -412,6 +415,7 @@ import_raw (LayerImport *li, MvBlobReader *blob, GError **error)
     return FALSE;
   li->n_files = 1;
   li->n_bytes = mv_blob_reader_get_nread (blob);
+  li->diff_id = g_strdup (li->spec->digest);
   return TRUE;
 }
 
@@ -548,7 +552,14 @@ import_tar (LayerImport *li, MvBlobReader *blob, GError **error)
       if (!ok)
         return FALSE;
     }
-  return mv_entry_reader_finish (reader, error) && mv_blob_reader_finish (blob, error);
+  if (!mv_entry_reader_finish (reader, error) || !mv_blob_reader_finish (blob, error))
+    return FALSE;
+  /* A plain tar is its own uncompressed stream; the child hashed a compressed one whole. */
+  li->diff_id = li->spec->format == MV_LAYER_FORMAT_TAR ? g_strdup (li->spec->digest)
+                                                        : mv_entry_reader_diff_id (reader);
+  if (li->diff_id == NULL)
+    return mv_throw (error, MV_ERROR_FAILED, "unpacker: no digest of the uncompressed layer");
+  return TRUE;
 }
 
 /* Moves staged objects into repo/objects; an object that appeared meanwhile is kept as is. */
@@ -657,6 +668,9 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   if (!ok)
     goto abort;
   ok = FALSE;
+  /* Before anything is published: a layer the config describes otherwise is not stored. */
+  if (!mv_diff_id_check (spec->digest, spec->diff_id_index, li.diff_id, spec->diff_id, error))
+    goto abort;
 
   if (!publish_staged (&li, error))
     goto abort;
@@ -666,6 +680,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
                          g_variant_new_string (mv_layer_format_to_string (spec->format)));
   g_variant_builder_add (&mb, "{sv}", MV_META_FILES, g_variant_new_uint64 (li.n_files));
   g_variant_builder_add (&mb, "{sv}", MV_META_BYTES, g_variant_new_uint64 (li.n_bytes));
+  g_variant_builder_add (&mb, "{sv}", MV_META_DIFF_ID, g_variant_new_string (li.diff_id));
   {
     g_autoptr (GVariant) meta = g_variant_ref_sink (g_variant_builder_end (&mb));
     g_autofree char *subject = g_strconcat ("layer ", spec->digest, NULL);

@@ -4,6 +4,15 @@
 
 #include <gio/gio.h>
 
+/* [import] diff-ids: what a layer whose uncompressed digest is not the config's
+ * modelfs.diffIds entry for it gets (docs/security.md, modelvol.conf(5)). */
+typedef enum
+{
+  MV_DIFF_IDS_COMPATIBLE, /* refused; the blob's own digest is accepted too (modctl) */
+  MV_DIFF_IDS_STRICT,     /* refused unless it is the uncompressed digest; a list required */
+  MV_DIFF_IDS_WARN,       /* a warning, the model imports */
+} MvDiffIdPolicy;
+
 typedef struct
 {
   gsize manifest_bytes;    /* max-manifest-bytes: a manifest or index */
@@ -17,6 +26,7 @@ typedef struct
   guint unpack_timeout_s;  /* unpack-timeout: seconds the unpacker may stay silent */
   int path_bytes;          /* max-path-bytes: a path in a layer or annotation (<= 4096) */
   int path_depth;          /* max-path-depth: its levels (<= 256) */
+  MvDiffIdPolicy diff_ids; /* [import] diff-ids */
 } MvLimits;
 
 /**
@@ -47,3 +57,21 @@ const MvLimits *mv_limits (void);
 
 /** mv_limits_check: FALSE with one error naming the file and key if the [limits] are bad */
 gboolean mv_limits_check (GError **error);
+
+/** mv_diff_id_policy_to_string: "compatible", "strict" or "warn" */
+const char *mv_diff_id_policy_to_string (MvDiffIdPolicy policy);
+
+/**
+ * mv_diff_id_check:
+ * @layer_digest: the layer's blob digest
+ * @index: the layer's place in the manifest: the entry of modelfs.diffIds that claims @claimed
+ * @actual: (nullable): "sha256:<hex>" of the layer's uncompressed stream (for raw and plain
+ *   tar layers, the blob digest); NULL when not known (a layer stored before modelvol kept
+ *   it): nothing to check
+ * @claimed: (nullable): the config's diffId for it; NULL: the config lists none (the list as a
+ *   whole is checked by the importer)
+ * Compares them under [import] diff-ids: a mismatch is MV_ERROR_DIGEST_MISMATCH naming both
+ * digests and the policy, or (warn) a warning and TRUE.
+ */
+gboolean mv_diff_id_check (const char *layer_digest, guint index, const char *actual,
+                           const char *claimed, GError **error);

@@ -4,6 +4,7 @@
 
 #include "mv-error-private.h"
 #include "mv-limits-private.h"
+#include "mv-path-private.h"
 
 #define KiB (G_GUINT64_CONSTANT (1024))
 #define MiB (1024 * KiB)
@@ -33,6 +34,15 @@ static const struct
 
 static MvLimits limits;
 static GError *load_error;
+
+static const char *const diff_id_policies[] = { "compatible", "strict", "warn" };
+
+const char *
+mv_diff_id_policy_to_string (MvDiffIdPolicy policy)
+{
+  g_assert ((guint)policy < G_N_ELEMENTS (diff_id_policies));
+  return diff_id_policies[policy];
+}
 
 static void
 set_field (gsize offset, int size, guint64 value)
@@ -77,8 +87,26 @@ load (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     set_field (keys[i].offset, keys[i].size, keys[i].dflt);
+  limits.diff_ids = MV_DIFF_IDS_COMPATIBLE;
   if (!mv_config_load (kf, &load_error))
     return;
+  {
+    g_autofree char *v = g_key_file_get_string (kf, "import", "diff-ids", NULL);
+    guint i = 0;
+    if (v != NULL)
+      {
+        g_strstrip (v);
+        while (i < G_N_ELEMENTS (diff_id_policies) && !g_str_equal (v, diff_id_policies[i]))
+          i++;
+        if (i == G_N_ELEMENTS (diff_id_policies))
+          {
+            mv_throw (&load_error, MV_ERROR_FAILED,
+                      "config '%s': [import] diff-ids must be compatible, strict or warn", path);
+            return;
+          }
+        limits.diff_ids = (MvDiffIdPolicy)i;
+      }
+  }
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     {
       g_autofree char *v = g_key_file_get_string (kf, "limits", keys[i].key, NULL);
@@ -122,4 +150,31 @@ mv_limits_check (GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+mv_diff_id_check (const char *layer_digest, guint index, const char *actual, const char *claimed,
+                  GError **error)
+{
+  MvDiffIdPolicy policy = mv_limits ()->diff_ids;
+
+  if (actual == NULL || claimed == NULL || g_str_equal (actual, claimed))
+    return TRUE;
+  /* modctl lists each layer's blob digest, compressed or not: the config then names the
+   * layer, not its content, which the blob digest covers anyway. */
+  if (policy == MV_DIFF_IDS_COMPATIBLE && g_str_equal (claimed, layer_digest))
+    return TRUE;
+  {
+    g_autofree char *shown = mv_escape_for_display (claimed, 80);
+    g_autofree char *msg = g_strdup_printf (
+        "the layer's uncompressed content is %s, but the config's modelfs.diffIds[%u] is %s "
+        "([import] diff-ids=%s)",
+        actual, index, shown, mv_diff_id_policy_to_string (policy));
+    if (policy == MV_DIFF_IDS_WARN)
+      {
+        g_warning ("layer %s: %s", layer_digest, msg);
+        return TRUE;
+      }
+    return mv_throw (error, MV_ERROR_DIGEST_MISMATCH, "%s", msg);
+  }
 }

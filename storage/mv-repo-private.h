@@ -25,6 +25,7 @@
 #define MV_META_FILES "modelvol.files"
 #define MV_META_BYTES "modelvol.bytes"
 #define MV_META_FORMAT "modelvol.format"
+#define MV_META_DIFF_ID "modelvol.diff-id" /* a layer's uncompressed digest */
 
 struct MvStore
 {

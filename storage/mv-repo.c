@@ -532,6 +532,33 @@ mv_store_has_layer (MvStore *self, const char *digest)
   return rev != NULL;
 }
 
+char *
+mv_store_layer_diff_id (MvStore *self, const char *digest)
+{
+  g_autofree char *ref = mv_layer_ref (digest);
+  g_autofree char *rev = NULL;
+  g_autoptr (GVariant) v = NULL;
+  g_autoptr (GVariant) meta = NULL;
+  OstreeRepo *repo = mv_store_take_repo (self, NULL, NULL);
+  const char *diff_id = NULL, *format = NULL;
+
+  if (repo == NULL)
+    return NULL;
+  if (ostree_repo_resolve_rev_ext (repo, ref, TRUE, 0, &rev, NULL) && rev != NULL
+      && ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_COMMIT, rev, &v, NULL))
+    meta = g_variant_get_child_value (v, 0);
+  mv_store_give_repo (self, repo);
+  if (meta == NULL)
+    return NULL;
+  if (g_variant_lookup (meta, MV_META_DIFF_ID, "&s", &diff_id))
+    return g_strdup (diff_id);
+  /* Stored before the digest was kept: known anyway where the blob is the stream. */
+  if (g_variant_lookup (meta, MV_META_FORMAT, "&s", &format)
+      && (g_str_equal (format, "raw") || g_str_equal (format, "tar")))
+    return g_strdup (digest);
+  return NULL;
+}
+
 int
 mv_store_lock_layer (MvStore *self, const char *digest, GCancellable *cancellable, GError **error)
 {

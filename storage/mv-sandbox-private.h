@@ -8,7 +8,9 @@
  *   'E'     := u8 type, u8 what, u8 sparse, u8 zero, u32 mode, i64 size,
  *              u32 path_len, u32 link_len, path bytes, link bytes
  *   'D'     := file bytes of the last 'E' (a regular file), at most MV_FRAME_DATA_MAX
- *   'Z'     := the end of the archive (len 0)
+ *   'Z'     := the end of the archive: for a tar+gzip or tar+zstd layer, 64 lowercase hex
+ *              digits, the SHA-256 of the whole decompressed stream (its diffID); nothing
+ *              for a plain tar (its diffID is the blob digest)
  *
  * A plain tar layer that is a local file is read by the child itself, by position (stdin is
  * a read-only description of the blob; `offsets` on the command line): no 'D' frames, and
@@ -42,6 +44,7 @@
 #define MV_FRAME_NAME_MAX 4096
 #define MV_FRAME_RANGE 16
 #define MV_FRAME_END_BY_OFFSET (8 + 64)
+#define MV_FRAME_END_DIFF_ID 64
 
 /** mv_unpack_limits_default: the [limits] of modelvol.conf (MvUnpackLimits, docs/security.md) */
 void mv_unpack_limits_default (MvUnpackLimits *limits);
@@ -59,11 +62,13 @@ MvEntryReader *mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat fo
  * mv_frame_reader_new_fd:
  * @fd: (transfer full): a framed stream, as the child writes it
  * @blob: (nullable) (transfer none): the layer for a stream by offset ('F' frames), else NULL
+ * @with_diff_id: without @blob: the stream of a compressed layer (its end frame carries the
+ *   diffID: mv_entry_reader_diff_id())
  * The parent's decoder alone, with no child behind it: for the fuzz target of the framed
  * stream (tests/fuzz/fuzz-frames.c). Call mv_entry_reader_finish() after the last entry.
  */
-MvEntryReader *mv_frame_reader_new_fd (int fd, MvBlobReader *blob, guint64 max_entries,
-                                       guint timeout_s);
+MvEntryReader *mv_frame_reader_new_fd (int fd, MvBlobReader *blob, gboolean with_diff_id,
+                                       guint64 max_entries, guint timeout_s);
 
 /**
  * mv_unpack_child_main:

@@ -74,6 +74,8 @@ typedef struct
   guint64 n_entries;
   guint64 max_entries;
   gboolean finished;
+  gboolean with_diff_id; /* a compressed layer: the end frame carries its diffID */
+  char *diff_id;         /* "sha256:<hex>", from that frame */
 
   /* By offset (a plain tar from a local file): the child reads the file itself and sends
    * 'F' frames; the member bytes and every other byte are read and hashed here. */
@@ -361,6 +363,34 @@ check_structure (Remote *r, GError **error)
   return TRUE;
 }
 
+/* A compressed layer's end frame: the digest of its whole decompressed stream, as 64
+ * lowercase hex digits. Only the child saw that stream; the parent compares the digest with
+ * the config's diffIds (mv_diff_id_check), so a wrong one can only refuse a layer. */
+static gboolean
+read_diff_id (Remote *r, GError **error)
+{
+  char hex[MV_FRAME_END_DIFF_ID + 1];
+
+  if (!read_exact (r, hex, MV_FRAME_END_DIFF_ID, NULL, error))
+    return fail (r, error);
+  hex[MV_FRAME_END_DIFF_ID] = '\0';
+  for (int i = 0; i < MV_FRAME_END_DIFF_ID; i++)
+    if (!g_ascii_isxdigit (hex[i]) || g_ascii_isupper (hex[i]))
+      {
+        (void)malformed (r, error);
+        return FALSE;
+      }
+  r->diff_id = g_strconcat ("sha256:", hex, NULL);
+  return TRUE;
+}
+
+static char *
+remote_diff_id (gpointer data)
+{
+  Remote *r = data;
+  return g_steal_pointer (&r->diff_id);
+}
+
 static int
 remote_next (gpointer data, MvEntry *e, GError **error)
 {
@@ -386,11 +416,17 @@ remote_next (gpointer data, MvEntry *e, GError **error)
   len = le32 (hdr + 4);
   if (hdr[1] || hdr[2] || hdr[3])
     return malformed (r, error);
-  if (hdr[0] == 'Z' && len == (r->by_offset ? MV_FRAME_END_BY_OFFSET : 0))
+  if (hdr[0] == 'Z'
+      && len
+             == (r->by_offset      ? MV_FRAME_END_BY_OFFSET
+                 : r->with_diff_id ? MV_FRAME_END_DIFF_ID
+                                   : 0))
     {
       r->ended = TRUE;
       r->in_file = FALSE;
       if (r->by_offset && !check_structure (r, error))
+        return -1;
+      if (r->with_diff_id && !read_diff_id (r, error))
         return -1;
       return 0;
     }
@@ -547,12 +583,13 @@ remote_free (gpointer data)
   mv_close_fdp (&r->err_child);
   g_clear_error (&r->feed_error);
   g_clear_pointer (&r->structure, mv_digester_free);
+  g_free (r->diff_id);
   g_free (r->buf);
   g_free (r);
 }
 
 static const MvRemoteEntries remote_vtable = {
-  remote_next, remote_read_data, remote_finish, remote_free, remote_copy_data,
+  remote_next, remote_read_data, remote_finish, remote_free, remote_copy_data, remote_diff_id,
 };
 
 MvEntryReader *
@@ -616,6 +653,7 @@ mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, const MvU
   r->err_child = err[0];
   r->blob = blob;
   r->by_offset = in[1] < 0;
+  r->with_diff_id = format != MV_LAYER_FORMAT_TAR;
   r->blob_size = (guint64)MAX (mv_blob_reader_get_size (blob), 0);
   if (r->by_offset)
     r->structure = mv_digester_new (NULL, NULL);
@@ -636,9 +674,12 @@ mv_sandboxed_tar_reader_new (MvBlobReader *blob, MvLayerFormat format, const MvU
 }
 
 MvEntryReader *
-mv_frame_reader_new_fd (int fd, MvBlobReader *blob, guint64 max_entries, guint timeout_s)
+mv_frame_reader_new_fd (int fd, MvBlobReader *blob, gboolean with_diff_id, guint64 max_entries,
+                        guint timeout_s)
 {
   Remote *r = g_new0 (Remote, 1);
+
+  r->with_diff_id = blob == NULL && with_diff_id;
 
   if (blob != NULL)
     {
@@ -842,6 +883,19 @@ misplace (guint64 *off, guint64 *len, guint64 n_ranges)
 #endif
 }
 
+/* The test-only lie about a compressed layer's diffID (MODELVOL_TEST_UNPACK_EVIL=diff-id):
+ * the parent compares it with the config's, which then refuses the layer. */
+static void
+misreport_diff_id (char *hex)
+{
+#ifdef MV_UNPACK_TEST_HOOKS
+  if (g_strcmp0 (g_getenv ("MODELVOL_TEST_UNPACK_EVIL"), "diff-id") == 0)
+    hex[0] = hex[0] == '0' ? '1' : '0';
+#else
+  (void)hex;
+#endif
+}
+
 static gboolean
 send_range (guint64 off, guint64 len, guint64 n_ranges, GError **error)
 {
@@ -863,7 +917,15 @@ send_end (MvEntryReader *reader, gboolean by_offset, GError **error)
   guint64 end;
 
   if (!by_offset)
-    return send_frame ('Z', NULL, 0, NULL, 0, NULL, 0, error);
+    {
+      /* A compressed layer: its diffID (the reader has read the stream to its end). */
+      g_autofree char *diff_id = mv_entry_reader_diff_id (reader);
+      if (diff_id == NULL)
+        return send_frame ('Z', NULL, 0, NULL, 0, NULL, 0, error);
+      g_assert (strlen (diff_id) == 7 + MV_FRAME_END_DIFF_ID);
+      misreport_diff_id (diff_id + 7);
+      return send_frame ('Z', diff_id + 7, MV_FRAME_END_DIFF_ID, NULL, 0, NULL, 0, error);
+    }
   digest = mv_entry_reader_structure (reader, &end);
   g_assert (strlen (digest) == 7 + 64);
   put32 (body, (guint32)(end & 0xffffffff));

@@ -25,6 +25,10 @@ typedef struct
   MvLayerFormat format;
   const char *filepath; /* raw layers only: where the file goes (validated by the store) */
   guint32 mode;         /* raw layers only: 0644 or 0755 */
+  /* nullable: the config's modelfs.diffIds entry for this layer (entry diff_id_index),
+   * compared with the uncompressed digest before anything is published (mv_diff_id_check) */
+  const char *diff_id;
+  guint diff_id_index;
   /* nullable: told the bytes of the blob read so far, from the importing thread */
   void (*progress) (guint64 done, gpointer user_data);
   gpointer progress_data;
@@ -35,6 +39,15 @@ typedef struct
  * Returns: TRUE if the layer with this blob digest is already stored (its ref exists)
  */
 gboolean mv_store_has_layer (MvStore *store, const char *digest);
+
+/**
+ * mv_store_layer_diff_id:
+ * The digest of a stored layer's uncompressed stream, as its import computed it (the blob
+ * digest for raw and plain tar layers).
+ * Returns: (transfer full) (nullable): "sha256:<hex>"; NULL if the layer is not stored, or
+ *   is a compressed layer stored by a modelvol that did not record it
+ */
+char *mv_store_layer_diff_id (MvStore *store, const char *digest);
 
 /**
  * mv_store_lock_layer:

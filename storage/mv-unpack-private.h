@@ -203,6 +203,13 @@ char *mv_entry_reader_structure (MvEntryReader *self, guint64 *out_end);
 /** mv_entry_reader_get_nread: compressed bytes read so far (fd readers) */
 guint64 mv_entry_reader_get_nread (MvEntryReader *self);
 /**
+ * mv_entry_reader_diff_id:
+ * After the last entry of a tar+gzip or tar+zstd layer: "sha256:<hex>" of its whole
+ * decompressed stream, everything after the end-of-archive blocks included (the layer's
+ * diffID); NULL for a plain tar, whose diffID is its blob digest. Once only (transfer full).
+ */
+char *mv_entry_reader_diff_id (MvEntryReader *self);
+/**
  * mv_entry_reader_finish:
  * After the last entry: for a sandboxed reader, waits for the child and the feeding thread
  * and reports their errors; for others, nothing.
@@ -217,6 +224,7 @@ typedef struct
   gboolean (*finish) (gpointer remote, GError **error);
   void (*free) (gpointer remote);
   int (*copy_data) (gpointer remote, int dest_fd, MvDigester *also, GError **error);
+  char *(*diff_id) (gpointer remote);
 } MvRemoteEntries;
 MvEntryReader *mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote);
 

@@ -630,6 +630,7 @@ struct MvEntryReader
   gboolean in_unit;  /* inside a gzip member or zstd frame */
   guint n_units;     /* members or frames completed */
   guint64 n_out;     /* decompressed bytes (the whole tar stream) */
+  MvDigester *diff;  /* compressed layers: the digest of that whole stream (its diffID) */
   guint64 max_bytes; /* 0: no limit */
   guint64 max_ratio;
   TapChain chain; /* of the entry last returned */
@@ -1074,6 +1075,8 @@ decode_some (MvEntryReader *self, const void **out_buf)
     }
   if (n <= 0)
     return n;
+  if (self->diff != NULL)
+    mv_digester_update (self->diff, *out_buf, (gsize)n);
   self->n_out += n;
   if (self->max_bytes > 0 && self->n_out > self->max_bytes)
     {
@@ -1218,7 +1221,14 @@ tar_reader_open (MvEntryReader *reader, MvLayerFormat format, const MvUnpackLimi
   else
     g_assert (format == MV_LAYER_FORMAT_TAR);
   if (format != MV_LAYER_FORMAT_TAR)
-    self->out_buf = g_malloc (OUT_CHUNK);
+    {
+      self->out_buf = g_malloc (OUT_CHUNK);
+      /* Every decompressed byte, to the stream's end (padding and all): what a config's
+       * modelfs.diffIds entry claims for this layer. */
+      self->diff = mv_digester_new (NULL, error);
+      if (self->diff == NULL)
+        return NULL;
+    }
 
   /* Exactly the tar format, no filters: the compression was the media type's, above. */
   self->a = archive_read_new ();
@@ -1332,6 +1342,16 @@ guint64
 mv_entry_reader_get_nread (MvEntryReader *self)
 {
   return self->nread;
+}
+
+char *
+mv_entry_reader_diff_id (MvEntryReader *self)
+{
+  if (self->remote_vtable != NULL)
+    return self->remote_vtable->diff_id (self->remote);
+  if (self->diff == NULL)
+    return NULL;
+  return mv_digester_finish (self->diff);
 }
 
 gboolean
@@ -1496,6 +1516,7 @@ mv_entry_reader_free (MvEntryReader *self)
   if (self->zstd != NULL)
     ZSTD_freeDCtx (self->zstd);
   g_free (self->out_buf);
+  g_clear_pointer (&self->diff, mv_digester_free);
   tap_clear (&self->tap);
   g_clear_error (&self->read_error);
   g_free (self);

@@ -4,7 +4,8 @@
  * storage/mv-commit.c, as in fuzz-tar, and the stream must end with its end frame and
  * nothing after it.
  * An input that starts with "BLOB", a little-endian u32 length and that many bytes is a stream
- * by offset: those bytes are the layer ('F' frames point into it), the frames follow.
+ * by offset: those bytes are the layer ('F' frames point into it), the frames follow. One that
+ * starts with "DIFF" is a compressed layer's stream: its end frame carries the diffID.
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
@@ -29,6 +30,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr (MvEntryReader) reader = NULL; /* freed first: it reads the blob */
   g_autofree char *digest = NULL;
   g_autoptr (GError) error = NULL;
+  gboolean with_diff_id = FALSE;
   int fd;
 
   mv_fuzz_init ();
@@ -49,13 +51,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       data += 8 + len;
       size -= 8 + len;
     }
+  else if (size >= 4 && memcmp (data, "DIFF", 4) == 0)
+    {
+      with_diff_id = TRUE;
+      data += 4;
+      size -= 4;
+    }
   /* A memfd, not a pipe: the whole input is there at once, and its end is the child's exit. */
   fd = memfd_create ("mv-fuzz-frames", MFD_CLOEXEC);
   g_assert (fd >= 0);
   g_assert (mv_loop_write (fd, data, size) == 0);
   g_assert (lseek (fd, 0, SEEK_SET) == 0);
   /* More entries than this are refused by the decoder (max-entries): the limit is exercised. */
-  reader = mv_frame_reader_new_fd (fd, blob, MAX_ENTRIES, 1);
+  reader = mv_frame_reader_new_fd (fd, blob, with_diff_id, MAX_ENTRIES, 1);
   for (;;)
     {
       MvEntry e;
@@ -69,6 +77,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
       if (r == 0)
         {
+          g_autofree char *diff_id = mv_entry_reader_diff_id (reader);
+          /* What a compressed layer's end frame gave: a well-formed digest, nothing else. */
+          g_assert (with_diff_id == (diff_id != NULL));
+          g_assert (diff_id == NULL || mv_digest_validate (diff_id, NULL, NULL, NULL));
           if (!mv_entry_reader_finish (reader, &error))
             g_assert (error != NULL);
           return 0;

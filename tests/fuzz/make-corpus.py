@@ -693,6 +693,7 @@ def frames():
     put(t, "whiteout", entry("d/.wh..wh..opq") + END_FRAME)
     put(t, "empty", b"")
     frames_by_offset(t)
+    frames_diff_id(t)
 
 
 
@@ -720,6 +721,20 @@ def end_by_offset(end, ranges, digest=None, blob=BLOB):
         h.update(blob[pos:end])
         digest = h.hexdigest().encode()
     return frame(b"Z", end.to_bytes(8, "little") + digest)
+
+
+# A compressed layer's stream ("DIFF" first): 'Z' := 64 lowercase hex digits, its diffID.
+def frames_diff_id(t):
+    hexd = hashlib.sha256(b"decompressed").hexdigest().encode()
+    body = entry("a", size=4) + frame(b"D", b"abcd") + entry("d", E_DIR, mode=0o755)
+    put(t, "diff-id-good", b"DIFF" + body + frame(b"Z", hexd))
+    put(t, "diff-id-missing", b"DIFF" + body + END_FRAME)
+    put(t, "diff-id-upper", b"DIFF" + body + frame(b"Z", hexd.upper()))
+    put(t, "diff-id-not-hex", b"DIFF" + body + frame(b"Z", b"g" * 64))
+    put(t, "diff-id-short", b"DIFF" + body + frame(b"Z", hexd[:63]))
+    put(t, "diff-id-nul", b"DIFF" + body + frame(b"Z", hexd[:10] + b"\0" + hexd[11:]))
+    # A plain tar's stream carries none.
+    put(t, "diff-id-in-plain", body + frame(b"Z", hexd))
 
 
 def frames_by_offset(t):

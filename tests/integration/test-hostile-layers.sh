@@ -53,7 +53,8 @@ RSS_BOUND=$((base_rss + 64 * 1024))
 echo "# good import: peak RSS $base_rss KiB; bound for the hostile imports: $RSS_BOUND KiB"
 
 # --- every layout, built before the first import (the snapshot covers them too) ---------------
-# CASE|PRESET|[limits] KEY=VALUE for this case|ERE the one stderr line must match
+# CASE|PRESET|[limits] KEY=VALUE (or SECTION:KEY=VALUE) for this case|ERE the one stderr line
+# must match
 refused=(
   "dup-dotslash|hostile-dup-dotslash||'a\.txt' appears more than once"
   "dup-other-mode|hostile-dup-other-mode||'m\.sh' appears more than once"
@@ -102,11 +103,21 @@ refused=(
   "zstd-trailing-garbage|hostile-zstd-trailing-garbage||what follows zstd frame 1 is not a zstd frame"
   "zstd-bad-checksum|hostile-zstd-bad-checksum||zstd frame 1: .*checksum"
   "zstd-truncated-frame|hostile-zstd-truncated-frame||truncated inside zstd frame 1"
+  # bar 23: the uncompressed digest (over the whole stream) against the config's diffIds.
+  "diffid-gzip|hostile-diffid-gzip||layer sha256:[0-9a-f]{12}: the layer's uncompressed content is sha256:[0-9a-f]{64}, but the config's modelfs\.diffIds\[1\] is sha256:[0-9a-f]{64} \(\[import\] diff-ids=compatible\)$"
+  "diffid-zstd|hostile-diffid-zstd||uncompressed content is sha256:[0-9a-f]{64}, but the config's modelfs\.diffIds\[1\] is"
+  "diffid-tar|hostile-diffid-tar||uncompressed content is sha256:[0-9a-f]{64}, but the config's modelfs\.diffIds\[1\] is"
+  "diffid-raw|hostile-diffid-raw||uncompressed content is sha256:[0-9a-f]{64}, but the config's modelfs\.diffIds\[1\] is"
+  "diffid-short|hostile-diffid-short||config sha256:[0-9a-f]{64} lists 1 modelfs\.diffIds for 2 layers"
+  "diffid-blob-strict|hostile-diffid-blob|import:diff-ids=strict|but the config's modelfs\.diffIds\[1\] is sha256:[0-9a-f]{64} \(\[import\] diff-ids=strict\)$"
+  "diffid-none-strict|hostile-diffid-none|import:diff-ids=strict|lists no modelfs\.diffIds \(\[import\] diff-ids=strict\)$"
+  "diffid-gzip-strict|hostile-diffid-gzip|import:diff-ids=strict|diff-ids=strict\)$"
 )
 accepted=(
   hostile-modes hostile-xattrs hostile-depth-256 hostile-no-end-blocks hostile-one-end-block
   hostile-zero-padding hostile-gzip-multi-member hostile-gzip-empty-members
   hostile-zstd-multi-frame hostile-zstd-skippable-frame
+  hostile-diffid-right hostile-diffid-blob hostile-diffid-none
 )
 # One Python process builds them all (a process per preset would cost a minute).
 {
@@ -138,7 +149,11 @@ for c in "${refused[@]}"; do
   IFS='|' read -r name p limit pat <<<"$c"
   info=$W/hostile/$p.info.json
   ref=localhost:5000/hostile/$p:v1
-  printf '[limits]\n%s\n' "$limit" >"$T/case.conf"
+  if [[ $limit == *:* ]]; then
+    printf '[%s]\n%s\n' "${limit%%:*}" "${limit#*:}" >"$T/case.conf"
+  else
+    printf '[limits]\n%s\n' "$limit" >"$T/case.conf"
+  fi
   expect_fail 1 "$pat" "$name" -- env MODELVOL_CONFIG="$T/case.conf" /usr/bin/time -f %M -o "$T/rss" \
     "$MODELVOL" --root "$ROOT" import "oci:$W/hostile/$p:$ref"
   echo "#   $name: $LAST_STDERR"
@@ -214,5 +229,33 @@ done
 assert_eq "$(xattr_names "$ROOT/repo/objects")" "" "accepted layers: no xattr on any stored object"
 run_ok "accepted layers: fsck clean" -- mvol fsck
 assert_eq "$(model_count)" "${#accepted[@]}" "accepted layers: all listed"
+
+# --- diffIds: a stored layer that another model's config describes otherwise; warn ----------------
+# hostile-diffid-right (imported above) and hostile-diffid-gzip share their second layer, byte
+# for byte; only the config's claim differs. The layer is stored: its recorded uncompressed
+# digest is what the second model's config is checked against.
+right=$W/hostile/hostile-diffid-right.info.json
+wrong=$W/hostile/hostile-diffid-gzip.info.json
+L=$(jq -r '.layers[1].digest' "$right")
+D=$(jq -r '.layers[1].diffId' "$right")
+assert_eq "$(jq -r '.layers[1].digest' "$wrong")" "$L" "diffIds: the two models share the layer"
+recorded=$(ostree --repo="$ROOT/repo" show "modelvol/layer/sha256/${L#sha256:}" --print-metadata-key=modelvol.diff-id)
+assert_eq "$recorded" "'$D'" "diffIds: the stored layer records its uncompressed digest"
+before=$(mvol --json ls | jq -c .)
+ref=localhost:5000/hostile/hostile-diffid-gzip:v1
+expect_fail 1 "layer $L: the layer's uncompressed content is $D, but the config's modelfs\.diffIds\[1\] is sha256:" \
+  "diffIds: the stored layer, claimed otherwise" -- mvol import "oci:$W/hostile/hostile-diffid-gzip:$ref"
+assert_eq "$(mvol --json ls | jq -c .)" "$before" "diffIds: ls unchanged"
+printf '[import]\ndiff-ids=warn\n' >"$T/warn.conf"
+run_ok "diffIds: diff-ids=warn imports it" -- env MODELVOL_CONFIG="$T/warn.conf" "$MODELVOL" --root "$ROOT" \
+  import "oci:$W/hostile/hostile-diffid-gzip:$ref"
+warning=$(grep -v '^Copying blob \|^Copied ' <<<"$LAST_STDERR")
+assert_eq "$(wc -l <<<"$warning")" 1 "diffIds: one warning line (besides progress)"
+assert_match "$warning" "^modelvol: warning: layer $L: the layer's uncompressed content is $D, but the config's modelfs\.diffIds\[1\] is sha256:[0-9a-f]{64} \(\[import\] diff-ids=warn\)$" \
+  "diffIds: the warning names the layer and both digests"
+run_ok "diffIds: fsck clean" -- mvol fsck
+printf '[import]\ndiff-ids=sometimes\n' >"$T/bad.conf"
+expect_fail 1 "\[import\] diff-ids must be compatible, strict or warn" "diffIds: an unknown policy" -- \
+  env MODELVOL_CONFIG="$T/bad.conf" "$MODELVOL" --root "$ROOT" import "oci:$W/hostile/hostile-diffid-gzip:$ref"
 
 finish

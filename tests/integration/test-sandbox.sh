@@ -5,7 +5,8 @@
 # deliberately compromised build of it (tests only, MODELVOL_TEST_UNPACK_EVIL) that opens
 # /etc/shadow, writes a host file, execs, opens a socket, mounts or ptraces is denied or
 # killed; a crash, a hang (watchdog) and a kill -9 from outside surface as one clear error; one
-# that lies about where a plain tar member's data lies is refused;
+# that lies about where a plain tar member's data lies, or about a compressed layer's diffID,
+# is refused;
 # nothing is committed, no process is left, the host is unchanged, and the next import works.
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -62,6 +63,13 @@ for lie in "offset-outside:member data at offset [0-9]+ \([0-9]+ bytes\) lies ou
     evil "${lie%%:*}" "$MODELVOL" --root "$ROOT" import "oci:$T/bo:v1"
   assert_eq "$(model_count)" 0 "${lie%%:*}: no model is stored"
 done
+# Only the child sees a compressed layer's decompressed stream: it reports the stream's digest
+# in its end frame, and the parent holds that against the config's diffIds. A child that
+# misreports it has the layer refused.
+expect_fail 1 "the layer's uncompressed content is sha256:[0-9a-f]{64}, but the config's modelfs\.diffIds\[[0-9]+\] is" \
+  "an unpacker that misreports a compressed layer's diffID is refused" -- \
+  evil diff-id "$MODELVOL" --root "$ROOT" import "oci:$T/l:v1"
+assert_eq "$(model_count)" 0 "diff-id: no model is stored"
 run_ok "fsck is clean after the lies" -- mvol fsck
 run_ok "the real unpacker imports the same layout" -- mvol import "oci:$T/bo:v1"
 bo=$LAST_STDOUT

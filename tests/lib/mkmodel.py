@@ -424,6 +424,26 @@ def build_layer(lay, spec, family, idx):
     return desc, diff_id
 
 
+def claimed_diff_ids(spec, layers, diff_ids):
+    """The config's modelfs.diffIds: the true ones unless the spec's "diffIds" says otherwise:
+    "none" (no list), "short" (the last one left out), or {"INDEX": "wrong" | "blob" | a
+    digest}, "wrong" being the digest of other bytes and "blob" the layer's blob digest (as
+    modctl lists them, compressed or not)."""
+    claims = spec.get("diffIds")
+    if claims is None:
+        return list(diff_ids)
+    if claims == "none":
+        return None
+    if claims == "short":
+        return list(diff_ids[:-1])
+    out = list(diff_ids)
+    for k, v in claims.items():
+        i = int(k)
+        out[i] = {"wrong": "sha256:" + hashlib.sha256(b"not this layer").hexdigest(),
+                  "blob": layers[i]["digest"]}.get(v, v)
+    return out
+
+
 def valid_config(spec, diff_ids):
     name = spec.get("modelName", "test-model")
     return {
@@ -445,7 +465,7 @@ def valid_config(spec, diff_ids):
             "precision": "float16",
             "capabilities": {"inputTypes": ["text"], "outputTypes": ["text"]},
         },
-        "modelfs": {"type": "layers", "diffIds": diff_ids or [
+        "modelfs": {"type": "layers"} if diff_ids is None else {"type": "layers", "diffIds": diff_ids or [
             "sha256:" + hashlib.sha256(b"").hexdigest()]},
     }
 
@@ -472,7 +492,7 @@ def build(spec, out, ref=None, family=None, config=None, wrap_index=None, expect
 
         cfg = spec.get("config", "valid")
         if cfg == "valid":
-            cfg_bytes = canonical_json(valid_config(spec, diff_ids))
+            cfg_bytes = canonical_json(valid_config(spec, claimed_diff_ids(spec, layers, diff_ids)))
         elif cfg == "empty":
             cfg_bytes = b"{}"
         elif isinstance(cfg, dict):
@@ -991,6 +1011,24 @@ def _hostile(doc, fmt, gen, expect=None, where="tar"):
     return preset
 
 
+def _diff_ids(doc, fmt, claims):
+    """Two layers, the second of format FMT, and a config whose diffIds are CLAIMS (see
+    claimed_diff_ids)."""
+    def preset(a):
+        layer = {"kind": "weight", "format": fmt, "path": "weights/w.bin"}
+        if fmt == "raw":
+            layer["content"] = {"random": 4096, "seed": "diff-ids"}
+        else:
+            layer["entries"] = [{"name": "weights/w.bin",
+                                 "content": {"random": 4096, "seed": "diff-ids"}},
+                                {"name": "weights/notes.txt", "content": "compressed\n"}]
+        return {"family": a.family, "ref": "localhost:5000/test/hostile:v1", "diffIds": claims,
+                "layers": [{"kind": "doc", "format": "raw", "path": "README.md",
+                            "content": "ok\n"}, layer]}
+    preset.__doc__ = doc
+    return preset
+
+
 def _t(kind):
     return {"gen": "tar", "kind": kind}
 
@@ -998,6 +1036,16 @@ def _t(kind):
 # Hostile layers (SECURITY-BAR 16, 17, 19-21, 23), for tests/integration/test-hostile-layers.sh.
 # Those with an expected tree are accepted (canonicalized); all others must be refused.
 HOSTILE = {
+    # bar 23's last case: the config's modelfs.diffIds against the uncompressed digests.
+    "hostile-diffid-gzip": _diff_ids("tar+gzip layer, its diffId wrong", "tar+gzip", {"1": "wrong"}),
+    "hostile-diffid-zstd": _diff_ids("tar+zstd layer, its diffId wrong", "tar+zstd", {"1": "wrong"}),
+    "hostile-diffid-tar": _diff_ids("plain tar layer, its diffId wrong", "tar", {"1": "wrong"}),
+    "hostile-diffid-raw": _diff_ids("raw layer, its diffId wrong", "raw", {"1": "wrong"}),
+    "hostile-diffid-blob": _diff_ids("tar+gzip layer listed by its blob digest, as modctl does",
+                                     "tar+gzip", {"1": "blob"}),
+    "hostile-diffid-none": _diff_ids("a config without modelfs.diffIds", "tar+zstd", "none"),
+    "hostile-diffid-short": _diff_ids("one diffId for two layers", "tar+gzip", "short"),
+    "hostile-diffid-right": _diff_ids("tar+gzip layer, every diffId right", "tar+gzip", None),
     "hostile-modes": _hostile(
         "modes above 07777, setuid/setgid/sticky, uid 2^31/2^63-1/2^32, uname/gname "
         "(canonicalized)", "tar", {"gen": "modes"}, rawtar.MODES_EXPECT),
