@@ -36,28 +36,50 @@ struct MvObjectWriter
                          * pass as the blob digest), the tar import for a tar member */
   guint32 mode;
   guint64 written;
-  guint64 flushed; /* writeback started up to here */
+  guint64 flushed;  /* writeback started up to here */
+  guint64 promised; /* the object's size as far as checked: written + what may follow */
+  guint64 reserved; /* this writer's part of store->space_reserved: promised - written */
 };
 
 /* libostree keeps the repo's core.min-free-space-percent (or -size) free for the objects it
- * writes; ours keep it too, checked before an object's first bytes and at every MiB. Like
- * libostree's, the check is not exact with several writers at once. */
+ * writes; ours keep it too, checked before an object's first bytes and at every MiB. The
+ * layers of an import are written side by side: each writer reserves what it has been let
+ * write and has not written yet (a whole raw layer is checked at once, before the kernel
+ * copies it), and each check counts what the other writers of this process reserved, so two
+ * layers never both take the last free bytes. A reservation is counted again by the others
+ * while the kernel copies it (conservative). Across processes the check is not exact, as
+ * libostree's is not. */
 #define SPACE_CHECK_STEP (1024 * 1024)
+
+static void
+release_space (MvObjectWriter *w)
+{
+  if (w->reserved > 0)
+    __atomic_sub_fetch (&w->store->space_reserved, w->reserved, __ATOMIC_SEQ_CST);
+  w->reserved = 0;
+}
 
 static gboolean
 check_free_space (MvObjectWriter *w, gsize len, GError **error)
 {
   struct statvfs st;
-  guint64 avail;
+  guint64 avail, others, want;
   guint64 min = w->store->min_free_bytes;
 
   if (min == 0)
     return TRUE;
+  want = MAX (w->promised, w->written + len);
+  /* What this writer wrote is in the free space now: it reserves only what is still to come. */
+  release_space (w);
   if (fstatvfs (w->fd, &st) < 0)
     return mv_throw_errno_prefix (error, "checking free space in '%s'", w->store->root);
   avail = (guint64)st.f_bavail * st.f_frsize;
-  if (avail < min || avail - min < len)
+  /* Reserve first: of two writers checking at once, the second counts the first. */
+  w->reserved = want - w->written;
+  others = __atomic_fetch_add (&w->store->space_reserved, w->reserved, __ATOMIC_SEQ_CST);
+  if (avail < min || avail - min < others || avail - min - others < w->reserved)
     {
+      release_space (w);
       g_autofree char *shown = g_format_size (min);
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                    "writing to the store would leave less than its min-free-space of %s free "
@@ -65,6 +87,7 @@ check_free_space (MvObjectWriter *w, gsize len, GError **error)
                    shown, w->store->root);
       return FALSE;
     }
+  w->promised = want;
   return TRUE;
 }
 
@@ -160,6 +183,7 @@ mv_object_writer_free (MvObjectWriter *w)
 {
   if (w == NULL)
     return;
+  release_space (w);
   mv_close_fdp (&w->fd);
   g_clear_pointer (&w->digester, mv_digester_free);
   g_free (w);

@@ -43,6 +43,7 @@ struct MvStore
   GPtrArray *repo_pool;   /* more OstreeRepo handles for layer imports in worker threads */
   char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
   guint64 min_free_bytes; /* libostree's core.min-free-space-*: our object writer keeps it too */
+  guint64 space_reserved; /* bytes object writers of this process are about to write (atomic) */
 };
 
 /**
