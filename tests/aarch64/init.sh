@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # SPDX-License-Identifier: Apache-2.0
 # PID 1 of the arm64 test VM (tests/integration/test-aarch64.sh): runs each case of /cases with
 # the cross-built mv-unpack-driver and prints what happened on the serial console, one
@@ -67,7 +68,7 @@ done </cases
 # What a compromised unpacker must not have changed.
 echo "@@CHECK escape $([ -e /tmp/modelvol-unpack-escape ] && echo present || echo absent)"
 echo "@@CHECK mounts $([ "$(mountinfo)" = "$mounts_before" ] && echo same || echo changed)"
-echo "@@CHECK staging-left $(ls /tmp | grep -c mv-unpack-driver)"
+echo "@@CHECK staging-left $(find /tmp -maxdepth 1 -name 'mv-unpack-driver-*' | wc -l)"
 echo "@@CHECK unpackers-left $(grep -l '^Name:[[:space:]]*modelvol-unpack' /proc/[0-9]*/status 2>/dev/null | wc -l)"
 echo "@@DONE"
 poweroff -f

@@ -13,7 +13,7 @@
 BUILD_ROOT=${MODELVOL_BUILD_ROOT:?MODELVOL_BUILD_ROOT: the meson build directory}
 CACHE=${MODELVOL_AARCH64_CACHE:-/var/cache/modelvol-tests/aarch64}
 AARCH64=$SRCDIR/tests/aarch64
-VM_TIMEOUT=${MODELVOL_AARCH64_VM_TIMEOUT:-150}
+VM_TIMEOUT=${MODELVOL_AARCH64_VM_TIMEOUT:-240}
 
 # --- what it needs (contrib/install-deps.sh installs all of it) -----------------------------
 missing=()
@@ -110,7 +110,9 @@ diag "initramfs: ${#seen[@]} shared libraries, loader $interp"
 # (unlike a real /etc/shadow), so that neither dropping root nor file modes would stop it.
 printf 'root:THE-HOST-SECRET:19000:0:99999:7:::\n' >"$R/etc/shadow"
 chmod 0644 "$R/etc/shadow"
-printf '[limits]\nunpack-timeout=3\n' >"$R/etc/short-watchdog.conf"
+# The watchdog of the hang case: long enough for init.sh to read the hung child's /proc
+# status in the emulated machine before the parent stops it.
+printf '[limits]\nunpack-timeout=8\n' >"$R/etc/short-watchdog.conf"
 
 GOOD=MODELVOL_TEST_UNPACK_HELPER=/mv/modelvol-unpack
 EVIL=MODELVOL_TEST_UNPACK_HELPER=/mv/modelvol-unpack-evil
@@ -138,7 +140,7 @@ rc=0
 timeout -k 5 "$VM_TIMEOUT" qemu-system-aarch64 -M virt -cpu max -smp 2 -m 1024 \
   -display none -monitor none -nic none -no-reboot -serial "file:$T/console.raw" \
   -kernel "$CACHE/vmlinuz" -initrd "$T/initramfs.gz" \
-  -append "console=ttyAMA0 quiet panic=-1 rdinit=/init" >"$T/qemu.out" 2>&1 || rc=$?
+  -append "console=ttyAMA0 quiet loglevel=3 panic=-1 rdinit=/init" >"$T/qemu.out" 2>&1 || rc=$?
 tr -d '\r' <"$T/console.raw" >"$T/console.log"
 diag "VM: exit $rc after $((SECONDS - start)) s"
 if ! grep -q '^@@DONE' "$T/console.log"; then
@@ -160,7 +162,7 @@ case_rc() {
 
 # The real unpacker, each way the store uses it.
 for c in tar tar-stream tar-gzip tar-zstd tar-zstd-again; do
-  assert_eq "$(case_rc $c)/$(case_lines $c @@OUT)" "0/$expected" \
+  assert_eq "$(case_rc "$c")/$(case_lines "$c" @@OUT)" "0/$expected" \
     "aarch64: the unpacker reads the $c layer: every member, mode, size and content as written"
 done
 
@@ -187,12 +189,12 @@ for lie in "offset-outside:unpacker: member data at offset [0-9]+ \([0-9]+ bytes
   "offset-length:unpacker: malformed frame" \
   "offset-shift:tar headers read by the unpacker are not the bytes read here"; do
   c=evil-${lie%%:*}
-  assert_match "$(case_rc $c)/$(case_lines $c @@OUT | grep -v '^E ')" "^1/ERROR .*${lie#*:}" \
+  assert_match "$(case_rc "$c")/$(case_lines "$c" @@OUT | grep -v '^E ')" "^1/ERROR .*${lie#*:}" \
     "aarch64: an unpacker that lies about member offsets (${lie%%:*}) is refused"
 done
 # A hung one: the watchdog; meanwhile its confinement, as the arm64 kernel shows it.
 assert_eq "$(case_rc watch-hang)/$(case_lines watch-hang @@OUT)" \
-  "1/ERROR unpacker: no progress for 3 s: stopped" "aarch64: a hung unpacker is stopped by the watchdog"
+  "1/ERROR unpacker: no progress for 8 s: stopped" "aarch64: a hung unpacker is stopped by the watchdog"
 st=$(sed -n 's/^@@WATCH //p' "$T/console.log")
 diag "$st"
 assert_match "$st" '^Seccomp: +2$' "aarch64: the unpacker runs under a seccomp filter (mode 2)"
@@ -205,7 +207,7 @@ assert_match "$st" '^fds 0 1 2 $' "aarch64: with only stdin, stdout and stderr o
 
 # Each failure said so once, on stderr too; and nothing was left behind.
 for c in evil-exec evil-socket evil-mount evil-ptrace evil-crash watch-hang; do
-  assert_eq "$(case_lines $c @@ERR | wc -l)" 1 "aarch64: $c: one stderr line"
+  assert_eq "$(case_lines "$c" @@ERR | wc -l)" 1 "aarch64: $c: one stderr line"
 done
 assert_eq "$(sed -n 's/^@@CHECK mounts //p' "$T/console.log")" same "aarch64: the mount table is unchanged"
 assert_eq "$(sed -n 's/^@@CHECK staging-left //p' "$T/console.log")" 0 "aarch64: every staging directory is removed"
