@@ -19,3 +19,31 @@ apt-get install -y -q --no-install-recommends \
   docker-registry skopeo apache2-utils ostree \
   zstd gzip tar python3 python3-prometheus-client openssl jq bc time curl bsdutils \
   runc podman busybox-static procps strace util-linux
+
+# tests/integration/test-aarch64.sh: the unpacker cross-built for arm64 (Debian's cross
+# compiler and arm64 libraries) and booted with Debian's arm64 kernel and busybox in
+# qemu-system-aarch64. The kernel and busybox are taken from their packages into a cache.
+dpkg --add-architecture arm64
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  qemu-system-arm gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu cpio \
+  libc6-dev:arm64 libglib2.0-dev:arm64 libssl-dev:arm64 libarchive-dev:arm64 zlib1g-dev:arm64 \
+  libzstd-dev:arm64 libseccomp-dev:arm64
+aarch64_cache=/var/cache/modelvol-tests/aarch64
+kernel_pkg=$(apt-cache depends linux-image-cloud-arm64:arm64 | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1)
+if [ -z "$kernel_pkg" ]; then
+  echo "install-deps.sh: no arm64 kernel package behind linux-image-cloud-arm64" >&2
+  exit 1
+fi
+mkdir -p "$aarch64_cache"
+if [ "$(cat "$aarch64_cache/kernel-package" 2>/dev/null)" != "$kernel_pkg" ] \
+  || [ ! -s "$aarch64_cache/vmlinuz" ] || [ ! -s "$aarch64_cache/busybox" ]; then
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$kernel_pkg" busybox-static:arm64)
+  dpkg-deb --fsys-tarfile "$dl"/linux-image-*.deb | tar -xO --wildcards './boot/vmlinuz-*' >"$dl/vmlinuz"
+  dpkg-deb --fsys-tarfile "$dl"/busybox-static_*.deb | tar -xO ./bin/busybox >"$dl/busybox"
+  [ -s "$dl/vmlinuz" ] && [ -s "$dl/busybox" ]
+  mv "$dl/vmlinuz" "$dl/busybox" "$aarch64_cache/"
+  echo "$kernel_pkg" >"$aarch64_cache/kernel-package"
+  rm -rf "$dl"
+fi
