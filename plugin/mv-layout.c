@@ -182,8 +182,7 @@ layout_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *canc
     if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
       {
         close (fd);
-        mv_throw (error, MV_ERROR_INVALID_MANIFEST, "blob %s is not a regular file",
-                  desc->digest);
+        mv_throw (error, MV_ERROR_INVALID_MANIFEST, "blob %s is not a regular file", desc->digest);
         return NULL;
       }
     int flags = fcntl (fd, F_GETFL);

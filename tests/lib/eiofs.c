@@ -6,8 +6,9 @@
  *         [--log FILE]
  *
  * Every file and directory under SOURCE appears under MOUNTPOINT, read-only, with direct I/O:
- * no page cache, so each read(2), pread(2), sendfile(2) or copy_file_range(2) reaches us with
- * its own offset. For the file REL (a path relative to SOURCE):
+ * each read(2) and pread(2) reaches us as it was made (kernel copies, sendfile(2), still go
+ * through the page cache, which retries a failed read one page at a time). For the file REL
+ * (a path relative to SOURCE):
  *   --offset N  a read that reaches byte N or beyond fails with EIO, whole: a short read
  *               would tell the kernel that the file ends there (it would cut its cached
  *               size), where a disk with a bad sector fails the read; so the reader gets its
@@ -17,8 +18,9 @@
  *   --every N   every N-th read of it fails with EIO (counted over all its opens)
  * Each injected error is one line in the --log file ("EIO read REL at OFF by COMM", "EIO open
  * REL by COMM": COMM names the reading thread), so that a test can tell its fault was met,
- * and by whom. Runs in the foreground, single-threaded, mounted
- * with allow_other (the unpacker reads as another user); it ends when unmounted.
+ * and by whom. Runs in the foreground, single-threaded, mounted with allow_other: the
+ * unpacker runs as nobody (its reads of the fd it was given are not checked, but a stat or
+ * an open of its own would be). It ends when unmounted.
  * SPDX-License-Identifier: Apache-2.0 */
 #define FUSE_USE_VERSION 31
 
@@ -242,8 +244,8 @@ int
 main (int argc, char **argv)
 {
   const char *source = NULL, *mountpoint = NULL;
-  char *fuse_argv[] = { argv[0], NULL, (char *)"-f", (char *)"-s", (char *)"-o",
-                        (char *)"ro,allow_other,fsname=eiofs,subtype=eiofs", NULL };
+  /* Foreground, one thread (reads counted in order), mounted for every user. */
+  char *fuse_argv[] = { argv[0], NULL, (char *)"-f", (char *)"-s", (char *)"-o", NULL, NULL };
   int rc;
 
   for (int i = 1; i < argc; i++)
@@ -295,6 +297,7 @@ main (int argc, char **argv)
       return 1;
     }
   fuse_argv[1] = (char *)mountpoint;
+  fuse_argv[5] = (char *)"ro,allow_other,fsname=eiofs,subtype=eiofs";
   rc = fuse_main ((int)(sizeof fuse_argv / sizeof fuse_argv[0]) - 1, fuse_argv, &eio_ops, NULL);
   close (eio.source_dfd);
   if (eio.log != NULL)
