@@ -41,7 +41,7 @@ EIO_PID=
 # A mount left by a failed check is detached before common.sh removes $T.
 _read_errors_exit() {
   local rc=$?
-  umount -l "$MNT" 2>/dev/null
+  umount -l "$MNT" 2>/dev/null || true
   (exit $rc)
   _common_exit
 }
