@@ -24,12 +24,8 @@ if [ -z "${MODELVOL_READ_ERRORS_NS:-}" ] && [ "$(id -u)" = 0 ]; then
   MODELVOL_READ_ERRORS_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
 fi
 . "$(dirname "$0")/../lib/common.sh"
+. "$TESTS_LIB/eiofs.sh"
 
-EIOFS=${MODELVOL_EIOFS:-$(dirname "$MODELVOL")/../tests/integration/eiofs}
-if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || [ ! -x "$EIOFS" ]; then
-  echo "# SKIP: needs root, /dev/fuse and eiofs (MODELVOL_EIOFS)"
-  exit 77
-fi
 export MODELVOL_JOBS=2
 # The built-in limits, whatever /etc/modelvol/modelvol.conf says.
 printf '[limits]\n' >"$T/default.conf"
@@ -37,15 +33,6 @@ export MODELVOL_CONFIG=$T/default.conf
 
 MNT=$T/mnt
 mkdir -p "$MNT"
-EIO_PID=
-# A mount left by a failed check is detached before common.sh removes $T.
-_read_errors_exit() {
-  local rc=$?
-  umount -l "$MNT" 2>/dev/null || true
-  (exit $rc)
-  _common_exit
-}
-trap _read_errors_exit EXIT
 
 A=localhost:5000/test/read-errors-a:v1
 mkmodel preset shared --variant a --seed read-errors --out "$T/lay-a" --ref "$A" \
@@ -109,28 +96,6 @@ fresh_store() {
   cp -a "$tmpl" "$ROOT"
 }
 
-# eio_mount EIOFS_ARGS...: the layout of B through eiofs at $MNT, faults logged to $T/eio.log.
-eio_mount() {
-  : >"$T/eio.log"
-  ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" "$EIOFS" "$T/lay-b" "$MNT" "$@" \
-    --log "$T/eio.log" 2>>"$T/eiofs.err" &
-  EIO_PID=$!
-  CLEANUP_PIDS+=("$EIO_PID")
-  for _ in $(seq 100); do
-    mountpoint -q "$MNT" && return 0
-    kill -0 "$EIO_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "eiofs did not mount: $(cat "$T/eiofs.err")" >&2
-  return 1
-}
-
-eio_umount() {
-  umount "$MNT"
-  wait "$EIO_PID" 2>/dev/null || true
-  CLEANUP_PIDS=()
-}
-
 # refs_but_intact_layers: the store's refs, less the layer refs of B's layers other than $1.
 refs_but_intact_layers() {
   local keep=$1 re=''
@@ -142,7 +107,7 @@ refs_but_intact_layers() {
 
 # --- the mount itself is no fault: B imports through it ---------------------------------------
 fresh_store
-eio_mount
+eio_mount "$T/lay-b" "$MNT"
 run_ok "through eiofs without a fault: B imports" -- mvol import "oci:$MNT:b:v1"
 assert_eq "$LAST_STDOUT" "$DB" "through eiofs: digest"
 eio_umount
@@ -161,12 +126,12 @@ read_error() {
   local ls_before refs_before
   ls_before=$(mvol --json ls | jq -c .)
   refs_before=$(ostree --repo="$ROOT/repo" refs | sort)
-  eio_mount --file "$file" "$@"
+  eio_mount "$T/lay-b" "$MNT" --file "$file" "$@"
   expect_fail 1 "$what.*Input/output error" "$desc" -- mvol import "oci:$MNT:b:v1"
   echo "#   $desc: $LAST_STDERR"
   eio_umount
   check "$desc: the fault was met" -- grep -q '^EIO ' "$T/eio.log"
-  first=$(head -n 1 "$T/eio.log" | sed -n 's/.* by //p')
+  first=$(eio_first_reader)
   echo "#   $desc: $(grep -c . "$T/eio.log") read(s) failed, the first by ${first:-nobody}"
   case $reader in
     unpacker) assert_eq "$first" modelvol-unpack "$desc: the unpacker met it" ;;
