@@ -17,6 +17,7 @@ apt-get install -y -q --no-install-recommends \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libseccomp-dev libtomlplusplus-dev \
   scdoc clang-format clang libclang-rt-dev llvm clang-tidy cppcheck golang-1.19-src \
   docker-registry skopeo apache2-utils ostree \
+  libfuse3-dev fuse3 \
   zstd gzip tar python3 python3-prometheus-client openssl jq bc time curl bsdutils \
   runc podman busybox-static procps strace util-linux
 

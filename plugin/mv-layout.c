@@ -135,17 +135,14 @@ open_blob_fd (MvLayoutSource *self, const char *digest, GError **error)
   blobs_dfd = mv_chaseat (self->dfd, alg == MV_DIGEST_SHA512 ? "blobs/sha512" : "blobs/sha256",
                           MV_CHASE_NO_SYMLINKS, error);
   if (blobs_dfd < 0)
-    {
-      mv_prefix_error (error, "%s", self->description);
-      return -1;
-    }
+    return -1;
   fd = openat (blobs_dfd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0)
     {
       if (errno == ENOENT)
-        mv_throw (error, MV_ERROR_NOT_FOUND, "%s: blob %s is missing", self->description, digest);
+        mv_throw (error, MV_ERROR_NOT_FOUND, "blob %s is missing", digest);
       else
-        mv_throw_errno_prefix (error, "%s: opening blob %s", self->description, digest);
+        mv_throw_errno_prefix (error, "opening blob %s", digest);
       return -1;
     }
   return fd;
@@ -162,7 +159,7 @@ layout_fetch_bytes (MvSource *source, const char *digest, gint64 size, gsize max
   if (fd < 0)
     return NULL;
   {
-    g_autofree char *what = g_strdup_printf ("%s: blob %s", self->description, digest);
+    g_autofree char *what = g_strdup_printf ("blob %s", digest);
     bytes = mv_fd_read_all (fd, max_size, what, error);
   }
   if (bytes == NULL)
@@ -185,8 +182,7 @@ layout_open_blob (MvSource *source, const MvDescriptor *desc, GCancellable *canc
     if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
       {
         close (fd);
-        mv_throw (error, MV_ERROR_INVALID_MANIFEST, "%s: blob %s is not a regular file",
-                  self->description, desc->digest);
+        mv_throw (error, MV_ERROR_INVALID_MANIFEST, "blob %s is not a regular file", desc->digest);
         return NULL;
       }
     int flags = fcntl (fd, F_GETFL);

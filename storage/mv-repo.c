@@ -58,24 +58,31 @@ sweep_ostree_staging (MvStore *self)
       return;
     }
   while ((de = readdir (dir)) != NULL)
-    if (g_str_has_prefix (de->d_name, "staging-") && !g_str_has_suffix (de->d_name, "-lock"))
+    if (g_str_has_prefix (de->d_name, "staging-"))
       g_ptr_array_add (names, g_strdup (de->d_name));
   closedir (dir);
 
   for (guint i = 0; i < names->len; i++)
     {
       const char *name = names->pdata[i];
-      g_autofree char *lock_name = g_strconcat (name, "-lock", NULL);
-      mv_autofd int lock_fd
-          = openat (tmp_dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      /* A lock file alone: its directory went, and a kill came before the lock did. */
+      gboolean lone_lock = g_str_has_suffix (name, "-lock");
+      g_autofree char *dir_name
+          = lone_lock ? g_strndup (name, strlen (name) - strlen ("-lock")) : g_strdup (name);
+      g_autofree char *lock_name = g_strconcat (dir_name, "-lock", NULL);
       struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
       g_autoptr (GError) local_error = NULL;
+      struct stat st;
+      mv_autofd int lock_fd = -1;
 
+      if (lone_lock && fstatat (tmp_dfd, dir_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        continue; /* swept with its directory */
+      lock_fd = openat (tmp_dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
       /* libostree (glnx_make_lock_file) locks with open file description locks. */
       if (lock_fd < 0 || fcntl (lock_fd, F_OFD_SETLK, &fl) < 0)
         continue;
       g_debug ("sweeping leftover repo/tmp/%s", name);
-      if (!mv_rm_rf_at (tmp_dfd, name, NULL, &local_error))
+      if (!lone_lock && !mv_rm_rf_at (tmp_dfd, dir_name, NULL, &local_error))
         {
           g_debug ("sweeping repo/tmp/%s: %s", name, local_error->message);
           continue;

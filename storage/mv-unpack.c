@@ -338,6 +338,29 @@ kernel_copy (int how, int src, int dest, gsize want)
     }
 }
 
+/* After a failed kernel copy of @len bytes from @src's offset: reads them, since the copy
+ * does not say whether the source or the store failed. FALSE, with errno, if the source did. */
+static gboolean
+source_readable (int src, gsize len)
+{
+  guint8 buf[16384];
+  off_t pos = lseek (src, 0, SEEK_CUR);
+  gsize done = 0;
+
+  while (pos >= 0 && done < len)
+    {
+      gssize r = pread (src, buf, MIN (sizeof buf, len - done), pos + (off_t)done);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return FALSE;
+      if (r == 0)
+        break;
+      done += r;
+    }
+  return TRUE;
+}
+
 /* The copy loop of mv_blob_reader_copy_to_fd() and mv_blob_reader_copy_range_to_fd(): from
  * the blob's current position, @len bytes (G_MAXUINT64: to its end) into @dest_fd from its
  * offset 0. Leaves the last windows to the hasher. Returns 1, 0 if nothing could be copied by
@@ -366,11 +389,13 @@ copy_to_fd (MvBlobReader *self, int dest_fd, guint64 len, GError **error)
       guint64 start = self->nread;
       guint64 dstart = start - origin; /* where it lands in @dest_fd */
       guint64 base;
+      gsize want;
       gssize n;
 
       if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
         return -1;
-      n = kernel_copy (how, src, dest_fd, MIN (next_request (self, COPY_STEP), end - start));
+      want = MIN (next_request (self, COPY_STEP), end - start);
+      n = kernel_copy (how, src, dest_fd, want);
       if (n < 0 && start == origin
           && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
         {
@@ -381,7 +406,14 @@ copy_to_fd (MvBlobReader *self, int dest_fd, guint64 len, GError **error)
         }
       if (n < 0)
         {
-          mv_throw_errno_prefix (error, "copying blob %s into the store", self->digest);
+          int saved = errno;
+          if (!source_readable (src, want))
+            mv_throw_errno_prefix (error, "reading blob %s", self->digest);
+          else
+            {
+              errno = saved;
+              mv_throw_errno_prefix (error, "copying blob %s into the store", self->digest);
+            }
           return -1;
         }
       if (!account (self, n, error))

@@ -162,6 +162,13 @@ for sc in write fsync fdatasync syncfs unlinkat; do
   done
 done
 
+# A kill between the removal of a stale staging directory and of its lock file (in the sweep,
+# or in libostree) leaves the lock alone: the next open sweeps it too.
+fresh_store
+: >"$ROOT/repo/tmp/staging-b97ee540-cc48-4c7b-99b8-aec37092b577-Lone01-lock"
+run_ok "a lone staging lock: the store opens (ls)" -- mvol --json ls
+assert_reclaimed "a lone staging lock: on open"
+
 # --- errors injected: EIO and ENOSPC ---------------------------------------------------------------
 # (The main thread's only write is its final report: a write error is injected from the 2nd call
 # on. strace injects an error by turning the call into syscall -1, which the unpacker's seccomp
