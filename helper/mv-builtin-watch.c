@@ -122,6 +122,8 @@ typedef struct
   guint max_disk_fill;     /* [watch] max-disk-fill, percent, 0: no limit */
   guint prune_interval;    /* [watch] prune-interval, seconds */
   char *auth_file;         /* [registries] auth-file (nullable) */
+  char *registries_conf;   /* [registries] conf (nullable) */
+  char *run_dir;           /* [store] run-dir (nullable) */
   MvMetricsConfig metrics; /* [metrics]: textfile, listen, interval */
 } WatchConfig;
 
@@ -133,6 +135,8 @@ watch_config_clear (WatchConfig *c)
   g_free (c->artifacts);
   g_strfreev (c->pins);
   g_free (c->auth_file);
+  g_free (c->registries_conf);
+  g_free (c->run_dir);
   mv_metrics_config_clear (&c->metrics);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WatchConfig, watch_config_clear)
@@ -152,8 +156,11 @@ config_number (GKeyFile *kf, const WatchConfig *c, const char *key, guint64 min,
   return TRUE;
 }
 
+/* Reads modelvol.conf into @c. At the start (not @reload) it also sets the environment the
+ * library reads ([store] run-dir, [registries] conf); a reload, with the worker running, must
+ * not: those take a restart. */
 static gboolean
-load_config (WatchConfig *c, GError **error)
+load_config (WatchConfig *c, gboolean reload, GError **error)
 {
   static const char *const known[]
       = { "pins", "max-store-bytes", "max-disk-fill", "prune-interval", NULL };
@@ -175,15 +182,13 @@ load_config (WatchConfig *c, GError **error)
   c->root = g_key_file_get_string (kf, "store", "root", NULL);
   if (c->root != NULL && !g_path_is_absolute (c->root))
     return mv_throw (error, MV_ERROR_FAILED, "config '%s': [store] root must be absolute", c->path);
-  {
-    g_autofree char *run_dir = g_key_file_get_string (kf, "store", "run-dir", NULL);
-    if (run_dir != NULL && !g_path_is_absolute (run_dir))
-      return mv_throw (error, MV_ERROR_FAILED, "config '%s': [store] run-dir must be absolute",
-                       c->path);
-    /* The library finds use records and import locks through it, as the hook's do. */
-    if (run_dir != NULL)
-      g_setenv ("MODELVOL_RUN_DIR", run_dir, TRUE);
-  }
+  c->run_dir = g_key_file_get_string (kf, "store", "run-dir", NULL);
+  if (c->run_dir != NULL && !g_path_is_absolute (c->run_dir))
+    return mv_throw (error, MV_ERROR_FAILED, "config '%s': [store] run-dir must be absolute",
+                     c->path);
+  /* The library finds use records and import locks through it, as the hook's do. */
+  if (c->run_dir != NULL && !reload)
+    g_setenv ("MODELVOL_RUN_DIR", c->run_dir, TRUE);
   graphroot = g_key_file_get_string (kf, "crio", "graphroot", NULL);
   if (graphroot == NULL)
     graphroot = g_strdup ("/var/lib/containers/storage");
@@ -221,11 +226,9 @@ load_config (WatchConfig *c, GError **error)
     return FALSE;
   c->prune_interval = (guint)n;
 
-  {
-    g_autofree char *conf = g_key_file_get_string (kf, "registries", "conf", NULL);
-    if (conf != NULL)
-      g_setenv ("CONTAINERS_REGISTRIES_CONF", conf, TRUE);
-  }
+  c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
+  if (c->registries_conf != NULL && !reload)
+    g_setenv ("CONTAINERS_REGISTRIES_CONF", c->registries_conf, TRUE);
   c->auth_file = g_key_file_get_string (kf, "registries", "auth-file", NULL);
   return mv_metrics_config_load (&c->metrics, error);
 }
@@ -278,6 +281,10 @@ struct Watch
   gboolean stopping;
   Job *running;            /* main thread's view, for STATUS */
   GSocketService *metrics; /* [metrics] listen: GET /metrics (nullable) */
+  guint tick_id;
+  /* A reload (SIGHUP, main thread) replaces conf.pins and the limits while the worker may
+   * read them: the worker takes them under this lock. */
+  GMutex conf_lock;
 };
 
 static void
@@ -390,26 +397,31 @@ static char *
 over_limits (Watch *w, GError **error)
 {
   struct statvfs vfs;
+  guint64 max_store_bytes;
+  guint max_disk_fill;
 
-  if (w->conf.max_store_bytes > 0)
+  g_mutex_lock (&w->conf_lock);
+  max_store_bytes = w->conf.max_store_bytes;
+  max_disk_fill = w->conf.max_disk_fill;
+  g_mutex_unlock (&w->conf_lock);
+  if (max_store_bytes > 0)
     {
       MvDfStats df;
       if (!mv_store_df (w->store, &df, w->cancellable, error))
         return NULL;
-      if (df.disk_bytes > w->conf.max_store_bytes)
+      if (df.disk_bytes > max_store_bytes)
         return g_strdup_printf ("the store uses %" G_GUINT64_FORMAT
                                 " bytes, above max-store-bytes %" G_GUINT64_FORMAT,
-                                df.disk_bytes, w->conf.max_store_bytes);
+                                df.disk_bytes, max_store_bytes);
     }
-  if (w->conf.max_disk_fill > 0 && statvfs (mv_store_get_root (w->store), &vfs) == 0
-      && vfs.f_blocks > 0)
+  if (max_disk_fill > 0 && statvfs (mv_store_get_root (w->store), &vfs) == 0 && vfs.f_blocks > 0)
     {
       guint64 used = (guint64)(vfs.f_blocks - vfs.f_bfree);
       guint64 avail = used + vfs.f_bavail; /* as df(1): what non-root users could fill */
       guint fill = (guint)((used * 100 + avail - 1) / MAX (avail, 1));
-      if (fill > w->conf.max_disk_fill)
+      if (fill > max_disk_fill)
         return g_strdup_printf ("the disk of the store is %u%% full, above max-disk-fill %u%%",
-                                fill, w->conf.max_disk_fill);
+                                fill, max_disk_fill);
     }
   return NULL;
 }
@@ -484,11 +496,16 @@ run_prune (Watch *w, Job *job)
   g_autoptr (GHashTable) pinned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *run_dir = mv_store_get_run_dir (w->store);
 
+  g_auto (GStrv) pins = NULL;
+
   job->result = RESULT_OK;
-  for (guint i = 0; w->conf.pins[i] != NULL; i++)
+  g_mutex_lock (&w->conf_lock);
+  pins = g_strdupv (w->conf.pins);
+  g_mutex_unlock (&w->conf_lock);
+  for (guint i = 0; pins[i] != NULL; i++)
     {
       char *digest = NULL;
-      if (mv_store_resolve (w->store, w->conf.pins[i], &digest, NULL))
+      if (mv_store_resolve (w->store, pins[i], &digest, NULL))
         g_hash_table_add (pinned, digest);
     }
   for (guint n = 0; n < MAX_EVICTIONS; n++)
@@ -834,6 +851,71 @@ on_stop_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* restart (a list of what changed) += @what if @a and @b differ. */
+static void
+note_restart (GString *restart, const char *what, const char *a, const char *b)
+{
+  if (g_strcmp0 (a, b) == 0)
+    return;
+  g_string_append_printf (restart, "%s%s", restart->len > 0 ? ", " : "", what);
+}
+
+/* SIGHUP (systemctl reload): [watch] again (pins, the prune policy and its interval), at once.
+ * The other sections name the store, the artifact store, credentials and the metrics
+ * endpoint the service was started with: a change there is logged and waits for a restart;
+ * so do [limits] and [import], which the library reads once. A bad file is one error line
+ * and the running configuration stays. */
+static gboolean
+on_reload_signal (gpointer data)
+{
+  Watch *w = data;
+  g_auto (WatchConfig) fresh = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) restart = g_string_new (NULL);
+  g_autofree char *interval_a = NULL, *interval_b = NULL;
+
+  if (w->stopping)
+    return G_SOURCE_CONTINUE;
+  notify ("RELOADING=1");
+  if (!load_config (&fresh, TRUE, &error))
+    {
+      wlog (LOG_ERR, "reload: %s; the running configuration stays", error->message);
+      notify ("READY=1");
+      return G_SOURCE_CONTINUE;
+    }
+  interval_a = g_strdup_printf ("%u", w->conf.metrics.interval_s);
+  interval_b = g_strdup_printf ("%u", fresh.metrics.interval_s);
+  note_restart (restart, "[store] root", w->conf.root, fresh.root);
+  note_restart (restart, "[store] run-dir", w->conf.run_dir, fresh.run_dir);
+  note_restart (restart, "[crio] graphroot", w->conf.artifacts, fresh.artifacts);
+  note_restart (restart, "[registries] conf", w->conf.registries_conf, fresh.registries_conf);
+  note_restart (restart, "[registries] auth-file", w->conf.auth_file, fresh.auth_file);
+  note_restart (restart, "[metrics] textfile", w->conf.metrics.textfile, fresh.metrics.textfile);
+  note_restart (restart, "[metrics] listen", w->conf.metrics.listen, fresh.metrics.listen);
+  note_restart (restart, "[metrics] interval", interval_a, interval_b);
+  if (restart->len > 0)
+    wlog (LOG_WARNING, "reload: %s changed: the service keeps the old value until it is restarted",
+          restart->str);
+
+  g_mutex_lock (&w->conf_lock);
+  g_strfreev (w->conf.pins);
+  w->conf.pins = g_steal_pointer (&fresh.pins);
+  w->conf.max_store_bytes = fresh.max_store_bytes;
+  w->conf.max_disk_fill = fresh.max_disk_fill;
+  g_mutex_unlock (&w->conf_lock);
+  if (fresh.prune_interval != w->conf.prune_interval)
+    {
+      w->conf.prune_interval = fresh.prune_interval;
+      g_source_remove (w->tick_id);
+      w->tick_id = g_timeout_add_seconds (w->conf.prune_interval, tick, w);
+    }
+  wlog (LOG_INFO, "reloaded: %u pins; prune every %u s", g_strv_length (w->conf.pins),
+        w->conf.prune_interval);
+  tick (w); /* new pins pulled, a lower limit applied, now */
+  notify ("READY=1");
+  return G_SOURCE_CONTINUE;
+}
+
 /* [metrics] textfile, every [metrics] interval. */
 static gboolean
 metrics_tick (gpointer data)
@@ -847,7 +929,7 @@ metrics_tick (gpointer data)
 static void
 run (Watch *w)
 {
-  guint tick_id, metrics_id = 0;
+  guint metrics_id = 0;
 
   g_signal_connect (w->monitor, "changed", G_CALLBACK (on_artifacts_changed), w);
   w->worker = g_thread_new ("watch-worker", worker_main, w);
@@ -861,12 +943,12 @@ run (Watch *w)
     }
   notify ("READY=1");
   update_status (w);
-  tick_id = g_timeout_add_seconds (w->conf.prune_interval, tick, w);
+  w->tick_id = g_timeout_add_seconds (w->conf.prune_interval, tick, w);
 
   g_main_loop_run (w->loop);
 
   /* Stopping: the worker finishes or abandons its job (cancelled), skips the queued ones. */
-  g_source_remove (tick_id);
+  g_source_remove (w->tick_id);
   if (metrics_id != 0)
     g_source_remove (metrics_id);
   if (w->scan_source != 0)
@@ -886,7 +968,7 @@ MV_BUILTIN (watch)
   Watch w = { 0 };
   gboolean ran = FALSE;
   g_autoptr (GFile) dir = NULL;
-  guint sig_term, sig_int;
+  guint sig_term, sig_int, sig_hup;
 
   g_option_context_set_summary (
       context, "Run as a service: import the ModelPack artifacts CRI-O pulls, keep the pinned "
@@ -894,7 +976,7 @@ MV_BUILTIN (watch)
   log_to_journal = stderr_is_journal ();
   /* The config first: [store] root is the default of --root here, and a bad key must stop
    * us before the store is touched. */
-  if (!load_config (&conf, error))
+  if (!load_config (&conf, FALSE, error))
     return FALSE;
   if (mv_globals.root == NULL && g_getenv ("MODELVOL_ROOT") == NULL)
     mv_globals.root = conf.root;
@@ -917,6 +999,8 @@ MV_BUILTIN (watch)
 
   sig_term = g_unix_signal_add (SIGTERM, on_stop_signal, &w);
   sig_int = g_unix_signal_add (SIGINT, on_stop_signal, &w);
+  sig_hup = g_unix_signal_add (SIGHUP, on_reload_signal, &w);
+  g_mutex_init (&w.conf_lock);
 
   /* The directory, not the file: CRI-O (containers/image) replaces index.json by rename. A
    * missing directory is watched for its creation. */
@@ -942,6 +1026,8 @@ MV_BUILTIN (watch)
 
   g_source_remove (sig_term);
   g_source_remove (sig_int);
+  g_source_remove (sig_hup);
+  g_mutex_clear (&w.conf_lock);
   w.monitor_failed = !ran;
   g_clear_object (&w.monitor);
   g_clear_pointer (&w.known, g_hash_table_unref);

@@ -228,6 +228,33 @@ write_conf "max-disk-fill=abc"
 expect_fail 1 "\[watch\] max-disk-fill must be a whole number from 0 to 100" "max-disk-fill not a number" -- \
   env MODELVOL_CONFIG="$T/watch.conf" "$MODELVOL" watch
 
+# --- reload: SIGHUP applies [watch] at once; a bad file or a restart-only change is logged --
+write_conf "prune-interval=600"
+start_watch
+wait_until "ready, with no pins" 60 -- grep -qx READY=1 "$T/notify.log"
+write_conf "pins=$R/org/c:v1
+prune-interval=600"
+run_ok "SIGHUP" -- kill -HUP "$WATCH_PID"
+wait_until "the service reloads" 60 -- grep -q "info: reloaded: 1 pins; prune every 600 s" "$T/watch.log"
+wait_until "and pulls the new pin at once (not at the 600 s tick)" 120 -- has_name "$R/org/c:v1"
+check "sd_notify RELOADING=1, then READY=1 again" -- bash -c 'grep -n . "$1" | grep -A50 ":RELOADING=1$" | grep -q ":READY=1$"' _ "$T/notify.log"
+write_conf "max-disk-fill=150"
+run_ok "SIGHUP with a bad file" -- kill -HUP "$WATCH_PID"
+wait_until "one error line, the running configuration stays" 60 -- grep -q "error: reload: config '.*watch.conf': \[watch\] max-disk-fill must be a whole number from 0 to 100; the running configuration stays" "$T/watch.log"
+check "the service still runs" -- kill -0 "$WATCH_PID"
+# p is pinned no more: a limit lowered by a reload evicts it at once.
+write_conf "pins=$R/org/c:v1
+max-store-bytes=1
+prune-interval=600
+[metrics]
+interval=7"
+run_ok "SIGHUP with a lower limit and a [metrics] change" -- kill -HUP "$WATCH_PID"
+wait_until "the restart-only change is named" 60 -- grep -q "warning: reload: \[metrics\] interval changed: the service keeps the old value until it is restarted" "$T/watch.log"
+wait_until "the model no longer pinned is evicted at once" 120 -- grep -q "evicted $DP " "$T/watch.log"
+check "the pinned one stays" -- has_name "$R/org/c:v1"
+stop_watch "the reloaded service"
+run_ok "fsck after the reloads" -- mvol fsck
+
 # --- SIGTERM during a slow pull ----------------------------------------------------------
 cat >"$T/spec-slow.json" <<EOF
 {"family": "cncf", "layers": [
@@ -266,6 +293,7 @@ assert_eq "$(grep -v 'is not executable' <<<"$LAST_STDERR$LAST_STDOUT" | grep -c
 for d in Type=notify ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes; do
   check "the unit has $d" -- grep -qx "$d" "$T/modelvol-watch.service"
 done
+check "the unit reloads with SIGHUP" -- grep -qxF 'ExecReload=/bin/kill -HUP $MAINPID' "$T/modelvol-watch.service"
 check "RestrictNamespaces leaves the four the unpacker unshares" -- \
   grep -qx 'RestrictNamespaces=mnt net ipc uts' "$T/modelvol-watch.service"
 new_root
