@@ -121,6 +121,7 @@ typedef struct
   guint64 max_store_bytes; /* [watch] max-store-bytes, 0: no limit */
   guint max_disk_fill;     /* [watch] max-disk-fill, percent, 0: no limit */
   guint prune_interval;    /* [watch] prune-interval, seconds */
+  guint pin_refresh;       /* [watch] pin-refresh, seconds, 0: a stored pin is not pulled again */
   char *auth_file;         /* [registries] auth-file (nullable) */
   char *registries_conf;   /* [registries] conf (nullable) */
   char *run_dir;           /* [store] run-dir (nullable) */
@@ -163,7 +164,7 @@ static gboolean
 load_config (WatchConfig *c, gboolean reload, GError **error)
 {
   static const char *const known[]
-      = { "pins", "max-store-bytes", "max-disk-fill", "prune-interval", NULL };
+      = { "pins", "max-store-bytes", "max-disk-fill", "prune-interval", "pin-refresh", NULL };
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autofree char *graphroot = NULL;
   g_auto (GStrv) keys = NULL;
@@ -225,6 +226,10 @@ load_config (WatchConfig *c, gboolean reload, GError **error)
   if (!config_number (kf, c, "prune-interval", 1, 7 * 24 * 3600, &n, error))
     return FALSE;
   c->prune_interval = (guint)n;
+  n = 0;
+  if (!config_number (kf, c, "pin-refresh", 0, 30 * 24 * 3600, &n, error))
+    return FALSE;
+  c->pin_refresh = (guint)n;
 
   c->registries_conf = g_key_file_get_string (kf, "registries", "conf", NULL);
   if (c->registries_conf != NULL && !reload)
@@ -282,6 +287,7 @@ struct Watch
   Job *running;            /* main thread's view, for STATUS */
   GSocketService *metrics; /* [metrics] listen: GET /metrics (nullable) */
   guint tick_id;
+  GHashTable *pin_pulled; /* worker: pin -> when this service last pulled it (monotonic us) */
   /* A reload (SIGHUP, main thread) replaces conf.pins and the limits while the worker may
    * read them: the worker takes them under this lock. */
   GMutex conf_lock;
@@ -358,11 +364,28 @@ run_import (Watch *w, Job *job)
     wlog (LOG_NOTICE, "import of %s (%s) cancelled", job->key, job_label (job));
 }
 
+/* With [watch] pin-refresh: is a stored, intact pin due to be pulled again (its tag may
+ * have moved)? Pulled once by each start of the service, then every pin-refresh seconds (at
+ * the first tick after). */
+static gboolean
+pin_due (Watch *w, const char *pin)
+{
+  gint64 *last = g_hash_table_lookup (w->pin_pulled, pin);
+  guint refresh;
+
+  g_mutex_lock (&w->conf_lock);
+  refresh = w->conf.pin_refresh;
+  g_mutex_unlock (&w->conf_lock);
+  return refresh > 0
+         && (last == NULL || g_get_monotonic_time () - *last >= (gint64)refresh * G_USEC_PER_SEC);
+}
+
 static void
 run_pin (Watch *w, Job *job)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *digest = NULL;
+  g_autofree char *before = NULL;
   g_autofree char *path = NULL;
   const char *why = "not in the store";
 
@@ -370,21 +393,34 @@ run_pin (Watch *w, Job *job)
     {
       g_autofree char *co = mv_store_peek_checkout (mv_store_get_root (w->store), digest);
       g_autoptr (GError) damage = NULL;
-      if (mv_model_check_intact (mv_store_get_root (w->store), digest, job->key, co, &damage))
+      if (mv_model_check_intact (mv_store_get_root (w->store), digest, job->key, co, &damage)
+          && pin_due (w, job->key))
+        why = "pin-refresh";
+      else if (damage == NULL)
         {
           if (co == NULL && !checkout (w, digest, &error))
             wlog (LOG_ERR, "pin %s: %s", job->key, error->message);
           job->result = result_of (error);
           return;
         }
-      why = "damaged";
+      else
+        why = "damaged";
     }
-  g_clear_pointer (&digest, g_free);
+  before = g_steal_pointer (&digest);
   wlog (LOG_INFO, "pulling pin %s (%s)", job->key, why);
   if (mv_store_pull (w->store, job->key, MV_PULL_NONE, w->conf.auth_file, &digest, w->cancellable,
                      &error)
       && mv_store_checkout (w->store, digest, &path, w->cancellable, &error))
-    wlog (LOG_INFO, "pulled pin %s (%s)", job->key, digest);
+    {
+      gint64 *now = g_new (gint64, 1);
+      *now = g_get_monotonic_time ();
+      g_hash_table_insert (w->pin_pulled, g_strdup (job->key), now);
+      wlog (LOG_INFO, "pulled pin %s (%s)", job->key, digest);
+      /* The tag moved: the name follows it; the model it named before is left unnamed, to
+       * the prune policy (or prune). */
+      if (before != NULL && !g_str_equal (before, digest))
+        wlog (LOG_NOTICE, "pin %s moved from %s to %s", job->key, before, digest);
+    }
   job->result = result_of (error);
   if (job->result == RESULT_CANCELLED)
     wlog (LOG_NOTICE, "pull of pin %s cancelled", job->key);
@@ -902,6 +938,7 @@ on_reload_signal (gpointer data)
   w->conf.pins = g_steal_pointer (&fresh.pins);
   w->conf.max_store_bytes = fresh.max_store_bytes;
   w->conf.max_disk_fill = fresh.max_disk_fill;
+  w->conf.pin_refresh = fresh.pin_refresh;
   g_mutex_unlock (&w->conf_lock);
   if (fresh.prune_interval != w->conf.prune_interval)
     {
@@ -996,6 +1033,7 @@ MV_BUILTIN (watch)
   w.cancellable = g_cancellable_new ();
   w.known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   w.pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  w.pin_pulled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   sig_term = g_unix_signal_add (SIGTERM, on_stop_signal, &w);
   sig_int = g_unix_signal_add (SIGINT, on_stop_signal, &w);
@@ -1032,6 +1070,7 @@ MV_BUILTIN (watch)
   g_clear_object (&w.monitor);
   g_clear_pointer (&w.known, g_hash_table_unref);
   g_clear_pointer (&w.pending, g_hash_table_unref);
+  g_clear_pointer (&w.pin_pulled, g_hash_table_unref);
   g_clear_object (&w.cancellable);
   g_clear_pointer (&w.queue, g_async_queue_unref);
   g_clear_pointer (&w.loop, g_main_loop_unref);

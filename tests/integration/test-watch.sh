@@ -255,6 +255,24 @@ check "the pinned one stays" -- has_name "$R/org/c:v1"
 stop_watch "the reloaded service"
 run_ok "fsck after the reloads" -- mvol fsck
 
+# --- pin-refresh: a pin whose tag moves is followed -----------------------------------------
+name_digest() { mvol ls --json | jq -r --arg n "$1" '.models[] | select(.names | index($n)) | .digest'; }
+run_ok "push model a's layout as m:v1" -- ocipush "oci:$T/l-a:v1" "$R/org/m:v1"
+write_conf "pins=$R/org/m:v1
+pin-refresh=1
+prune-interval=1"
+start_watch
+wait_until "the pin m:v1 is pulled" 120 -- has_name "$R/org/m:v1"
+M1=$(name_digest "$R/org/m:v1")
+run_ok "move the tag: push model b's layout as m:v1" -- ocipush "oci:$T/l-b:v1" "$R/org/m:v1"
+wait_until "the service follows the moved tag" 120 -- grep -q "notice: pin $R/org/m:v1 moved from $M1 to sha256:" "$T/watch.log"
+M2=$(name_digest "$R/org/m:v1")
+check "the name now names another model" -- bash -c '[ -n "$2" ] && [ "$1" != "$2" ]' _ "$M1" "$M2"
+check "the new model is b's content" -- cmp "$ROOT/checkouts/${M2#sha256:}/w-b.bin" "$T/l-b.expect/w-b.bin"
+check "the refresh pulls say why" -- grep -q "pulling pin $R/org/m:v1 (pin-refresh)" "$T/watch.log"
+stop_watch "the service with pin-refresh"
+run_ok "fsck after the refresh" -- mvol fsck
+
 # --- SIGTERM during a slow pull ----------------------------------------------------------
 cat >"$T/spec-slow.json" <<EOF
 {"family": "cncf", "layers": [
