@@ -607,6 +607,28 @@ publish_staged (LayerImport *li, GError **error)
   return TRUE;
 }
 
+/* libostree 2022.7 can pick, for reuse, a staging directory that another transaction (a
+ * layer of ours in another thread, or another process) is removing at that moment: it takes
+ * the lock file the remover just unlinked (creating it anew) and then finds no directory
+ * (ENOENT from opendir). Nothing was written; a new attempt allocates another directory. */
+static gboolean
+prepare_transaction (OstreeRepo *repo, GCancellable *cancellable, GError **error)
+{
+  for (int attempt = 1;; attempt++)
+    {
+      g_autoptr (GError) local_error = NULL;
+      if (ostree_repo_prepare_transaction (repo, NULL, cancellable, &local_error))
+        return TRUE;
+      (void)ostree_repo_abort_transaction (repo, NULL, NULL);
+      if (attempt == 5 || !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_debug ("preparing a transaction: %s; again", local_error->message);
+    }
+}
+
 static gboolean
 write_commit_and_ref (OstreeRepo *repo, OstreeMutableTree *root, GVariant *metadata,
                       const char *subject, const char *ref, GCancellable *cancellable,
@@ -682,7 +704,7 @@ mv_store_import_layer (MvStore *store, const MvLayerSpec *spec, GInputStream *bl
   if (li.staging_dfd < 0)
     goto out;
 
-  if (!ostree_repo_prepare_transaction (li.repo, NULL, cancellable, error))
+  if (!prepare_transaction (li.repo, cancellable, error))
     goto out;
 
   if (spec->format == MV_LAYER_FORMAT_RAW)
@@ -836,7 +858,7 @@ mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancellable *ca
   ref = mv_model_ref (spec->digest);
   ostree_mutable_tree_set_metadata_checksum (root, mv_store_dirmeta (store));
 
-  if (!ostree_repo_prepare_transaction (store->repo, NULL, cancellable, error))
+  if (!prepare_transaction (store->repo, cancellable, error))
     return FALSE;
 
   for (guint i = 0; i < spec->n_layers; i++)
