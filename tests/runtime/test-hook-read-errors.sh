@@ -64,6 +64,9 @@ hook_read_error() {
   local desc=$1 file=$2 what=$3 hook_err body
   shift 3
   case $file in sha256:*) file=blobs/sha256/${file#sha256:} ;; esac
+  # Layers an earlier case completed before its failure stay stored: prune them (A is named
+  # and stays), or this case's faulty layer would be reused and never read.
+  mvol prune >/dev/null 2>&1 || true
   eio_mount "$T/art-src" "$ART" --file "$file" "$@"
   n=$((n + 1))
   ctr_run "$T/b" "mv-hook-eio-$n"
