@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Kubernetes image volumes of ModelPack artifacts through the real CRI-O ($CRIO_VERSION), with
+# crictl making the CRI calls the kubelet makes: PullImage of the artifact, then a container
+# whose CRI mount is {image: {image: <artifact>}}. CRI-O pulls the artifact into its own
+# artifact store and bind-mounts one file per layer blob; modelvol-hook (installed through
+# contrib's hooks.d files and CRI-O drop-in) imports it from that store and mounts the real
+# tree instead: byte-exact, read-only, nosuid, nodev; raw, tar, tar+gzip and tar+zstd layers;
+# the vnd.cncf family and (with title annotations, the only name CRI-O >= 1.34 reads for it)
+# the vnd.cnai family; image_sub_path; two containers share inodes. A non-ModelPack artifact
+# and an ordinary image are left exactly as CRI-O made them.
+# MVTEST_CRIO_LIGHT=1 (the older CRI-O minor) runs the core cases only.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TESTS_LIB/registry.sh"
+. "$TESTS_LIB/container.sh"
+. "$TESTS_LIB/crio.sh"
+
+crio_setup
+
+cat >"$T/spec.json" <<'EOF'
+{"family": "cncf", "layers": [
+ {"kind": "weight", "format": "raw", "path": "weights/model-1.safetensors", "content": {"random": 300000, "seed": "crio-1"}},
+ {"kind": "weight", "format": "raw", "path": "weights/model-2.safetensors", "content": {"random": 200000, "seed": "crio-2"}},
+ {"kind": "weight.config", "format": "raw", "path": "config.json", "content": "{\"model_type\": \"test\"}\n"},
+ {"kind": "weight.config", "format": "tar", "path": "tokenizer", "entries": [
+   {"name": "tokenizer/vocab.txt", "content": "a b c\n"},
+   {"name": "tokenizer/merges/m.txt", "content": "x y\n"}]},
+ {"kind": "doc", "format": "tar+gzip", "path": "docs", "entries": [{"name": "docs/README.md", "content": "# model\n"}]},
+ {"kind": "code", "format": "tar+zstd", "path": "code", "entries": [{"name": "code/run.py", "content": "print(1)\n"}]}
+]}
+EOF
+mkmodel build --spec "$T/spec.json" --out "$T/l-cncf" --ref v1 --expect "$T/exp" >/dev/null
+run_ok "push the cncf model" -- ocipush "oci:$T/l-cncf:v1" "$R/org/llama:v1"
+# The legacy family, named by title (CRI-O >= 1.34 reads org.cncf.model.filepath or the title).
+jq '.layers |= map(.annotations = {"org.opencontainers.image.title": .path})' "$T/spec.json" >"$T/spec-cnai.json"
+mkmodel build --spec "$T/spec-cnai.json" --family cnai --out "$T/l-cnai" --ref v1 >/dev/null
+run_ok "push the cnai model" -- ocipush "oci:$T/l-cnai:v1" "$R/org/llama-legacy:v1"
+
+crio_start "$T/crio"
+check "CRI-O $CRIO_VERSION runs, with the drop-in's hooks_dir" -- grep -q "$T/crio/hooks.d" "$T/crio/crio.conf.d/10-modelvol.conf"
+
+# What the container reports: every file with its hash, every directory, a write attempt and
+# the mount's options.
+# shellcheck disable=SC2016
+REPORT='cd /model && find . -type d | sort | sed "s/^/D /"; find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done;
+  if touch /model/new 2>/tmp/err; then echo WRITE-OK; else echo "WRITE-FAILED $(cat /tmp/err)"; fi;
+  mount -o remount,rw /model 2>/dev/null && echo REMOUNT-RW;
+  awk "\$5 == \"/model\" {print \"MOUNT \" \$6}" /proc/self/mountinfo | tail -n 1'
+expected_report() {
+  (cd "$1" && find . -type d | sort | sed "s/^/D /"
+    find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done)
+}
+expected_report "$T/exp" >"$T/want"
+
+run_ok "crictl pull of the ModelPack artifact" -- cri pull "$R/org/llama:v1"
+DIG=$(jq -r --arg r "$R/org/llama:v1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' "$CRIO_GRAPHROOT/artifacts/index.json")
+check "CRI-O keeps it in its artifact store ($CRIO_GRAPHROOT/artifacts)" -- test -n "$DIG"
+
+before=$(host_mounts | grep -v "^$T/crio/")
+crio_pod p1
+crio_image_mount_config "$T/c1.json" c1 "$REPORT" "$R/org/llama:v1" /model
+crio_run "$CRIO_POD" "$T/c1.json"
+assert_eq "$LAST_RC" 0 "crictl create+start of a container with the image volume"
+[ "$LAST_RC" = 0 ] || diag "$LAST_STDERR" "$(tail -n 20 "$CRIO_LOG")"
+crio_wait_exit "$LAST_CTR"
+assert_eq "$LAST_RC" 0 "the container exits 0"
+grep -E '^[DF] ' <<<"$LAST_STDOUT" >"$T/got" || true
+check "the volume holds the real model tree, byte-exact" -- diff -u "$T/want" "$T/got"
+check "tar layers are unpacked into nested directories" -- grep -qx 'D ./tokenizer/merges' "$T/got"
+check "gzip and zstd tar layers are unpacked" -- bash -c 'grep -q "  ./docs/README.md$" "$1" && grep -q "  ./code/run.py$" "$1"' _ "$T/got"
+check "writes fail with EROFS" -- grep -q 'WRITE-FAILED.*Read-only file system' <<<"$LAST_STDOUT"
+mflags=$(grep '^MOUNT ' <<<"$LAST_STDOUT" | cut -d' ' -f2)
+check "mounted ro,nosuid,nodev ($mflags)" -- bash -c '[[ ",$1," == *,ro,* && ",$1," == *,nosuid,* && ",$1," == *,nodev,* ]]' _ "$mflags"
+check "a remount read-write from inside the container fails" -- bash -c '! grep -q REMOUNT-RW <<<"$1"' _ "$LAST_STDOUT"
+check "the model is in the store by CRI-O's digest, imported from its artifact store" -- has_model "$DIG"
+check "the hook ran from the hooks_dir of contrib's drop-in" -- grep -q "modelvol" <<<"$(mvol metrics)"
+cri rm "$LAST_CTR" >/dev/null
+check "removing the container (poststop) drops its use record" -- bash -c '! ls "$1"/run/uses/*/* 2>/dev/null' _ "$ROOT"
+assert_eq "$(host_mounts | grep -v "^$T/crio/")" "$before" "the host's mount table is unchanged"
+
+# image_sub_path: CRI-O keeps the layers under the prefix; the hook mounts that sub-tree.
+crio_image_mount_config "$T/c2.json" c2 'find /model | sort' "$R/org/llama:v1" /model weights
+crio_run "$CRIO_POD" "$T/c2.json"
+assert_eq "$LAST_RC" 0 "a container with image_sub_path starts"
+[ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
+crio_wait_exit "$LAST_CTR"
+assert_eq "$LAST_STDOUT" "$(printf '/model\n/model/model-1.safetensors\n/model/model-2.safetensors')" "image_sub_path shows the sub-tree"
+cri rm "$LAST_CTR" >/dev/null
+
+# Two running containers share the model's inodes.
+for i in 3 4; do
+  crio_image_mount_config "$T/c$i.json" "c$i" 'sleep 600' "$R/org/llama:v1" /model
+  crio_run "$CRIO_POD" "$T/c$i.json"
+  assert_eq "$LAST_RC" 0 "long-running container $i starts"
+  eval "C$i=\$LAST_CTR"
+done
+i3=$(cri exec "$C3" stat -c %i /model/weights/model-1.safetensors 2>&1)
+i4=$(cri exec "$C4" stat -c %i /model/weights/model-1.safetensors 2>&1)
+assert_eq "$i3" "$i4" "two containers see the same inode"
+run_ok "prune while both run" -- mvol prune
+check "the model in use survives prune" -- has_model "$DIG"
+cri rm -f "$C3" "$C4" >/dev/null
+
+if [ "${MVTEST_CRIO_LIGHT:-0}" != 1 ]; then
+  # The legacy family, titled.
+  run_ok "crictl pull of the cnai model" -- cri pull "$R/org/llama-legacy:v1"
+  crio_image_mount_config "$T/c5.json" c5 "$REPORT" "$R/org/llama-legacy:v1" /model
+  crio_run "$CRIO_POD" "$T/c5.json"
+  assert_eq "$LAST_RC" 0 "a container with the vnd.cnai model starts"
+  crio_wait_exit "$LAST_CTR"
+  grep -E '^[DF] ' <<<"$LAST_STDOUT" >"$T/got5" || true
+  check "the vnd.cnai model is mounted byte-exact" -- diff -u "$T/want" "$T/got5"
+  cri rm "$LAST_CTR" >/dev/null
+
+  # A non-ModelPack artifact: CRI-O's per-blob mount, untouched, and nothing imported.
+  echo "hello from a plain artifact" >"$T/hello.txt"
+  python3 "$TESTS_LIB/artifact.py" "$T/l-plain" plain "$T/hello.txt" >/dev/null
+  run_ok "push a non-ModelPack artifact" -- ocipush "oci:$T/l-plain:plain" "$R/org/plain:v1"
+  run_ok "crictl pull of it" -- cri pull "$R/org/plain:v1"
+  ODIG=$(jq -r --arg r "$R/org/plain:v1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest' "$CRIO_GRAPHROOT/artifacts/index.json")
+  crio_image_mount_config "$T/c6.json" c6 'cat /data/hello.txt; awk "\$5 ~ \"^/data\" {print \"MOUNT \" \$5}" /proc/self/mountinfo' "$R/org/plain:v1" /data
+  crio_run "$CRIO_POD" "$T/c6.json"
+  assert_eq "$LAST_RC" 0 "a container with a non-ModelPack artifact starts"
+  crio_wait_exit "$LAST_CTR"
+  check "it keeps CRI-O's per-blob mount" -- grep -q '^hello from a plain artifact$' <<<"$LAST_STDOUT"
+  assert_eq "$(grep '^MOUNT' <<<"$LAST_STDOUT")" "MOUNT /data/hello.txt" "and only that mount"
+  check "and nothing was imported for it" -- lacks_model "$ODIG"
+  cri rm "$LAST_CTR" >/dev/null
+
+  # An ordinary image as an image volume: CRI-O mounts its rootfs; the hook leaves it.
+  crio_image_mount_config "$T/c7.json" c7 'test -x /img/bin/busybox && echo IMAGE-OK; awk "\$5 ~ \"^/img\" {print \"MOUNT \" \$5}" /proc/self/mountinfo' "$R/busybox:1" /img
+  crio_run "$CRIO_POD" "$T/c7.json"
+  assert_eq "$LAST_RC" 0 "a container with an ordinary image volume starts"
+  crio_wait_exit "$LAST_CTR"
+  check "it sees the image's rootfs as CRI-O mounted it" -- grep -q '^IMAGE-OK$' <<<"$LAST_STDOUT"
+  assert_eq "$(grep -c '^MOUNT' <<<"$LAST_STDOUT")" 1 "one mount, CRI-O's own"
+  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "nothing was imported for it (the two ModelPack models only)"
+  cri rm "$LAST_CTR" >/dev/null
+fi
+
+finish
