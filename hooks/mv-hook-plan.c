@@ -6,7 +6,10 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mv-error-private.h"
 #include "mv-fdio-private.h"
@@ -159,6 +162,125 @@ derive_subpath (JsonObject *manifest, GHashTable *rel_by_digest, const char *vol
   return TRUE;
 }
 
+/* TRUE when @manifest lists every blob of @rel_by_digest as a layer. */
+static gboolean
+manifest_holds_blobs (JsonObject *manifest, GHashTable *rel_by_digest)
+{
+  JsonArray *layers = mv_json_get_array (manifest, "layers");
+  GHashTableIter it;
+  gpointer k;
+
+  g_hash_table_iter_init (&it, rel_by_digest);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    {
+      gboolean found = FALSE;
+      for (guint i = 0; layers && i < json_array_get_length (layers) && !found; i++)
+        found = g_strcmp0 (mv_json_get_string (array_object (layers, i), "digest"), k) == 0;
+      if (!found)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* What decides the tree a manifest's layers make: per layer its digest, format (the media
+ * type after its ".v1.": raw, tar, tar+gzip, tar+zstd), placement (the family's filepath,
+ * else the title) and file metadata. Manifests that differ only elsewhere (family, kinds,
+ * config, other annotations) give the same model tree. */
+static char *
+layers_signature (JsonObject *manifest)
+{
+  static const char *const keys[]
+      = { "org.cncf.model.filepath", "org.cnai.model.filepath", "org.opencontainers.image.title",
+          "org.cncf.model.file.metadata+json", "org.cnai.model.file.metadata+json" };
+  JsonArray *layers = mv_json_get_array (manifest, "layers");
+  GString *sig = g_string_new (NULL);
+
+  for (guint i = 0; layers && i < json_array_get_length (layers); i++)
+    {
+      JsonObject *l = array_object (layers, i);
+      JsonObject *ann = mv_json_get_object (l, "annotations");
+      const char *place = NULL;
+      const char *type = mv_json_get_string (l, "mediaType") ?: "";
+      const char *format = strstr (type, ".v1.");
+
+      g_string_append_printf (sig, "%s\n%s\n", mv_json_get_string (l, "digest") ?: "",
+                              format ? format + 4 : type);
+      for (guint j = 0; j < 3 && place == NULL; j++)
+        place = mv_json_get_string (ann, keys[j]);
+      g_string_append_printf (sig, "%s\n%s\n%s\n", place ?: "",
+                              mv_json_get_string (ann, keys[3]) ?: "",
+                              mv_json_get_string (ann, keys[4]) ?: "");
+    }
+  return g_string_free (sig, FALSE);
+}
+
+/* CRI-O 1.34 names an artifact by the digest of its manifest as Go re-encodes it, not of the
+ * bytes in its store; unless the two encodings agree, no blob has that digest. The volume's
+ * artifact is then the one entry of the store's index.json whose manifest lists every blob
+ * CRI-O mounted for the volume. Entries that make the same tree (layers_signature) count as
+ * one, the lowest digest standing for them. Sets @manifest_digest (sha256:...), @out_bytes. */
+static gboolean
+find_manifest_by_blobs (const MvHookConfig *c, const char *volume, GHashTable *rel_by_digest,
+                        char **manifest_digest, GBytes **out_bytes, GError **error)
+{
+  g_autofree char *index_path = g_build_filename (c->artifacts_dir, "index.json", NULL);
+  g_autoptr (GBytes) index_bytes = NULL;
+  g_autoptr (JsonNode) index = NULL;
+  g_autofree char *found = NULL;
+  g_autofree char *found_sig = NULL;
+  g_autoptr (GBytes) found_bytes = NULL;
+  JsonArray *entries;
+
+  index_bytes = mv_file_get_contents_at (AT_FDCWD, index_path, FALSE, MANIFEST_MAX, error);
+  if (index_bytes == NULL)
+    return mv_prefix_error (error, "image volume %s", volume);
+  index = mv_hook_parse_json (index_bytes, "artifact store index", FALSE, error);
+  if (index == NULL)
+    return mv_prefix_error (error, "image volume %s", volume);
+  entries = mv_json_get_array (json_node_get_object (index), "manifests");
+  for (guint i = 0; entries && i < json_array_get_length (entries); i++)
+    {
+      const char *dig = mv_json_get_string (array_object (entries, i), "digest");
+      g_autofree char *path = NULL;
+      g_autoptr (GBytes) bytes = NULL;
+      g_autoptr (JsonNode) m = NULL;
+      g_autoptr (GError) local = NULL;
+      g_autofree char *sig = NULL;
+
+      if (dig == NULL || strlen (dig) != 71 || !g_str_has_prefix (dig, "sha256:")
+          || strspn (dig + 7, "0123456789abcdef") != 64 || g_strcmp0 (found, dig) == 0)
+        continue;
+      path = g_build_filename (c->artifacts_dir, "blobs", "sha256", dig + 7, NULL);
+      bytes = mv_file_get_contents_at (AT_FDCWD, path, FALSE, MANIFEST_MAX, &local);
+      if (bytes != NULL)
+        m = mv_hook_parse_json (bytes, "artifact manifest", FALSE, &local);
+      if (m == NULL || !JSON_NODE_HOLDS_OBJECT (m)
+          || !manifest_holds_blobs (json_node_get_object (m), rel_by_digest))
+        continue;
+      sig = layers_signature (json_node_get_object (m));
+      if (found != NULL && !g_str_equal (sig, found_sig))
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "image volume %s: CRI-O's artifact digest is not in its store, and "
+                         "both %s and %s there hold the mounted layers",
+                         volume, found, dig);
+      if (found != NULL && strcmp (found, dig) < 0)
+        continue;
+      g_free (found);
+      found = g_strdup (dig);
+      g_free (found_sig);
+      found_sig = g_steal_pointer (&sig);
+      g_clear_pointer (&found_bytes, g_bytes_unref);
+      found_bytes = g_steal_pointer (&bytes);
+    }
+  if (found == NULL)
+    return mv_throw (error, MV_ERROR_NOT_FOUND,
+                     "image volume %s: no artifact in %s holds the mounted layers", volume,
+                     c->artifacts_dir);
+  *manifest_digest = g_steal_pointer (&found);
+  *out_bytes = g_steal_pointer (&found_bytes);
+  return TRUE;
+}
+
 /* CRI-O image volumes of ModelPack artifacts (or any artifact: the library decides whether
  * it is ModelPack) -> actions. */
 static gboolean
@@ -205,6 +327,7 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
       g_autoptr (GHashTable) rel_by_digest
           = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
       g_autofree char *manifest_path = NULL;
+      g_autofree char *digest = NULL;
       g_autoptr (GBytes) manifest_bytes = NULL;
       g_autoptr (JsonNode) manifest = NULL;
       g_autoptr (MvHookAction) a = g_new0 (MvHookAction, 1);
@@ -226,20 +349,35 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
 
       manifest_path
           = g_build_filename (c->artifacts_dir, "blobs", "sha256", (const char *)v + 7, NULL);
-      manifest_bytes
-          = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
-      if (manifest_bytes == NULL)
-        return mv_prefix_error (error, "image volume %s", volume);
+      if (faccessat (AT_FDCWD, manifest_path, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+        {
+          if (!find_manifest_by_blobs (c, volume, rel_by_digest, &digest, &manifest_bytes,
+                                       error))
+            return FALSE;
+        }
+      else
+        {
+          manifest_bytes
+              = mv_file_get_contents_at (AT_FDCWD, manifest_path, FALSE, MANIFEST_MAX, error);
+          if (manifest_bytes == NULL)
+            return mv_prefix_error (error, "image volume %s", volume);
+          digest = g_strdup (v);
+        }
       manifest = mv_hook_parse_json (manifest_bytes, "artifact manifest", FALSE, error);
       if (manifest == NULL)
         return mv_prefix_error (error, "image volume %s", volume);
+      if (!JSON_NODE_HOLDS_OBJECT (manifest)
+          || !manifest_holds_blobs (json_node_get_object (manifest), rel_by_digest))
+        return mv_throw (error, MV_ERROR_FAILED,
+                         "image volume %s: artifact %s does not list the layers mounted for it",
+                         volume, digest);
       if (!derive_subpath (json_node_get_object (manifest), rel_by_digest, volume, &a->subpath,
                            error))
         return FALSE;
       if (!mv_path_validate_container_dest (volume, NULL, error))
         return mv_prefix_error (error, "image volume");
       a->layout = g_strdup (c->artifacts_dir);
-      a->manifest = g_strdup (v);
+      a->manifest = g_steal_pointer (&digest);
       a->dest = g_strdup (volume);
       g_ptr_array_add (actions, g_steal_pointer (&a));
     }

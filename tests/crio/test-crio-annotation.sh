@@ -40,7 +40,7 @@ assert_eq "$LAST_RC" 0 "a container of a pod with the annotation starts"
 CTR=$LAST_CTR
 report_ok "pod annotation"
 check "a use record while the container exists" -- test "$(uses)" -ge 1
-cri rm "$CTR" >/dev/null
+crio_rm "$CTR"
 assert_eq "$(uses)" 0 "removing the container drops its use record"
 
 # On the container.
@@ -50,7 +50,7 @@ jq --arg s "$REPORT" '.command = ["/bin/sh", "-c", $s, "/models/llama"]' "$T/a2.
 crio_run "$CRIO_POD" "$T/a2.json"
 assert_eq "$LAST_RC" 0 "a container with the annotation starts"
 report_ok "container annotation"
-cri rm "$LAST_CTR" >/dev/null
+crio_rm "$LAST_CTR"
 
 # A model that is not in the store (and not pullable: no such repository).
 bad=$(jq -cn --arg r "$R/org/missing:v1" '[{ref: $r, path: "/models/x"}]')
@@ -72,12 +72,12 @@ crio_run "$CRIO_POD" "$T/d1.json"
 assert_eq "$LAST_RC" 0 "a container with the CDI device (CRI CDIDevices) starts"
 [ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
 report_ok "CDI device"
-cri rm "$LAST_CTR" >/dev/null
+crio_rm "$LAST_CTR"
 crio_ctr_config "$T/d2.json" d2 x ".annotations[\"cdi.k8s.io/modelvol\"] = \"modelvol.io/model=$DEV\""
 jq --arg s "$REPORT" --arg p "/models/$DEV" '.command = ["/bin/sh", "-c", $s, $p]' "$T/d2.json" >"$T/d2.j" && mv "$T/d2.j" "$T/d2.json"
 crio_run "$CRIO_POD" "$T/d2.json"
 assert_eq "$LAST_RC" 0 "a container with the CDI annotation starts"
 report_ok "CDI annotation"
-cri rm "$LAST_CTR" >/dev/null
+crio_rm "$LAST_CTR"
 
 finish

@@ -6,8 +6,8 @@
 # artifact store and bind-mounts one file per layer blob; modelvol-hook (installed through
 # contrib's hooks.d files and CRI-O drop-in) imports it from that store and mounts the real
 # tree instead: byte-exact, read-only, nosuid, nodev; raw, tar, tar+gzip and tar+zstd layers;
-# the vnd.cncf family and (with title annotations, the only name CRI-O >= 1.34 reads for it)
-# the vnd.cnai family; image_sub_path; two containers share inodes. A non-ModelPack artifact
+# both families (the one whose filepath annotation this CRI-O reads, and the other one with
+# title annotations; without them CRI-O mounts nothing); image_sub_path; two containers share inodes. A non-ModelPack artifact
 # and an ordinary image are left exactly as CRI-O made them.
 # MVTEST_CRIO_LIGHT=1 (the older CRI-O minor) runs the core cases only.
 . "$(dirname "$0")/../lib/common.sh"
@@ -29,12 +29,20 @@ cat >"$T/spec.json" <<'EOF'
  {"kind": "code", "format": "tar+zstd", "path": "code", "entries": [{"name": "code/run.py", "content": "print(1)\n"}]}
 ]}
 EOF
-mkmodel build --spec "$T/spec.json" --out "$T/l-cncf" --ref v1 --expect "$T/exp" >/dev/null
-run_ok "push the cncf model" -- ocipush "oci:$T/l-cncf:v1" "$R/org/llama:v1"
-# The legacy family, named by title (CRI-O >= 1.34 reads org.cncf.model.filepath or the title).
-jq '.layers |= map(.annotations = {"org.opencontainers.image.title": .path})' "$T/spec.json" >"$T/spec-cnai.json"
-mkmodel build --spec "$T/spec-cnai.json" --family cnai --out "$T/l-cnai" --ref v1 >/dev/null
-run_ok "push the cnai model" -- ocipush "oci:$T/l-cnai:v1" "$R/org/llama-legacy:v1"
+# Each CRI-O reads one filepath annotation besides the title: org.cnai.model.filepath up to
+# 1.34 (CloudNativeAI/model-spec), org.cncf.model.filepath from 1.35 (modelpack/model-spec).
+# The family it names by filepath is the main model here; the other family comes titled.
+case $CRIO_VERSION in
+  v1.3[0-4].*) NATIVE=cnai OTHER=cncf ;;
+  *) NATIVE=cncf OTHER=cnai ;;
+esac
+mkmodel build --spec "$T/spec.json" --family "$NATIVE" --out "$T/l-native" --ref v1 --expect "$T/exp" >/dev/null
+run_ok "push the vnd.$NATIVE model" -- ocipush "oci:$T/l-native:v1" "$R/org/llama:v1"
+jq '.layers |= map(.annotations = {"org.opencontainers.image.title": .path})' "$T/spec.json" >"$T/spec-titled.json"
+mkmodel build --spec "$T/spec-titled.json" --family "$OTHER" --out "$T/l-titled" --ref v1 >/dev/null
+run_ok "push the vnd.$OTHER model, titled" -- ocipush "oci:$T/l-titled:v1" "$R/org/llama-titled:v1"
+mkmodel build --spec "$T/spec.json" --family "$OTHER" --out "$T/l-untitled" --ref v1 >/dev/null
+ocipush "oci:$T/l-untitled:v1" "$R/org/llama-untitled:v1" >/dev/null
 
 crio_start "$T/crio"
 check "CRI-O $CRIO_VERSION runs, with the drop-in's hooks_dir" -- grep -q "$T/crio/hooks.d" "$T/crio/crio.conf.d/10-modelvol.conf"
@@ -73,8 +81,8 @@ mflags=$(grep '^MOUNT ' <<<"$LAST_STDOUT" | cut -d' ' -f2)
 check "mounted ro,nosuid,nodev ($mflags)" -- bash -c '[[ ",$1," == *,ro,* && ",$1," == *,nosuid,* && ",$1," == *,nodev,* ]]' _ "$mflags"
 check "a remount read-write from inside the container fails" -- bash -c '! grep -q REMOUNT-RW <<<"$1"' _ "$LAST_STDOUT"
 check "the model is in the store by CRI-O's digest, imported from its artifact store" -- has_model "$DIG"
-check "the hook ran from the hooks_dir of contrib's drop-in" -- grep -q "modelvol" <<<"$(mvol metrics)"
-cri rm "$LAST_CTR" >/dev/null
+check "the hook ran, from the hooks_dir of contrib's drop-in (one hook mount counted)" -- grep -qx 'modelvol_mounts_total{kind="hook",outcome="ok"} 1' <<<"$(mvol metrics)"
+crio_rm "$LAST_CTR"
 check "removing the container (poststop) drops its use record" -- bash -c '! ls "$1"/run/uses/*/* 2>/dev/null' _ "$ROOT"
 assert_eq "$(host_mounts | grep -v "^$T/crio/")" "$before" "the host's mount table is unchanged"
 
@@ -85,7 +93,7 @@ assert_eq "$LAST_RC" 0 "a container with image_sub_path starts"
 [ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
 crio_wait_exit "$LAST_CTR"
 assert_eq "$LAST_STDOUT" "$(printf '/model\n/model/model-1.safetensors\n/model/model-2.safetensors')" "image_sub_path shows the sub-tree"
-cri rm "$LAST_CTR" >/dev/null
+crio_rm "$LAST_CTR"
 
 # Two running containers share the model's inodes.
 for i in 3 4; do
@@ -99,19 +107,31 @@ i4=$(cri exec "$C4" stat -c %i /model/weights/model-1.safetensors 2>&1)
 assert_eq "$i3" "$i4" "two containers see the same inode"
 run_ok "prune while both run" -- mvol prune
 check "the model in use survives prune" -- has_model "$DIG"
-cri rm -f "$C3" "$C4" >/dev/null
+crio_rm -f "$C3" "$C4"
+
+# The other family, titled.
+run_ok "crictl pull of the vnd.$OTHER model" -- cri pull "$R/org/llama-titled:v1"
+crio_image_mount_config "$T/c5.json" c5 "$REPORT" "$R/org/llama-titled:v1" /model
+crio_run "$CRIO_POD" "$T/c5.json"
+assert_eq "$LAST_RC" 0 "a container with the titled vnd.$OTHER model starts"
+[ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
+crio_wait_exit "$LAST_CTR"
+grep -E '^[DF] ' <<<"$LAST_STDOUT" >"$T/got5" || true
+check "the titled vnd.$OTHER model is mounted byte-exact" -- diff -u "$T/want" "$T/got5"
+crio_rm "$LAST_CTR"
+
+# The other family by its filepath alone: this CRI-O finds no name for any layer, mounts
+# nothing (a warning per layer in its log), and so the hook is given nothing to replace.
+cri pull "$R/org/llama-untitled:v1" >/dev/null
+crio_image_mount_config "$T/c9.json" c9 'test -e /model && echo MODEL-EXISTS; echo DONE' "$R/org/llama-untitled:v1" /model
+crio_run "$CRIO_POD" "$T/c9.json"
+assert_eq "$LAST_RC" 0 "an untitled vnd.$OTHER model: the container starts"
+crio_wait_exit "$LAST_CTR"
+assert_eq "$LAST_STDOUT" DONE "with nothing at the volume path (CRI-O mounted no layer)"
+check "CRI-O logs why" -- grep -q "Unable to find name for artifact layer" "$CRIO_LOG"
+crio_rm "$LAST_CTR"
 
 if [ "${MVTEST_CRIO_LIGHT:-0}" != 1 ]; then
-  # The legacy family, titled.
-  run_ok "crictl pull of the cnai model" -- cri pull "$R/org/llama-legacy:v1"
-  crio_image_mount_config "$T/c5.json" c5 "$REPORT" "$R/org/llama-legacy:v1" /model
-  crio_run "$CRIO_POD" "$T/c5.json"
-  assert_eq "$LAST_RC" 0 "a container with the vnd.cnai model starts"
-  crio_wait_exit "$LAST_CTR"
-  grep -E '^[DF] ' <<<"$LAST_STDOUT" >"$T/got5" || true
-  check "the vnd.cnai model is mounted byte-exact" -- diff -u "$T/want" "$T/got5"
-  cri rm "$LAST_CTR" >/dev/null
-
   # A non-ModelPack artifact: CRI-O's per-blob mount, untouched, and nothing imported.
   echo "hello from a plain artifact" >"$T/hello.txt"
   python3 "$TESTS_LIB/artifact.py" "$T/l-plain" plain "$T/hello.txt" >/dev/null
@@ -125,17 +145,38 @@ if [ "${MVTEST_CRIO_LIGHT:-0}" != 1 ]; then
   check "it keeps CRI-O's per-blob mount" -- grep -q '^hello from a plain artifact$' <<<"$LAST_STDOUT"
   assert_eq "$(grep '^MOUNT' <<<"$LAST_STDOUT")" "MOUNT /data/hello.txt" "and only that mount"
   check "and nothing was imported for it" -- lacks_model "$ODIG"
-  cri rm "$LAST_CTR" >/dev/null
+  crio_rm "$LAST_CTR"
 
   # An ordinary image as an image volume: CRI-O mounts its rootfs; the hook leaves it.
   crio_image_mount_config "$T/c7.json" c7 'test -x /img/bin/busybox && echo IMAGE-OK; awk "\$5 ~ \"^/img\" {print \"MOUNT \" \$5}" /proc/self/mountinfo' "$R/busybox:1" /img
   crio_run "$CRIO_POD" "$T/c7.json"
   assert_eq "$LAST_RC" 0 "a container with an ordinary image volume starts"
+  [ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
   crio_wait_exit "$LAST_CTR"
   check "it sees the image's rootfs as CRI-O mounted it" -- grep -q '^IMAGE-OK$' <<<"$LAST_STDOUT"
   assert_eq "$(grep -c '^MOUNT' <<<"$LAST_STDOUT")" 1 "one mount, CRI-O's own"
-  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "nothing was imported for it (the two ModelPack models only)"
-  cri rm "$LAST_CTR" >/dev/null
+  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "nothing was imported for it (the two mounted ModelPack models only)"
+  crio_rm "$LAST_CTR"
+
+  # CRI-O's own limit, before any hook runs: layer names that nest (a tar layer named
+  # "weights", a raw layer "weights/a.bin") make runc bind-mount one blob file over another's
+  # parent directory, and creation fails ("not a directory") whatever hooks are installed.
+  cat >"$T/nest.json" <<'EOF'
+{"family": "cncf", "layers": [
+ {"kind": "weight", "format": "raw", "path": "weights/a.bin", "content": {"random": 1000, "seed": "nest-1"}},
+ {"kind": "weight", "format": "tar", "path": "weights", "entries": [{"name": "weights/b.bin", "content": "b\n"}]}
+]}
+EOF
+  mkmodel build --spec "$T/nest.json" --out "$T/l-nest" --ref v1 >/dev/null
+  ocipush "oci:$T/l-nest:v1" "$R/org/nested:v1" >/dev/null
+  cri pull "$R/org/nested:v1" >/dev/null
+  before=$(host_mounts | grep -v "^$T/crio/")
+  crio_image_mount_config "$T/c8.json" c8 'echo STARTED' "$R/org/nested:v1" /model
+  crio_run "$CRIO_POD" "$T/c8.json"
+  check "nested layer names: CRI-O's per-blob mounts fail in runc, before the hook" -- \
+    bash -c '[ "$1" != 0 ] && grep -q "not a directory" <<<"$2" && ! grep -q "modelvol-hook:" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
+  assert_eq "$(host_mounts | grep -v "^$T/crio/")" "$before" "and nothing is left mounted"
+  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "and nothing is imported"
 fi
 
 finish

@@ -42,7 +42,7 @@ assert_eq "$(metric 'modelvol_mounts_total{kind="hook",outcome="ok"}')" 1 "the h
 
 run_ok "prune while the container runs" -- mvol prune
 check "keeps the model in use" -- has_model "$DIG"
-cri rm -f "$C1" >/dev/null
+crio_rm -f "$C1"
 run_ok "crictl rmi of the artifact" -- cri rmi "$R/org/llama:v1"
 check "CRI-O's artifact store no longer lists it" -- bash -c '! grep -q "$1" "$2"' _ "${DIG#sha256:}" "$CRIO_GRAPHROOT/artifacts/index.json"
 run_ok "modelvol prune after the container and the artifact are gone" -- mvol prune

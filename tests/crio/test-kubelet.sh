@@ -19,7 +19,7 @@ cat >"$T/spec.json" <<'EOF'
  {"kind": "weight.config", "format": "raw", "path": "config.json", "content": "{\"model_type\": \"kubelet\"}\n"},
  {"kind": "weight.config", "format": "tar+gzip", "path": "tokenizer", "entries": [
    {"name": "tokenizer/vocab.txt", "content": "a b c\n"}]},
- {"kind": "weight", "format": "tar+zstd", "path": "weights", "entries": [
+ {"kind": "weight", "format": "tar+zstd", "path": "weights-extra", "entries": [
    {"name": "weights/extra/shard.bin", "content": {"random": 50000, "seed": "kubelet-2"}}]}
 ]}
 EOF

@@ -11,7 +11,7 @@
 #                                   pointed at the built hook with --config $CRIO_MODELVOL_CONF;
 #                                   registries.conf makes $REGISTRY insecure (plain HTTP);
 #                                   pause_image is $REGISTRY/pause:1 (crio_push_images). Waits
-#                                   until crictl answers. Exports CRIO_DIR, CRIO_SOCK,
+#                                   until crictl answers, then pulls $REGISTRY/busybox:1. Exports CRIO_DIR, CRIO_SOCK,
 #                                   CRIO_GRAPHROOT (its artifact store is $CRIO_GRAPHROOT/
 #                                   artifacts), CRIO_LOG, CRIO_PID. CRIO_VERSION (from the
 #                                   test's environment, default the newest pinned) picks the
@@ -37,6 +37,7 @@
 #   crio_run POD CONFIG [PODCFG]    crictl create + start (PODCFG defaults to CRIO_POD_CFG);
 #                                   sets LAST_CTR, LAST_RC and LAST_STDERR (of the failing step).
 #   crio_wait_exit CTR              waits for the container to exit; its log in $LAST_STDOUT.
+#   crio_rm [-f] CTR...             crictl rm; empty ids (failed creates) are skipped.
 #   crio_image_mount_config OUT NAME SCRIPT IMAGE PATH [SUBPATH]
 #                                   crio_ctr_config with one CRI image mount of IMAGE at PATH.
 # shellcheck disable=SC2034  # LAST_* are read by the test scripts
@@ -64,7 +65,7 @@ done
 for _b in /usr/bin/conmon runc; do
   command -v "$_b" >/dev/null || _crio_missing "$_b is not installed"
 done
-RUNC_BIN=$(command -v runc)
+RUNC_BIN=$(type -P runc)
 
 MODELVOL_HOOK=${MODELVOL_HOOK:-$(dirname "$MODELVOL")/../hooks/modelvol-hook}
 [ -x "$MODELVOL_HOOK" ] || { echo "$TEST_NAME: modelvol-hook not found at $MODELVOL_HOOK" >&2; exit 1; }
@@ -73,8 +74,7 @@ CRIO_PID=
 CRIO_DIR=
 
 cri() {
-  "$CRICTL_BIN" --runtime-endpoint "unix://$CRIO_SOCK" --image-endpoint "unix://$CRIO_SOCK" \
-    --timeout 120s "$@"
+  "$CRICTL_BIN" --config "$CRIO_DIR/crictl.yaml" "$@"
 }
 
 # Sanitizer settings reach the hook through its hooks.d env (CRI-O passes nothing else).
@@ -90,7 +90,7 @@ crio_start() {
   CRIO_GRAPHROOT=$CRIO_DIR/root
   CRIO_LOG=$CRIO_DIR/crio.log
   mkdir -p "$CRIO_DIR/hooks.d" "$CRIO_DIR/crio.conf.d" "$CRIO_DIR/registries.d" "$CRIO_DIR/cni" "$CRIO_DIR/cdi"
-  : "${CRIO_MODELVOL_CONF:?crio_start: set CRIO_MODELVOL_CONF to the hook's modelvol.conf}"
+  : "${CRIO_MODELVOL_CONF:?crio_start: set CRIO_MODELVOL_CONF (modelvol.conf of the hook)}"
 
   # contrib's hooks.d files, as installed, but for the built hook and the test's config.
   env=$(_crio_hook_env)
@@ -104,6 +104,11 @@ crio_start() {
   sed "s|@CRIO_HOOKS_DIRS@|\"$CRIO_DIR/hooks.d\",|" "$SRCDIR/contrib/crio/crio.conf.d/10-modelvol.conf.in" \
     >"$CRIO_DIR/crio.conf.d/10-modelvol.conf"
 
+  cat >"$CRIO_DIR/crictl.yaml" <<EOF
+runtime-endpoint: unix://$CRIO_SOCK
+image-endpoint: unix://$CRIO_SOCK
+timeout: 120
+EOF
   cat >"$CRIO_DIR/registries.conf" <<EOF
 unqualified-search-registries = []
 [[registry]]
@@ -113,7 +118,7 @@ EOF
   echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$CRIO_DIR/policy.json"
   cat >"$CRIO_DIR/storage.conf" <<EOF
 [storage]
-driver = "vfs"
+driver = "overlay"
 runroot = "$CRIO_DIR/run"
 graphroot = "$CRIO_GRAPHROOT"
 EOF
@@ -121,7 +126,7 @@ EOF
 [crio]
 root = "$CRIO_GRAPHROOT"
 runroot = "$CRIO_DIR/run"
-storage_driver = "vfs"
+storage_driver = "overlay"
 log_dir = "$CRIO_DIR/pods"
 version_file = "$CRIO_DIR/run/version"
 version_file_persist = "$CRIO_DIR/version"
@@ -182,6 +187,8 @@ EOF
     sleep 0.1
   done
   cri version >/dev/null 2>&1 || { echo "# crio_start: CRI-O does not answer on $CRIO_SOCK" >&2; return 1; }
+  # The workload image, as the kubelet pulls it before CreateContainer.
+  cri pull "$REGISTRY/busybox:1" >/dev/null
   export CRIO_DIR CRIO_SOCK CRIO_GRAPHROOT CRIO_LOG CRIO_PID
 }
 
@@ -209,12 +216,10 @@ crio_stop() {
   awk '{print $5}' /proc/self/mountinfo | grep "^$CRIO_DIR/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
 
-_crio_exit() {
-  local rc=$?
-  crio_stop
-  return $rc
-}
-trap '_crio_rc=$?; _crio_exit; if declare -F _container_exit >/dev/null; then _container_exit; fi
+# The EXIT trap: CRI-O first (its containers hold mounts under $T), then the runc containers of
+# container.sh if sourced, then common.sh's cleanup (registry, temp dir), with errexit off so
+# that one failing step cannot skip the rest.
+trap '_crio_rc=$?; set +e; crio_stop; if declare -F _container_exit >/dev/null; then _container_exit; fi
   (exit $_crio_rc); _common_exit' EXIT
 
 crio_push_images() {
@@ -252,7 +257,7 @@ crio_image_mount_config() {
   local out=$1 name=$2 script=$3 image=$4 path=$5 sub=${6:-}
   crio_ctr_config "$out" "$name" "$script"
   jq --arg p "$path" --arg i "$image" --arg s "$sub" \
-    '.mounts += [{container_path: $p, image: {image: $i}, readonly: true}
+    '.mounts += [{container_path: $p, image: {image: $i, user_specified_image: $i}, readonly: true}
                  + (if $s == "" then {} else {image_sub_path: $s} end)]' "$out" >"$out.tmp"
   mv "$out.tmp" "$out"
 }
@@ -297,4 +302,15 @@ wait_until() {
   diag "gave up after $secs s: $*"
   if [ -n "${WAIT_LOG:-}" ]; then diag "$(tail -n 20 "$WAIT_LOG")"; fi
   diag "CRI-O:" "$(grep -E 'level=(error|warning)' "$CRIO_LOG" 2>/dev/null | tail -n 10)"
+}
+
+# crio_rm [-f] CTR...: removes containers (poststop runs); an empty id (a failed create) is
+# skipped.
+crio_rm() {
+  local c f=()
+  [ "${1:-}" = -f ] && { f=(-f); shift; }
+  for c in "$@"; do
+    [ -n "$c" ] && cri rm "${f[@]}" "$c" >/dev/null
+  done
+  return 0
 }
