@@ -5,6 +5,20 @@
 # ModelPack artifact, mounted whole in one container and with `subPath` in another, runs and
 # reads the real unpacked tree (each container writes what it sees to a hostPath). Removing
 # the manifest deletes the pod, and with it our use records.
+# The kubelet gives every container hugepage limits (0 for each page size the kernel has), so
+# runc needs the hugetlb cgroup controller. This machine's kernel has it (/proc/cgroups) but
+# its cgroup v1 tree does not mount it: the test then runs in a mount namespace of its own
+# with the controller mounted there (the empty mount point it makes is removed afterwards).
+if [ -z "${MVTEST_IN_MNTNS:-}" ] && awk '$1 == "hugetlb" && $4 == 1 {f = 1} END {exit !f}' /proc/cgroups \
+  && ! grep -q ' - cgroup [^ ]* [^ ]*hugetlb' /proc/self/mountinfo; then
+  made=
+  [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && made=1; }
+  rc=0
+  MVTEST_IN_MNTNS=1 unshare -m --propagation private bash -c \
+    'mount -t cgroup -o hugetlb hugetlb /sys/fs/cgroup/hugetlb && exec bash "$0"' "$0" || rc=$?
+  [ -z "$made" ] || rmdir /sys/fs/cgroup/hugetlb
+  exit $rc
+fi
 . "$(dirname "$0")/../lib/common.sh"
 . "$TESTS_LIB/registry.sh"
 . "$TESTS_LIB/container.sh"
@@ -71,7 +85,7 @@ EOF
 "$KUBELET_BIN" --config "$K/config.yaml" --root-dir "$K/root" --hostname-override modelvol-test-node \
   --v=2 >"$K/kubelet.log" 2>&1 &
 KUBELET_PID=$!
-CLEANUP_PIDS+=("$KUBELET_PID")
+CRIO_KILL_FIRST=$KUBELET_PID
 
 WAIT_LOG=$K/kubelet.log
 wait_until "the kubelet answers on its healthz port" 120 -- curl -sf "http://127.0.0.1:$hport/healthz"
@@ -86,6 +100,7 @@ metadata:
 spec:
   hostNetwork: true
   restartPolicy: Always
+  terminationGracePeriodSeconds: 1
   containers:
   - name: whole
     image: $R/busybox:1
@@ -120,7 +135,8 @@ uses() { find "$ROOT/run/uses" -type f 2>/dev/null | wc -l; }
 check "two use records while the pod runs" -- test "$(uses)" -eq 2
 
 rm "$K/manifests/model-reader.yaml"
-wait_until "deleting the static pod removes its containers" 120 -- bash -c '[ -z "$(cri ps -a -q)" ]'
+no_containers() { [ -z "$(cri ps -a -q)" ]; }
+wait_until "deleting the static pod removes its containers" 180 -- no_containers
 wait_until "and drops our use records" 60 -- test "$(uses)" -eq 0
 run_ok "prune after the pod is gone" -- mvol prune
 check "the kubelet is still running" -- kill -0 "$KUBELET_PID"

@@ -16,9 +16,10 @@
 #                                   artifacts), CRIO_LOG, CRIO_PID. CRIO_VERSION (from the
 #                                   test's environment, default the newest pinned) picks the
 #                                   build.
-#   crio_stop                       stops CRI-O: every pod removed first (so conmon, runc and
-#                                   every mount go), then SIGTERM, then SIGKILL; unmounts what
-#                                   is left under CRIO_DIR. Runs from the EXIT trap too.
+#   crio_stop                       stops CRI-O: the pids in $CRIO_KILL_FIRST (a kubelet) are
+#                                   killed, every pod is removed (so conmon, runc and every
+#                                   mount go), then SIGTERM, then SIGKILL; unmounts what is left
+#                                   under $T. Runs from the EXIT trap too.
 #   crio_setup [CONF-LINES]         the usual start of a test: a registry ($R), the images
 #                                   below pushed to it, and $CRIO_MODELVOL_CONF, the hook's
 #                                   modelvol.conf ([store] root=$ROOT, [crio] graphroot of the
@@ -195,6 +196,8 @@ EOF
 crio_stop() {
   [ -n "$CRIO_DIR" ] || return 0
   local p _i
+  # Clients first (a kubelet would start the pods again).
+  for p in ${CRIO_KILL_FIRST:-}; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "$CRIO_PID" ] && kill -0 "$CRIO_PID" 2>/dev/null; then
     for p in $(cri pods -q 2>/dev/null); do
       cri stopp "$p" >/dev/null 2>&1
@@ -213,7 +216,14 @@ crio_stop() {
       command runc --root "$CRIO_DIR/runc" delete -f "$p" >/dev/null 2>&1
     done
   fi
-  awk '{print $5}' /proc/self/mountinfo | grep "^$CRIO_DIR/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  # The cgroups CRI-O made for our pods (crictl's parent, and its default /crio for the
+  # kubelet's pods): rmdir leaves any that still hold a process.
+  local d
+  for d in /sys/fs/cgroup/*/modelvol-test-crio /sys/fs/cgroup/*/crio /sys/fs/cgroup/modelvol-test-crio /sys/fs/cgroup/crio; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  # Then every mount left under the test's directory (CRI-O's, the kubelet's).
+  awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
 
 # The EXIT trap: CRI-O first (its containers hold mounts under $T), then the runc containers of
