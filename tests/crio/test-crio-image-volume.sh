@@ -50,7 +50,7 @@ check "CRI-O $CRIO_VERSION runs, with the drop-in's hooks_dir" -- grep -q "$T/cr
 # What the container reports: every file with its hash, every directory, a write attempt and
 # the mount's options.
 # shellcheck disable=SC2016
-REPORT='cd /model && find . -type d | sort | sed "s/^/D /"; find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done;
+REPORT='ls -l /proc/1/fd /proc/1/cwd | sed "s/^/FD /"; cd /model && find . -type d | sort | sed "s/^/D /"; find . -type f | sort | while read -r f; do echo "F $(sha256sum "$f")"; done;
   if touch /model/new 2>/tmp/err; then echo WRITE-OK; else echo "WRITE-FAILED $(cat /tmp/err)"; fi;
   mount -o remount,rw /model 2>/dev/null && echo REMOUNT-RW;
   awk "\$5 == \"/model\" {print \"MOUNT \" \$6}" /proc/self/mountinfo | tail -n 1'
@@ -81,10 +81,21 @@ mflags=$(grep '^MOUNT ' <<<"$LAST_STDOUT" | cut -d' ' -f2)
 check "mounted ro,nosuid,nodev ($mflags)" -- bash -c '[[ ",$1," == *,ro,* && ",$1," == *,nosuid,* && ",$1," == *,nodev,* ]]' _ "$mflags"
 check "a remount read-write from inside the container fails" -- bash -c '! grep -q REMOUNT-RW <<<"$1"' _ "$LAST_STDOUT"
 check "the model is in the store by CRI-O's digest, imported from its artifact store" -- has_model "$DIG"
-check "the hook ran, from the hooks_dir of contrib's drop-in (one hook mount counted)" -- grep -qx 'modelvol_mounts_total{kind="hook",outcome="ok"} 1' <<<"$(mvol metrics)"
+check "no fd of the hook reaches the container's init" -- bash -c '! grep "^FD " <<<"$1" | grep -Eq "$2|pidfd|memfd|oci-state|\\.lock"' _ "$LAST_STDOUT" "$ROOT"
+mvol metrics >"$T/m1.prom"
+check "the hook ran, from the hooks_dir of contrib's drop-in: one hook mount, timed, and one import" -- \
+  bash -c 'grep -qx "modelvol_mounts_total{kind=\"hook\",outcome=\"ok\"} 1" "$1" && grep -qx "modelvol_mount_duration_seconds_count{kind=\"hook\"} 1" "$1" && grep -qx "modelvol_imports_total{outcome=\"ok\"} 1" "$1"' _ "$T/m1.prom"
 crio_rm "$LAST_CTR"
 check "removing the container (poststop) drops its use record" -- bash -c '! ls "$1"/run/uses/*/* 2>/dev/null' _ "$ROOT"
 assert_eq "$(host_mounts | grep -v "^$T/crio/")" "$before" "the host's mount table is unchanged"
+
+# SECURITY-BAR 39: what CRI-O pulled (perhaps with a pod's own pull secret) is stored
+# unnamed, so no other pod reaches it by reference or digest through the annotation.
+for ref in "$R/org/llama:v1" "$R/org/llama@$DIG"; do
+  crio_ctr_config "$T/steal.json" steal 'echo STARTED' ".annotations[\"modelvol.io/mounts\"] = \$a" --arg a "[{\"ref\": \"$ref\", \"path\": \"/m\"}]"
+  crio_run "$CRIO_POD" "$T/steal.json"
+  check "an annotation cannot reach the image volume's model as $ref" -- bash -c '[ "$1" -ne 0 ] && grep -q "modelvol-hook: model .* is not in the store" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
+done
 
 # image_sub_path: CRI-O keeps the layers under the prefix; the hook mounts that sub-tree.
 crio_image_mount_config "$T/c2.json" c2 'find /model | sort' "$R/org/llama:v1" /model weights
@@ -107,7 +118,12 @@ i4=$(cri exec "$C4" stat -c %i /model/weights/model-1.safetensors 2>&1)
 assert_eq "$i3" "$i4" "two containers see the same inode"
 run_ok "prune while both run" -- mvol prune
 check "the model in use survives prune" -- has_model "$DIG"
-crio_rm -f "$C3" "$C4"
+crio_rm -f "$C3"
+run_ok "prune with one container left" -- mvol prune
+check "still kept for the other container" -- has_model "$DIG"
+crio_rm -f "$C4"
+run_ok "prune after both are removed" -- mvol prune
+check "reclaims the unnamed model" -- lacks_model "$DIG"
 
 # The other family, titled.
 run_ok "crictl pull of the vnd.$OTHER model" -- cri pull "$R/org/llama-titled:v1"
@@ -155,7 +171,7 @@ if [ "${MVTEST_CRIO_LIGHT:-0}" != 1 ]; then
   crio_wait_exit "$LAST_CTR"
   check "it sees the image's rootfs as CRI-O mounted it" -- grep -q '^IMAGE-OK$' <<<"$LAST_STDOUT"
   assert_eq "$(grep -c '^MOUNT' <<<"$LAST_STDOUT")" 1 "one mount, CRI-O's own"
-  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "nothing was imported for it (the two mounted ModelPack models only)"
+  assert_eq "$(mvol ls --json | jq '.models | length')" 1 "nothing was imported for it (the titled ModelPack model only)"
   crio_rm "$LAST_CTR"
 
   # CRI-O's own limit, before any hook runs: layer names that nest (a tar layer named
@@ -176,7 +192,7 @@ EOF
   check "nested layer names: CRI-O's per-blob mounts fail in runc, before the hook" -- \
     bash -c '[ "$1" != 0 ] && grep -q "not a directory" <<<"$2" && ! grep -q "modelvol-hook:" <<<"$2"' _ "$LAST_RC" "$LAST_STDERR"
   assert_eq "$(host_mounts | grep -v "^$T/crio/")" "$before" "and nothing is left mounted"
-  assert_eq "$(mvol ls --json | jq '.models | length')" 2 "and nothing is imported"
+  assert_eq "$(mvol ls --json | jq '.models | length')" 1 "and nothing is imported"
 fi
 
 finish

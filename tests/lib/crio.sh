@@ -32,9 +32,9 @@
 #   crio_pod NAME [JQ-EXPR]         runs a pod sandbox (host network, pid namespace
 #                                   CONTAINER, cgroupfs parent of its own); sets CRIO_POD (its
 #                                   id) and CRIO_POD_CFG (its config file).
-#   crio_ctr_config OUT NAME SCRIPT [JQ-EXPR]
+#   crio_ctr_config OUT NAME SCRIPT [JQ-EXPR [JQ-ARGS...]]
 #                                   a container config for busybox running sh -c SCRIPT; the
-#                                   jq expression JQ-EXPR edits it (mounts, annotations).
+#                                   jq expression JQ-EXPR (with JQ-ARGS such as --arg) edits it.
 #   crio_run POD CONFIG [PODCFG]    crictl create + start (PODCFG defaults to CRIO_POD_CFG);
 #                                   sets LAST_CTR, LAST_RC and LAST_STDERR (of the failing step).
 #   crio_wait_exit CTR              waits for the container to exit; its log in $LAST_STDOUT.
@@ -257,10 +257,11 @@ crio_pod() {
 
 crio_ctr_config() {
   local out=$1 name=$2 script=$3 merge=${4:-.}
+  shift 4 2>/dev/null || shift $#
   jq -n --arg n "$name" --arg img "$REGISTRY/busybox:1" --arg s "$script" \
     '{metadata: {name: $n}, image: {image: $img}, command: ["/bin/sh", "-c", $s],
       log_path: ($n + ".log"),
-      linux: {security_context: {namespace_options: {network: 2, pid: 1}}}}' | jq "$merge" >"$out"
+      linux: {security_context: {namespace_options: {network: 2, pid: 1}}}}' | jq "$@" "$merge" >"$out"
 }
 
 crio_image_mount_config() {
