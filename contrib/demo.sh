@@ -1,13 +1,17 @@
 #!/bin/bash
-# modelvol end to end on one Debian 12 machine, as root:
-#   installs dependencies, builds, starts a local OCI registry, pushes a sample ModelPack
-#   model (raw, tar, tar+gzip and tar+zstd layers), pulls it into a modelvol store, then
-#   plays CRI-O: skopeo writes the artifact into a CRI-O artifact store (an OCI layout), and
-#   a runc container gets the bundle CRI-O 1.33+ writes for an image volume of it (one
-#   read-only bind mount per layer blob) -- once as CRI-O leaves it (tar files), once with
-#   modelvol-hook, which mounts the real, unpacked, deduplicated model tree read-only.
-# Cleans up after itself; safe to rerun. Options: --no-deps (skip apt), --keep (keep workdir).
-# DEMO_BUILDDIR: an existing build directory to use instead of ./build (tests/runtime/test-demo).
+# modelvol end to end on one Debian 12 machine, as root, with the real CRI-O:
+#   installs dependencies (contrib/install-deps.sh also builds CRI-O, crictl and a kubelet from
+#   their Go modules, once, cached under /var/cache/modelvol-tests), builds, starts a local
+#   OCI registry, pushes a sample ModelPack model (raw, tar, tar+gzip and tar+zstd layers) and
+#   a busybox image, pulls the model into a modelvol store, then runs CRI-O (a private
+#   instance: its own root, socket and runc state) and, with crictl making the kubelet's CRI
+#   calls, a container with a Kubernetes image volume of the model: once with CRI-O alone
+#   (one bind mount per layer blob: tar layers are tar files), once with modelvol-hook
+#   installed through contrib's hooks.d files and CRI-O drop-in, which mounts the real,
+#   unpacked, deduplicated model tree read-only.
+# Cleans up after itself; safe to rerun. Options: --no-deps (skip apt and the Go builds),
+# --keep (keep the work directory). DEMO_BUILDDIR: an existing build directory to use instead
+# of ./build (tests/runtime/test-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -37,18 +41,18 @@ builddir=${DEMO_BUILDDIR:-$src/build}
 ninja -C "$builddir" >/dev/null
 mv="$builddir/helper/modelvol"
 
-work=$(mktemp -d /var/tmp/modelvol-demo.XXXXXX)
+# The test suite's helpers: a work directory removed on exit (common.sh), docker-registry
+# (registry.sh), CRI-O and crictl (crio.sh).
+export MODELVOL=$mv MODELVOL_HOOK=$builddir/hooks/modelvol-hook TEST_TMPDIR=/var/tmp
+[ $keep = 0 ] || export KEEP_TMP=1
+. tests/lib/common.sh
 . tests/lib/registry.sh
-cleanup() {
-  registry_stop 2>/dev/null || true
-  runc delete -f "mv-demo-$$" >/dev/null 2>&1 || true
-  chmod -R u+w "$work" 2>/dev/null || true
-  if [ $keep = 0 ]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
+. tests/lib/crio.sh
+work=$T
+_COMMON_DONE=1
 
-step "Starting a local OCI registry (docker-registry on 127.0.0.1)"
-registry_start "$work/registry"
+step "Starting a local OCI registry (docker-registry on 127.0.0.1) with a busybox image"
+crio_setup
 echo "registry at $REGISTRY"
 
 step "Building a sample ModelPack model and pushing it to $REGISTRY/demo/tiny-llm:v1"
@@ -70,41 +74,45 @@ python3 tests/lib/mkmodel.py build --spec "$work/spec.json" --out "$work/src" --
 python3 tests/lib/ocipush.py "oci:$work/src:v1" "$REGISTRY/demo/tiny-llm:v1"
 
 step "Pulling it into the modelvol store (an insecure local registry: plain HTTP)"
-export MODELVOL_ROOT=$work/store
+export MODELVOL_ROOT=$ROOT
 "$mv" pull --tls-verify=false "$REGISTRY/demo/tiny-llm:v1"
 "$mv" ls
 
-step "CRI-O's artifact store: skopeo writes the artifact into <graphroot>/artifacts (an OCI layout)"
-graph=$work/graph
-mkdir -p "$graph"
-skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/demo/tiny-llm:v1" \
-  "oci:$graph/artifacts:$REGISTRY/demo/tiny-llm:v1"
-digest=$(jq -r '.manifests[0].digest' "$graph/artifacts/index.json")
-echo "$(find "$graph/artifacts/blobs" -type f | wc -l) blobs; artifact $digest"
-
-# The bundles, built with the test suite's helpers (busybox-static rootfs, CRI-O's mounts).
-T=$work MODELVOL=$mv MODELVOL_HOOK=$builddir/hooks/modelvol-hook TEST_NAME=demo
-. tests/lib/container.sh
-cat >"$work/modelvol.conf" <<EOF
-[store]
-root=$MODELVOL_ROOT
-[crio]
-graphroot=$graph
-EOF
 show='echo "--- find /models:"; find /models | sort | head -30
   echo "--- /models/tokenizer:"; ls -l /models/tokenizer 2>&1 | head -5
   echo "--- mount:"; awk "\$5 == \"/models\" {print \$5, \$6}" /proc/self/mountinfo | tail -n 1
   echo "--- write test:"; touch /models/x 2>&1 && echo "wrote /models/x"; true'
-make_bundle "$work/crio" "$show"
-crio_image_volume "$work/crio" "$graph/artifacts" "$digest" /models
-cp -a "$work/crio" "$work/crio-hook"
-bundle_add_hook "$work/crio-hook" "$work/modelvol.conf"
+# run_pod: crictl pulls the artifact into CRI-O's artifact store (the kubelet's PullImage),
+# then creates and starts a container with the image volume at /models and shows its log.
+run_pod() {
+  cri pull "$REGISTRY/demo/tiny-llm:v1" >/dev/null
+  crio_pod demo
+  crio_image_mount_config "$work/ctr.json" demo "$show" "$REGISTRY/demo/tiny-llm:v1" /models
+  crio_run "$CRIO_POD" "$work/ctr.json"
+  if [ "$LAST_RC" != 0 ]; then
+    echo "$LAST_STDERR" >&2
+    exit 1
+  fi
+  crio_wait_exit "$LAST_CTR"
+  echo "$LAST_STDOUT"
+  cri rm "$LAST_CTR" >/dev/null
+  cri stopp "$CRIO_POD" >/dev/null
+  cri rmp "$CRIO_POD" >/dev/null
+}
 
-step "A container as CRI-O makes it today: one bind mount per layer blob, tar layers as tar files"
-runc run --bundle "$work/crio" "mv-demo-$$" </dev/null
+step "CRI-O $CRIO_VERSION alone (no modelvol hooks): one bind mount per layer blob, tar layers as tar files"
+crio_start "$work/crio-plain"
+rm -f "$CRIO_DIR"/hooks.d/*.json
+sleep 1   # CRI-O watches its hooks_dir
+echo "$(cri version | sed -n 's/^RuntimeVersion: *//p' | sed 's/^/CRI-O /')"
+run_pod
+crio_stop
 
-step "The same container with modelvol-hook: the real model tree, read-only, from the store"
-runc run --bundle "$work/crio-hook" "mv-demo-$$" </dev/null
+step "CRI-O with modelvol-hook (contrib's hooks.d files and CRI-O drop-in): the real model tree, read-only"
+CRIO_DIR=
+crio_start "$work/crio"
+run_pod
+crio_stop
 
 step "Store usage"
 "$mv" df

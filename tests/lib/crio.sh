@@ -195,7 +195,8 @@ EOF
 
 crio_stop() {
   [ -n "$CRIO_DIR" ] || return 0
-  local p _i
+  local - p _i
+  set +e   # best effort, every step: a kill of a process already gone is no failure here
   # Clients first (a kubelet would start the pods again).
   for p in ${CRIO_KILL_FIRST:-}; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   if [ -n "$CRIO_PID" ] && kill -0 "$CRIO_PID" 2>/dev/null; then
@@ -224,6 +225,7 @@ crio_stop() {
   done
   # Then every mount left under the test's directory (CRI-O's, the kubelet's).
   awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  return 0
 }
 
 # The EXIT trap: CRI-O first (its containers hold mounts under $T), then the runc containers of

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # The README's first command, contrib/demo.sh (without apt, on the test build): it must exit 0,
-# show CRI-O's tar files without the hook and the real read-only tree with it, and clean up
-# (no work directory, no mount, no registry left). Run twice: it can be rerun.
+# show the real CRI-O's tar files without the hook and the real read-only tree with it, and
+# clean up (no work directory, no mount, no registry or CRI-O left). Run twice: it can be rerun.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TESTS_LIB/container.sh"
 
@@ -15,8 +15,8 @@ for round in 1 2; do
   expect_exit 0 "[$round] contrib/demo.sh runs end to end" -- \
     env DEMO_BUILDDIR="$builddir" bash "$SRCDIR/contrib/demo.sh" --no-deps
   out=$LAST_STDOUT
-  without=$(sed -n '/A container as CRI-O makes it today/,/The same container with modelvol-hook/p' <<<"$out")
-  with=$(sed -n '/The same container with modelvol-hook/,/Store usage/p' <<<"$out")
+  without=$(sed -n '/alone (no modelvol hooks)/,/CRI-O with modelvol-hook/p' <<<"$out")
+  with=$(sed -n '/CRI-O with modelvol-hook/,/Store usage/p' <<<"$out")
   check "[$round] without the hook: the tar layer is a 10240-byte file, the volume writable" -- \
     bash -c 'grep -q "10240 .*/models/tokenizer" <<<"$1" && grep -q "wrote /models/x" <<<"$1"' _ "$without"
   check "[$round] with the hook: the unpacked tree" -- \
@@ -26,5 +26,7 @@ for round in 1 2; do
   check "[$round] the store holds the model once" -- grep -q "^Models:  1" <<<"$out"
   assert_eq "$(demo_dirs)" "$dirs_before" "[$round] the work directory is gone"
   assert_eq "$(host_mounts)" "$before" "[$round] the host's mount table is unchanged"
+  check "[$round] no CRI-O, conmon or registry of the demo is left" -- \
+    bash -c '! pgrep -f "modelvol-demo\\." >/dev/null' 
 done
 finish
