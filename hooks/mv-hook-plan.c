@@ -351,8 +351,7 @@ plan_image_volumes (const MvHookConfig *c, JsonObject *annotations, JsonObject *
           = g_build_filename (c->artifacts_dir, "blobs", "sha256", (const char *)v + 7, NULL);
       if (faccessat (AT_FDCWD, manifest_path, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
         {
-          if (!find_manifest_by_blobs (c, volume, rel_by_digest, &digest, &manifest_bytes,
-                                       error))
+          if (!find_manifest_by_blobs (c, volume, rel_by_digest, &digest, &manifest_bytes, error))
             return FALSE;
         }
       else
