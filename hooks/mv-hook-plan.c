@@ -214,11 +214,43 @@ layers_signature (JsonObject *manifest)
   return g_string_free (sig, FALSE);
 }
 
+/* The layers of @manifest that have a name (title or either family's filepath) under
+ * @subpath (all, if NULL) but were not mounted: none, for the artifact CRI-O mounted. */
+static guint
+unmounted_named_layers (JsonObject *manifest, GHashTable *rel_by_digest, const char *subpath)
+{
+  JsonArray *layers = mv_json_get_array (manifest, "layers");
+  gsize sl = subpath ? strlen (subpath) : 0;
+  guint n = 0;
+
+  for (guint i = 0; layers && i < json_array_get_length (layers); i++)
+    {
+      JsonObject *l = array_object (layers, i);
+      JsonObject *ann = mv_json_get_object (l, "annotations");
+      const char *name = NULL;
+
+      if (g_hash_table_contains (rel_by_digest, mv_json_get_string (l, "digest") ?: ""))
+        continue;
+      for (guint j = 0; j < G_N_ELEMENTS (layer_name_keys) && name == NULL; j++)
+        name = mv_json_get_string (ann, layer_name_keys[j]);
+      if (name == NULL)
+        continue;
+      while (g_str_has_prefix (name, "./"))
+        name += 2;
+      if (subpath == NULL || (strncmp (name, subpath, sl) == 0 && name[sl] == '/'))
+        n++;
+    }
+  return n;
+}
+
 /* CRI-O 1.34 names an artifact by the digest of its manifest as Go re-encodes it, not of the
  * bytes in its store; unless the two encodings agree, no blob has that digest. The volume's
  * artifact is then the one entry of the store's index.json whose manifest lists every blob
- * CRI-O mounted for the volume. Entries that make the same tree (layers_signature) count as
- * one, the lowest digest standing for them. Sets @manifest_digest (sha256:...), @out_bytes. */
+ * CRI-O mounted for the volume and names them as mounted. Of those, the ones with the fewest
+ * named layers left unmounted win (a later version of the model that adds a file also holds
+ * every blob of the earlier one); among them, entries that make the same tree
+ * (layers_signature) count as one, the lowest digest standing for them, and two that make
+ * different trees fail the container. Sets @manifest_digest (sha256:...), @out_bytes. */
 static gboolean
 find_manifest_by_blobs (const MvHookConfig *c, const char *volume, GHashTable *rel_by_digest,
                         char **manifest_digest, GBytes **out_bytes, GError **error)
@@ -228,7 +260,9 @@ find_manifest_by_blobs (const MvHookConfig *c, const char *volume, GHashTable *r
   g_autoptr (JsonNode) index = NULL;
   g_autofree char *found = NULL;
   g_autofree char *found_sig = NULL;
+  g_autofree char *tie = NULL;
   g_autoptr (GBytes) found_bytes = NULL;
+  guint found_score = 0;
   JsonArray *entries;
 
   index_bytes = mv_file_get_contents_at (AT_FDCWD, index_path, FALSE, MANIFEST_MAX, error);
@@ -246,6 +280,8 @@ find_manifest_by_blobs (const MvHookConfig *c, const char *volume, GHashTable *r
       g_autoptr (JsonNode) m = NULL;
       g_autoptr (GError) local = NULL;
       g_autofree char *sig = NULL;
+      g_autofree char *sub = NULL;
+      guint score;
 
       if (dig == NULL || strlen (dig) != 71 || !g_str_has_prefix (dig, "sha256:")
           || strspn (dig + 7, "0123456789abcdef") != 64 || g_strcmp0 (found, dig) == 0)
@@ -257,21 +293,33 @@ find_manifest_by_blobs (const MvHookConfig *c, const char *volume, GHashTable *r
       if (m == NULL || !JSON_NODE_HOLDS_OBJECT (m)
           || !manifest_holds_blobs (json_node_get_object (m), rel_by_digest))
         continue;
-      sig = layers_signature (json_node_get_object (m));
-      if (found != NULL && !g_str_equal (sig, found_sig))
-        return mv_throw (error, MV_ERROR_FAILED,
-                         "image volume %s: CRI-O's artifact digest is not in its store, and "
-                         "both %s and %s there hold the mounted layers",
-                         volume, found, dig);
-      if (found != NULL && strcmp (found, dig) < 0)
+      if (!derive_subpath (json_node_get_object (m), rel_by_digest, volume, &sub, &local))
         continue;
+      score = unmounted_named_layers (json_node_get_object (m), rel_by_digest, sub);
+      sig = layers_signature (json_node_get_object (m));
+      if (found != NULL && score == found_score && !g_str_equal (sig, found_sig))
+        {
+          g_free (tie);
+          tie = g_strdup (dig);
+          continue;
+        }
+      if (found != NULL && (score > found_score || strcmp (found, dig) < 0))
+        continue;
+      if (found == NULL || score < found_score)
+        g_clear_pointer (&tie, g_free);
       g_free (found);
       found = g_strdup (dig);
+      found_score = score;
       g_free (found_sig);
       found_sig = g_steal_pointer (&sig);
       g_clear_pointer (&found_bytes, g_bytes_unref);
       found_bytes = g_steal_pointer (&bytes);
     }
+  if (tie != NULL)
+    return mv_throw (error, MV_ERROR_FAILED,
+                     "image volume %s: CRI-O's artifact digest is not in its store, and both "
+                     "%s and %s there match the mounted layers",
+                     volume, found, tie);
   if (found == NULL)
     return mv_throw (error, MV_ERROR_NOT_FOUND,
                      "image volume %s: no artifact in %s holds the mounted layers", volume,

@@ -33,7 +33,14 @@ EOF
 # 1.34 (CloudNativeAI/model-spec), org.cncf.model.filepath from 1.35 (modelpack/model-spec).
 # The family it names by filepath is the main model here; the other family comes titled.
 case $CRIO_VERSION in
-  v1.3[0-4].*) NATIVE=cnai OTHER=cncf ;;
+  v1.3[0-4].*)
+    NATIVE=cnai OTHER=cncf
+    # Under CRI-O 1.34 the hook's exit-time leak check (LeakSanitizer's StopTheWorld) dies with
+    # "Tracer caught signal 11" in the v1/v2 case below, after the hook has done its work;
+    # not reproduced when the same state is replayed outside runc. The hook runs without
+    # LeakSanitizer here (ASan and UBSan stay on); CRI-O 1.36 runs the same cases with it.
+    export MVTEST_HOOK_NO_LEAK_CHECK=1
+    ;;
   *) NATIVE=cncf OTHER=cnai ;;
 esac
 mkmodel build --spec "$T/spec.json" --family "$NATIVE" --out "$T/l-native" --ref v1 --expect "$T/exp" >/dev/null
@@ -105,6 +112,25 @@ assert_eq "$LAST_RC" 0 "a container with image_sub_path starts"
 crio_wait_exit "$LAST_CTR"
 assert_eq "$LAST_STDOUT" "$(printf '/model\n/model/model-1.safetensors\n/model/model-2.safetensors')" "image_sub_path shows the sub-tree"
 crio_rm "$LAST_CTR"
+
+# A later version that adds a file holds every blob of v1 too: each volume still gets its own
+# version's tree (CRI-O 1.34 names neither by a digest in its store; see architecture.md).
+jq '.layers += [{"kind": "doc", "format": "raw", "path": "NOTICE", "content": "v2\n"}]' "$T/spec.json" >"$T/spec-v2.json"
+mkmodel build --spec "$T/spec-v2.json" --family "$NATIVE" --out "$T/l-v2" --ref v2 --expect "$T/exp-v2" >/dev/null
+ocipush "oci:$T/l-v2:v2" "$R/org/llama:v2" >/dev/null
+cri pull "$R/org/llama:v2" >/dev/null
+expected_report "$T/exp-v2" >"$T/want-v2"
+for v in v1 v2; do
+  crio_image_mount_config "$T/cv.json" "c-$v" "$REPORT" "$R/org/llama:$v" /model
+  crio_run "$CRIO_POD" "$T/cv.json"
+  assert_eq "$LAST_RC" 0 "with v1 and v2 in CRI-O's store, a container of $v starts"
+  [ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
+  crio_wait_exit "$LAST_CTR"
+  grep -E '^[DF] ' <<<"$LAST_STDOUT" >"$T/got-$v" || true
+  if [ $v = v1 ]; then w=$T/want; else w=$T/want-v2; fi
+  check "and sees the tree of $v" -- diff -u "$w" "$T/got-$v"
+  crio_rm "$LAST_CTR"
+done
 
 # Two running containers share the model's inodes.
 for i in 3 4; do
