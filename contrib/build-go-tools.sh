@@ -24,6 +24,13 @@ ldflags='-s -w'
 # go_tool_fresh DIR STAMP: DIR holds a build made with STAMP.
 go_tool_fresh() { [ "$(cat "$1/stamp" 2>/dev/null)" = "$2" ]; }
 go_tool_done() { echo "$2" >"$1/stamp"; }
+# module_src MODULE@VERSION: downloads the module (an exact version) and prints its directory.
+module_src() {
+  local dir
+  dir=$(go mod download -json "$1" | jq -r '.Dir // empty')
+  [ -n "$dir" ] || { echo "build-go-tools.sh: cannot download $1" >&2; return 1; }
+  echo "$dir"
+}
 
 # CRI-O: built inside its own module (its go.mod pins every dependency and has no replace
 # lines); `go install pkg@version` is refused by the proxy here (it lists no versions, which
@@ -35,8 +42,7 @@ build_crio() {
   stamp="crio $v tags=$crio_tags ldflags=$ldflags"
   go_tool_fresh "$out" "$stamp" && return 0
   mkdir -p "$out"
-  src=$(go mod download -json "github.com/cri-o/cri-o@$v" | jq -r '.Dir // empty')
-  [ -n "$src" ] || { echo "build-go-tools.sh: cannot download github.com/cri-o/cri-o@$v" >&2; exit 1; }
+  src=$(module_src "github.com/cri-o/cri-o@$v")
   (cd "$src" && go build -trimpath -tags "$crio_tags" -ldflags "$ldflags" -o "$out/crio" ./cmd/crio)
   # pinns (C, static) is built by make in a writable copy of the module's pinns/.
   pinns_build=$(mktemp -d)
@@ -54,8 +60,7 @@ build_crictl() {
   stamp="crictl $CRICTL_VERSION ldflags=$ldflags"
   go_tool_fresh "$out" "$stamp" && return 0
   mkdir -p "$out"
-  src=$(go mod download -json "sigs.k8s.io/cri-tools@$CRICTL_VERSION" | jq -r '.Dir // empty')
-  [ -n "$src" ] || { echo "build-go-tools.sh: cannot download sigs.k8s.io/cri-tools@$CRICTL_VERSION" >&2; exit 1; }
+  src=$(module_src "sigs.k8s.io/cri-tools@$CRICTL_VERSION")
   (cd "$src" && go build -trimpath -ldflags "$ldflags" -o "$out/crictl" ./cmd/crictl)
   go_tool_done "$out" "$stamp"
 }
@@ -69,8 +74,7 @@ build_kubelet() {
   stamp="kubelet $KUBELET_VERSION ldflags=$ldflags"
   go_tool_fresh "$out" "$stamp" && return 0
   mkdir -p "$out/src"
-  kmod=$(go mod download -json "k8s.io/kubernetes@$KUBELET_VERSION" | jq -r '.Dir // empty')
-  [ -n "$kmod" ] || { echo "build-go-tools.sh: cannot download k8s.io/kubernetes@$KUBELET_VERSION" >&2; exit 1; }
+  kmod=$(module_src "k8s.io/kubernetes@$KUBELET_VERSION")
   {
     echo "module modelvol.test/kubelet"
     echo
