@@ -8,6 +8,7 @@
 #include "mv-builtins.h"
 #include "mv-config-private.h"
 #include "mv-manifest-private.h"
+#include "mv-verdict-private.h"
 
 static JsonNode *
 parse_json (const char *s)
@@ -28,6 +29,40 @@ print_field (const char *label, const char *value)
     }
 }
 
+/* The verdict of the model's last pull, a few lines. */
+static void
+print_signature (const char *json)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (MvVerdict) v = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *line = NULL;
+
+  if (json == NULL)
+    {
+      printf ("Signature:     none checked (imported, not pulled)\n");
+      return;
+    }
+  bytes = g_bytes_new (json, strlen (json));
+  v = mv_verdict_parse (bytes, &local_error);
+  if (v == NULL)
+    {
+      g_autofree char *shown = mv_sanitize (local_error->message);
+      printf ("Signature:     unreadable: %s\n", shown);
+      return;
+    }
+  line = mv_verdict_describe (v);
+  {
+    g_autofree char *shown = mv_sanitize (line);
+    g_autofree char *ref = mv_sanitize (v->reference ? v->reference : "");
+    g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (v->verified_at);
+    g_autofree char *when = t ? g_date_time_format_iso8601 (t) : g_strdup ("?");
+    printf ("Signature:     %s\n", shown);
+    printf ("  %-14s %s\n  %-14s %s\n  %-14s %s\n", "pulled as", ref, "signed digest",
+            v->signed_digest ? v->signed_digest : "", "checked at", when);
+  }
+}
+
 MV_BUILTIN (inspect)
 {
   g_autoptr (GOptionContext) context = g_option_context_new ("MODEL");
@@ -36,6 +71,7 @@ MV_BUILTIN (inspect)
   g_autoptr (MvManifest) m = NULL;
   g_autoptr (MvModelConfig) config = NULL;
   g_autoptr (GPtrArray) warnings = NULL;
+  g_autofree char *signature = NULL;
 
   g_option_context_set_summary (context,
                                 "Show a model's manifest, config summary, layers (kind, format, "
@@ -47,6 +83,8 @@ MV_BUILTIN (inspect)
     return mv_usage_error (context, error, "inspect takes one MODEL");
   info = mv_store_get_model (store, argv[1], error);
   if (info == NULL)
+    return FALSE;
+  if (!mv_store_get_signature_verdict (store, info->digest, &signature, error))
     return FALSE;
   m = mv_manifest_parse (info->manifest_json, strlen (info->manifest_json), error);
   if (m == NULL)
@@ -98,6 +136,11 @@ MV_BUILTIN (inspect)
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
+      json_builder_set_member_name (b, "signature");
+      if (signature != NULL)
+        json_builder_add_value (b, parse_json (signature));
+      else
+        json_builder_add_null_value (b);
       json_builder_set_member_name (b, "warnings");
       json_builder_begin_array (b);
       for (guint i = 0; i < warnings->len; i++)
@@ -148,6 +191,7 @@ MV_BUILTIN (inspect)
               mt ? mv_layer_kind_to_string (mt->kind) : "?",
               mt ? mv_layer_format_to_string (mt->format) : "?", size, shown);
     }
+  print_signature (signature);
   if (warnings->len > 0)
     {
       printf ("Warnings:\n");

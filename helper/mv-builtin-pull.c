@@ -1,10 +1,12 @@
-/* modelvol pull REF [--name REF] [--tls-verify=BOOL] [--authfile FILE] [--cert-dir DIR] ...
+/* modelvol pull REF [--name REF] [--tls-verify=BOOL] [--policy FILE] [--authfile FILE] ...
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "mv-builtins.h"
+#include "mv-signature-private.h"
 #include "mv-source-private.h"
 
 static char *opt_name;
@@ -12,6 +14,9 @@ static char *opt_tls_verify;
 static char *opt_authfile;
 static char *opt_cert_dir;
 static char *opt_registries_conf;
+static char *opt_policy;
+static char *opt_registries_d;
+static char *opt_signature_mode;
 static int opt_jobs;
 /* -1: not given (then the environment or the default) */
 static int opt_timeout = -1;
@@ -30,6 +35,18 @@ static const GOptionEntry entries[] = {
     "registries.conf (default $CONTAINERS_REGISTRIES_CONF or /etc/containers/registries.conf; "
     "drop-ins in FILE.d/)",
     "FILE" },
+  { "policy", 0, 0, G_OPTION_ARG_FILENAME, &opt_policy,
+    "Signature policy, containers-policy.json(5) (default [signatures] policy or "
+    "/etc/containers/policy.json)",
+    "FILE" },
+  { "registries-d", 0, 0, G_OPTION_ARG_FILENAME, &opt_registries_d,
+    "Where use-sigstore-attachments is set, containers-registries.d(5) (default [signatures] "
+    "registries-d or /etc/containers/registries.d)",
+    "DIR" },
+  { "signature-mode", 0, 0, G_OPTION_ARG_STRING, &opt_signature_mode,
+    "enforce: refuse what the policy refuses; audit: warn and pull (default [signatures] mode "
+    "or enforce)",
+    "MODE" },
   { "jobs", 'j', 0, G_OPTION_ARG_INT, &opt_jobs,
     "Layers to unpack at once (default $MODELVOL_JOBS or 4)", "N" },
   { "timeout", 0, 0, G_OPTION_ARG_INT, &opt_timeout,
@@ -44,6 +61,50 @@ static const GOptionEntry entries[] = {
   MV_PROGRESS_OPTION_ENTRY,
   { NULL },
 };
+
+/* --policy, --registries-d and --signature-mode over [signatures] of modelvol.conf. */
+static gboolean
+set_signature_options (GOptionContext *context, MvStore *store, GError **error)
+{
+  g_auto (MvSignatureSettings) settings = { 0 };
+  MvSignatureMode mode;
+
+  if (opt_policy == NULL && opt_registries_d == NULL && opt_signature_mode == NULL)
+    return TRUE;
+  if (!mv_signature_settings_get (store, &settings, error))
+    return FALSE;
+  mode = settings.mode;
+  if (g_strcmp0 (opt_signature_mode, "audit") == 0)
+    mode = MV_SIGNATURE_AUDIT;
+  else if (g_strcmp0 (opt_signature_mode, "enforce") == 0)
+    mode = MV_SIGNATURE_ENFORCE;
+  else if (opt_signature_mode != NULL)
+    return mv_usage_error (context, error, "--signature-mode takes enforce or audit");
+  return mv_store_set_signature_options (store, opt_policy ? opt_policy : settings.policy,
+                                         opt_registries_d ? opt_registries_d
+                                                          : settings.registries_d,
+                                         mode, error);
+}
+
+/* Audit mode: a model the policy would refuse is pulled; say so, once, on stderr. */
+static void
+warn_if_audited (MvStore *store, const char *digest)
+{
+  g_autofree char *json = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (MvVerdict) v = NULL;
+
+  if (!mv_store_get_signature_verdict (store, digest, &json, NULL) || json == NULL)
+    return;
+  bytes = g_bytes_new (json, strlen (json));
+  v = mv_verdict_parse (bytes, NULL);
+  if (v != NULL && !v->accepted)
+    {
+      g_autofree char *shown = mv_sanitize (v->reason ? v->reason : "");
+      g_autofree char *ref = mv_sanitize (v->reference ? v->reference : "");
+      g_printerr ("modelvol: warning: %s: audit mode: pulled although %s\n", ref, shown);
+    }
+}
 
 MV_BUILTIN (pull)
 {
@@ -76,6 +137,8 @@ MV_BUILTIN (pull)
   if (opt_low_speed_limit == 0 || opt_low_speed_limit < -1)
     return mv_usage_error (context, error, "--low-speed-limit takes 1 or more bytes a second");
   opts.low_speed_limit = MAX (opt_low_speed_limit, 0);
+  if (!set_signature_options (context, store, error))
+    return FALSE;
   if (!mv_progress_begin (context, error))
     return FALSE;
   {
@@ -85,6 +148,7 @@ MV_BUILTIN (pull)
     if (!ok)
       return FALSE;
   }
+  warn_if_audited (store, digest);
   mv_print_digest (digest);
   return TRUE;
 }

@@ -73,6 +73,7 @@ typedef struct
   __typeof__ (mv_store_mount_in_container) *mount_in_container;
   __typeof__ (mv_store_release_container) *release_container;
   __typeof__ (mv_store_list_container_uses) *container_uses;
+  __typeof__ (mv_store_check_signature) *check_signature;
 } Lib;
 
 static gboolean
@@ -93,6 +94,7 @@ lib_load (Lib *lib, GError **error)
     { "mv_store_mount_in_container", (void **)&lib->mount_in_container },
     { "mv_store_release_container", (void **)&lib->release_container },
     { "mv_store_list_container_uses", (void **)&lib->container_uses },
+    { "mv_store_check_signature", (void **)&lib->check_signature },
   };
 
   g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
@@ -152,6 +154,17 @@ load_config (const char *path, gboolean explicit, MvHookConfig *c, GError **erro
   if (c->pull_allowlist == NULL)
     c->pull_allowlist = g_new0 (char *, 1);
   c->noexec = g_key_file_get_boolean (kf, "hook", "noexec", NULL);
+  {
+    /* The library reads [signatures] itself (through $MODELVOL_CONFIG); the hook only needs
+     * to know whether a failed check of a stored model is fatal. */
+    g_autofree char *mode = g_key_file_get_string (kf, "signatures", "mode", NULL);
+    if (mode != NULL)
+      g_strstrip (mode);
+    if (mode != NULL && !g_str_equal (mode, "enforce") && !g_str_equal (mode, "audit"))
+      return mv_throw (error, MV_ERROR_FAILED,
+                       "config '%s': [signatures] mode must be enforce or audit", path);
+    c->signature_audit = g_strcmp0 (mode, "audit") == 0;
+  }
   c->import_wait_s = IMPORT_WAIT_DEFAULT;
   {
     g_autofree char *v = g_key_file_get_string (kf, "hook", "import-wait", NULL);
@@ -235,6 +248,20 @@ run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction 
                              normalized);
           if (!lib->pull (store, normalized, MV_PULL_NONE, c->auth_file, &digest, NULL, error))
             return FALSE;
+        }
+      /* A stored model is used only if the verdict of its pull satisfies the signature policy
+       * in force now (a key rotated out, a scope that now needs signatures, an audited pull). */
+      if (!lib->check_signature (store, digest, normalized, &local_error))
+        {
+          if (!c->signature_audit
+              || !g_error_matches (local_error, lib->error_quark (), MV_ERROR_SIGNATURE))
+            {
+              g_propagate_error (error, g_steal_pointer (&local_error));
+              return FALSE;
+            }
+          g_printerr ("modelvol-hook: warning: audit mode: mounting %s although %s\n", normalized,
+                      local_error->message);
+          g_clear_error (&local_error);
         }
       /* Here for the name in the message; the library checks again under the store lock. */
       {

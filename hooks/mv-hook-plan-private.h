@@ -19,6 +19,7 @@ typedef struct
   gboolean annotation_pulls;
   char **pull_allowlist;
   gboolean noexec;
+  gboolean signature_audit; /* [signatures] mode = audit: a stored model's failed check warns */
   guint import_wait_s;   /* [hook] import-wait: how long to wait for another's import */
   char *registries_conf; /* nullable: the containers default */
   char *auth_file;       /* nullable: the containers-auth.json search order */

@@ -79,6 +79,9 @@ MV_PUBLIC GQuark mv_error_quark (void);
  * @MV_ERROR_AMBIGUOUS: a model digest prefix matches more than one model
  * @MV_ERROR_CORRUPTED: stored data fails its integrity check
  * @MV_ERROR_UNSUPPORTED: a format or media type modelvol does not handle
+ * @MV_ERROR_SIGNATURE: the signature policy refuses the model: a requirement is "reject",
+ *   no signature verifies with the keys it names, or the signed identity does not match
+ *   (since 0.2)
  */
 typedef enum
 {
@@ -95,6 +98,7 @@ typedef enum
   MV_ERROR_AMBIGUOUS,
   MV_ERROR_CORRUPTED,
   MV_ERROR_UNSUPPORTED,
+  MV_ERROR_SIGNATURE,
 } MvError;
 
 /**
@@ -691,6 +695,84 @@ MV_PUBLIC char **mv_store_list_container_uses (MvStore *store, const char *conta
 MV_PUBLIC gboolean mv_store_write_cdi_spec (MvStore *store, const char *spec_dir,
                                             const char *mount_dir, char ***out_devices,
                                             GCancellable *cancellable, GError **error);
+
+/**
+ * MvSignatureMode:
+ * @MV_SIGNATURE_ENFORCE: a model the signature policy refuses is not stored: the pull fails
+ *   with %MV_ERROR_SIGNATURE before any layer is fetched (the default)
+ * @MV_SIGNATURE_AUDIT: for rollout: the refusal is recorded in the model's verdict (and the
+ *   CLI and hook log it), and the pull goes on
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  MV_SIGNATURE_ENFORCE,
+  MV_SIGNATURE_AUDIT,
+} MvSignatureMode;
+
+/**
+ * mv_store_set_signature_options:
+ * @store: a store
+ * @policy_path: (nullable): a containers-policy.json(5) file; NULL: modelvol.conf's
+ *   [signatures] policy, else /etc/containers/policy.json
+ * @registries_d: (nullable): a containers-registries.d(5) directory, whose
+ *   use-sigstore-attachments says where cosign signatures are looked for; NULL: [signatures]
+ *   registries-d, else /etc/containers/registries.d
+ * @mode: enforce or audit
+ * @error: return location for a #GError
+ *
+ * Sets how every later pull through @store (mv_store_pull(), the hook's annotation pulls)
+ * checks signatures: the tag is resolved to a digest once, the signatures attached to that
+ * digest are verified against the policy's requirements for the reference before any layer is
+ * fetched, and the verdict is kept with the model. The policy file is read at each pull; a
+ * missing or invalid one fails the pull (it is not taken for "accept anything").
+ *
+ * Returns: %TRUE; %FALSE with %MV_ERROR_FAILED if @mode is not a #MvSignatureMode
+ * Since: 0.2
+ */
+MV_PUBLIC gboolean mv_store_set_signature_options (MvStore *store, const char *policy_path,
+                                                   const char *registries_d, MvSignatureMode mode,
+                                                   GError **error);
+
+/**
+ * mv_store_get_signature_verdict:
+ * @store: a store
+ * @model: a model digest (or unique prefix) or name
+ * @out_json: (out) (transfer full) (nullable): the verdict of the model's last pull, a JSON
+ *   object (reference, signed-digest, policy, scope, mode, accepted, reason, verified-at,
+ *   requirements: type, format, key, signed-identity, rekor-key, integrated-time), or %NULL
+ *   when the model has none (imported from a layout)
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success (with or without a verdict); %FALSE with %MV_ERROR_NOT_FOUND or
+ *   %MV_ERROR_AMBIGUOUS for @model
+ * Since: 0.2
+ */
+MV_PUBLIC gboolean mv_store_get_signature_verdict (MvStore *store, const char *model,
+                                                   char **out_json, GError **error);
+
+/**
+ * mv_store_check_signature:
+ * @store: a store
+ * @model: a model digest (or unique prefix) or name
+ * @reference: (nullable): the reference the model is to be used by (its identity is checked
+ *   under the policy's signedIdentity); NULL: @model itself when it is a name
+ * @error: return location for a #GError
+ *
+ * Without the network: does the model's stored verdict satisfy the signature policy in force
+ * now (mv_store_set_signature_options())? A policy that accepts anything for @reference is
+ * satisfied by any model; one that needs a signature, only by a model whose pull verified one
+ * with a key (and Rekor key) the policy names now, for an identity that matches. The hook
+ * runs this check before it mounts a stored model by annotation (and, in audit mode, only
+ * logs a failure): the mode is the caller's to apply, this reports the check either way.
+ *
+ * Returns: %TRUE if the model may be used; %FALSE with %MV_ERROR_SIGNATURE (one line naming
+ *   the reference, the policy file, the scope and why) or another error
+ * Since: 0.2
+ */
+MV_PUBLIC gboolean mv_store_check_signature (MvStore *store, const char *model,
+                                             const char *reference, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvStore, mv_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvFsckProblem, mv_fsck_problem_free)

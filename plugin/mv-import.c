@@ -16,6 +16,7 @@
 #include "mv-path-private.h"
 #include "mv-reference-private.h"
 #include "mv-regconf-private.h"
+#include "mv-signature-private.h"
 #include "mv-source-private.h"
 #include "mv-store-private.h"
 #include "mv-unpack-private.h"
@@ -110,6 +111,19 @@ mv_source_fetch_verified (MvSource *source, const char *digest, gint64 size, gsi
                               error))
     return NULL;
   return g_steal_pointer (&bytes);
+}
+
+void
+mv_signature_candidate_free (MvSignatureCandidate *c)
+{
+  if (c == NULL)
+    return;
+  g_free (c->where);
+  g_clear_pointer (&c->payload, g_bytes_unref);
+  g_free (c->signature_b64);
+  g_free (c->set_json);
+  g_clear_pointer (&c->bundle, g_bytes_unref);
+  g_free (c);
 }
 
 /* Fetches and parses the manifest a descriptor names; follows one level of index to the
@@ -473,6 +487,17 @@ gboolean
 mv_import_from_source (MvStore *store, MvSource *source, const char *name, char **out_digest,
                        GCancellable *cancellable, GError **error)
 {
+  return mv_import_from_source_checked (store, source, name, NULL, NULL, out_digest, cancellable,
+                                        error);
+}
+
+gboolean
+mv_import_from_source_checked (MvStore *store, MvSource *source, const char *name,
+                               const MvSignatureSettings *signatures, const char *reference,
+                               char **out_digest, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (MvVerdict) verdict = NULL;
+  g_autoptr (GBytes) verdict_json = NULL;
   g_auto (MvStoreLock) lock = { 0 };
   g_auto (MvImportLock) import_lock = { 0 };
   g_autoptr (MvDescriptor) root = NULL;
@@ -491,6 +516,18 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
   root = source->klass->get_root (source, &ref_name, cancellable, error);
   if (root == NULL)
     return FALSE;
+  /* The reference resolved to @root->digest once; the signatures are checked for that digest
+   * before anything else is fetched, and everything after goes by digest. */
+  if (signatures != NULL)
+    {
+      if (!mv_signature_verify_source (source, signatures, reference, root->digest, &verdict,
+                                       cancellable, error))
+        return FALSE;
+      /* Audit mode: the refusal is in the verdict; the CLI and the hook report it. */
+      if (!verdict->accepted)
+        g_debug ("%s: %s; pulling anyway (audit mode)", reference, verdict->reason);
+      verdict_json = mv_verdict_to_json (verdict);
+    }
   m = resolve_manifest (source, root, &digest, &manifest_bytes, cancellable, error);
   if (m == NULL)
     return mv_prefix_error (error, "%s", what);
@@ -548,6 +585,9 @@ mv_import_from_source (MvStore *store, MvSource *source, const char *name, char 
                                   layer_digests->len, cancellable, error))
     return mv_prefix_error (error, "%s: repairing model %s", what, digest);
 
+  if (verdict_json != NULL
+      && !mv_store_set_signature (store, digest, verdict_json, cancellable, error))
+    return mv_prefix_error (error, "%s", what);
   if (name == NULL)
     {
       auto_name = default_name (ref_name);
@@ -612,9 +652,12 @@ pull_with_options (MvStore *store, const char *reference, const MvRegistryOption
   g_autofree char *normalized = NULL;
   g_autofree char *repository = NULL;
   g_autofree char *target_name = NULL;
+  g_auto (MvSignatureSettings) signatures = { 0 };
   const MvRegistryEntry *entry;
 
   if (ref == NULL)
+    return FALSE;
+  if (!mv_signature_settings_get (store, &signatures, error))
     return FALSE;
   normalized = mv_reference_to_string (ref);
   repository = mv_reference_repository (ref);
@@ -670,8 +713,8 @@ pull_with_options (MvStore *store, const char *reference, const MvRegistryOption
       copts.tls_verify = !g_array_index (insecure, gboolean, i);
       source = mv_registry_source_new (cand, &copts, &local_error);
       if (source != NULL
-          && mv_import_from_source (store, source, target_name, out_digest, cancellable,
-                                    &local_error))
+          && mv_import_from_source_checked (store, source, target_name, &signatures,
+                                            normalized, out_digest, cancellable, &local_error))
         {
           *bytes_read += source->bytes_read;
           return TRUE;
@@ -768,6 +811,69 @@ mv_store_resolve (MvStore *store, const char *model, char **out_digest, GError *
     return FALSE;
   *out_digest = digest;
   return TRUE;
+}
+
+gboolean
+mv_store_get_signature_verdict (MvStore *store, const char *model, char **out_json,
+                                GError **error)
+{
+  g_autofree char *digest = resolve_model (store, model, NULL, error);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GBytes) verdict = NULL;
+
+  if (digest == NULL)
+    return FALSE;
+  verdict = mv_store_get_signature (store, digest, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  *out_json = verdict ? g_strndup (g_bytes_get_data (verdict, NULL), g_bytes_get_size (verdict))
+                      : NULL;
+  return TRUE;
+}
+
+gboolean
+mv_store_check_signature (MvStore *store, const char *model, const char *reference,
+                          GError **error)
+{
+  g_auto (MvSignatureSettings) settings = { 0 };
+  g_autofree char *name = NULL;
+  g_autofree char *digest = resolve_model (store, model, &name, error);
+  g_autofree char *normalized = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (MvVerdict) verdict = NULL;
+  g_autoptr (MvPolicy) policy = NULL;
+
+  if (digest == NULL)
+    return FALSE;
+  if (reference != NULL)
+    {
+      normalized = mv_reference_normalize (reference, error);
+      if (normalized == NULL)
+        return FALSE;
+    }
+  bytes = mv_store_get_signature (store, digest, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (bytes != NULL && (verdict = mv_verdict_parse (bytes, error)) == NULL)
+    return mv_prefix_error (error, "model %s", digest);
+  if (normalized == NULL)
+    normalized = g_strdup (name ? name : verdict ? verdict->reference : NULL);
+  if (normalized == NULL)
+    return mv_throw (error, MV_ERROR_INVALID_REFERENCE,
+                     "model %s: no reference to check its signature for (give one)", digest);
+  if (!mv_signature_settings_get (store, &settings, error))
+    return FALSE;
+  policy = mv_policy_load (settings.policy, error);
+  if (policy == NULL)
+    return FALSE;
+  return mv_verdict_satisfies (verdict, policy, settings.policy, normalized, error);
 }
 
 MvModelInfo *

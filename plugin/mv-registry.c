@@ -1019,11 +1019,209 @@ registry_check_blob (MvSource *source, const MvDescriptor *desc, gboolean *out_c
   return TRUE;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Cosign signatures attached to a manifest                                                  */
+
+#define SIMPLE_SIGNING_MEDIA_TYPE "application/vnd.dev.cosign.simplesigning.v1+json"
+#define BUNDLE_MEDIA_TYPE_PREFIX "application/vnd.dev.sigstore.bundle"
+#define SIGNATURE_ANNOTATION "dev.cosignproject.cosign/signature"
+#define SET_ANNOTATION "dev.sigstore.cosign/bundle"
+/* Per attachment: signature layers, referrers; a payload or bundle blob. */
+#define MAX_SIGNATURES 32
+#define SIGNATURE_BLOB_MAX (4 * 1024 * 1024)
+#define SIGNATURE_ANNOTATION_MAX (64 * 1024)
+
+/* A manifest or index at @path_tail under our repository ("manifests/sha256-<hex>.sig",
+ * "referrers/sha256:<hex>"), or NULL without error when the registry has none (404). */
+static GBytes *
+fetch_attachment (MvRegistrySource *self, const char *path_tail, const char *accept,
+                  GCancellable *cancellable, GError **error)
+{
+  g_autofree char *path = g_strdup_printf ("%s/%s", self->ref->path, path_tail);
+  Req req = { .path = path,
+              .accept = accept,
+              .kind = REQ_BODY,
+              .max_body = MV_MANIFEST_MAX_SIZE,
+              .deadline = small_deadline (self) };
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (MvHttpResponse) resp = request (self, &req, NULL, cancellable, &local_error);
+
+  if (resp != NULL)
+    return g_bytes_ref (resp->body);
+  if (g_error_matches (local_error, MV_ERROR, MV_ERROR_NOT_FOUND))
+    return NULL;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
+}
+
+static const char *
+annotation (const MvDescriptor *d, const char *key)
+{
+  return d->annotations ? g_hash_table_lookup (d->annotations, key) : NULL;
+}
+
+/* The simple-signing attachment: an image manifest at tag sha256-<hex>.sig whose layers are
+ * payloads, each with its signature (and optional Rekor SET) in annotations. */
+static gboolean
+fetch_simple_signatures (MvRegistrySource *self, const char *digest, GPtrArray *out,
+                         GCancellable *cancellable, GError **error)
+{
+  const char *hex = strchr (digest, ':') + 1;
+  g_autofree char *tag = g_strdup_printf ("sha256-%s.sig", hex);
+  g_autofree char *tail = g_strconcat ("manifests/", tag, NULL);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (MvManifest) m = NULL;
+
+  body = fetch_attachment (self, tail, manifest_accept, cancellable, &local_error);
+  if (body == NULL)
+    {
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return mv_prefix_error (error, "signature attachment %s", tag);
+        }
+      return TRUE;
+    }
+  m = mv_manifest_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
+  if (m == NULL)
+    return mv_prefix_error (error, "signature attachment %s", tag);
+  if (m->layers->len > MAX_SIGNATURES)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                     "signature attachment %s: %u signatures (at most %d are read)", tag,
+                     m->layers->len, MAX_SIGNATURES);
+  for (guint i = 0; i < m->layers->len; i++)
+    {
+      MvDescriptor *d = m->layers->pdata[i];
+      g_autoptr (MvSignatureCandidate) c = NULL;
+      const char *sig = annotation (d, SIGNATURE_ANNOTATION);
+      const char *set = annotation (d, SET_ANNOTATION);
+
+      if (g_strcmp0 (d->media_type, SIMPLE_SIGNING_MEDIA_TYPE) != 0)
+        continue;
+      if ((sig && strlen (sig) > SIGNATURE_ANNOTATION_MAX)
+          || (set && strlen (set) > SIGNATURE_ANNOTATION_MAX))
+        return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                         "signature attachment %s layer %u: an annotation over %d bytes", tag, i,
+                         SIGNATURE_ANNOTATION_MAX);
+      c = g_new0 (MvSignatureCandidate, 1);
+      c->form = MV_SIGNATURE_SIMPLE_SIGNING;
+      c->where = g_strdup_printf ("%s layer %u", tag, i);
+      c->signature_b64 = g_strdup (sig);
+      c->set_json = g_strdup (set);
+      c->payload = mv_source_fetch_verified (&self->parent, d->digest, d->size,
+                                             SIGNATURE_BLOB_MAX, FALSE, cancellable, error);
+      if (c->payload == NULL)
+        return mv_prefix_error (error, "signature attachment %s layer %u", tag, i);
+      g_ptr_array_add (out, g_steal_pointer (&c));
+    }
+  return TRUE;
+}
+
+/* Sigstore bundles: the referrers of @digest (OCI 1.1 referrers API), else the referrers tag
+ * schema's index at tag sha256-<hex> (registries without the API: the registry answers 404). */
+static gboolean
+fetch_bundle_signatures (MvRegistrySource *self, const char *digest, GPtrArray *out,
+                         GCancellable *cancellable, GError **error)
+{
+  const char *hex = strchr (digest, ':') + 1;
+  g_autofree char *tail = g_strconcat ("referrers/", digest, NULL);
+  g_autofree char *tag = g_strdup_printf ("sha256-%s", hex);
+  g_autoptr (GBytes) body = NULL;
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (MvIndex) index = NULL;
+  const char *what = "referrers";
+  static const char *const index_accept = "Accept: " MV_OCI_INDEX;
+  guint n = 0;
+
+  body = fetch_attachment (self, tail, index_accept, cancellable, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return mv_prefix_error (error, "referrers of %s", digest);
+    }
+  if (body == NULL)
+    {
+      g_autofree char *tag_tail = g_strconcat ("manifests/", tag, NULL);
+      what = tag;
+      body = fetch_attachment (self, tag_tail, manifest_accept, cancellable, &local_error);
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return mv_prefix_error (error, "referrers tag %s", tag);
+        }
+      if (body == NULL)
+        return TRUE;
+    }
+  index = mv_index_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
+  if (index == NULL)
+    return mv_prefix_error (error, "%s of %s", what, digest);
+  for (guint i = 0; i < index->manifests->len; i++)
+    {
+      MvDescriptor *d = index->manifests->pdata[i];
+      g_autoptr (GBytes) mb = NULL;
+      g_autoptr (MvManifest) m = NULL;
+      g_autoptr (MvSignatureCandidate) c = NULL;
+      MvDescriptor *layer;
+
+      if (d->artifact_type == NULL || !g_str_has_prefix (d->artifact_type, BUNDLE_MEDIA_TYPE_PREFIX))
+        continue;
+      if (++n > MAX_SIGNATURES)
+        return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
+                         "%s of %s: more than %d sigstore bundles", what, digest, MAX_SIGNATURES);
+      mb = mv_source_fetch_verified (&self->parent, d->digest, d->size, MV_MANIFEST_MAX_SIZE, TRUE,
+                                     cancellable, error);
+      if (mb == NULL)
+        return mv_prefix_error (error, "%s of %s: bundle manifest %s", what, digest, d->digest);
+      m = mv_manifest_parse (g_bytes_get_data (mb, NULL), g_bytes_get_size (mb), error);
+      if (m == NULL)
+        return mv_prefix_error (error, "%s of %s: bundle manifest %s", what, digest, d->digest);
+      /* A referrer names what it refers to; one listed for another manifest is not ours. */
+      if (m->subject != NULL && g_strcmp0 (m->subject->digest, digest) != 0)
+        continue;
+      if (m->layers->len != 1)
+        return mv_throw (error, MV_ERROR_INVALID_MANIFEST,
+                         "%s of %s: bundle manifest %s has %u layers, not 1", what, digest,
+                         d->digest, m->layers->len);
+      layer = m->layers->pdata[0];
+      if (!g_str_has_prefix (layer->media_type, BUNDLE_MEDIA_TYPE_PREFIX))
+        continue;
+      c = g_new0 (MvSignatureCandidate, 1);
+      c->form = MV_SIGNATURE_BUNDLE;
+      c->where = g_strdup_printf ("%s: bundle %s", what, d->digest);
+      c->bundle = mv_source_fetch_verified (&self->parent, layer->digest, layer->size,
+                                            SIGNATURE_BLOB_MAX, FALSE, cancellable, error);
+      if (c->bundle == NULL)
+        return mv_prefix_error (error, "%s of %s: bundle %s", what, digest, layer->digest);
+      g_ptr_array_add (out, g_steal_pointer (&c));
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+registry_fetch_signatures (MvSource *source, const char *digest, GCancellable *cancellable,
+                           GError **error)
+{
+  MvRegistrySource *self = (MvRegistrySource *)source;
+  g_autoptr (GPtrArray) out
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_signature_candidate_free);
+
+  if (!mv_digest_validate (digest, NULL, NULL, error))
+    return NULL;
+  if (!g_str_has_prefix (digest, "sha256:"))
+    return g_steal_pointer (&out); /* cosign names attachments by sha256 only */
+  if (!fetch_simple_signatures (self, digest, out, cancellable, error)
+      || !fetch_bundle_signatures (self, digest, out, cancellable, error))
+    return NULL;
+  return g_steal_pointer (&out);
+}
+
 static const MvSourceClass registry_class = {
   .get_root = registry_get_root,
   .fetch_bytes = registry_fetch_bytes,
   .open_blob = registry_open_blob,
   .check_blob = registry_check_blob,
+  .fetch_signatures = registry_fetch_signatures,
   .describe = registry_describe,
   .free = registry_free,
 };

@@ -9,6 +9,28 @@
 
 typedef struct MvSource MvSource;
 
+/* The forms of cosign signature a source may carry for a manifest. */
+typedef enum
+{
+  MV_SIGNATURE_SIMPLE_SIGNING, /* a layer of the attachment at tag sha256-<hex>.sig */
+  MV_SIGNATURE_BUNDLE,         /* a sigstore bundle: a referrer (or the sha256-<hex> tag) */
+} MvSignatureForm;
+
+/* One signature found for a manifest, its bytes digest-checked against their descriptors but
+ * not yet verified (mv-sigstore does that). */
+typedef struct
+{
+  MvSignatureForm form;
+  char *where;         /* for messages: "sha256-<hex>.sig layer 0", "referrer sha256:..." */
+  GBytes *payload;     /* simple signing: the payload blob */
+  char *signature_b64; /* simple signing: dev.cosignproject.cosign/signature (nullable) */
+  char *set_json;      /* simple signing: dev.sigstore.cosign/bundle, a Rekor SET (nullable) */
+  GBytes *bundle;      /* bundle: the bundle blob */
+} MvSignatureCandidate;
+
+void mv_signature_candidate_free (MvSignatureCandidate *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvSignatureCandidate, mv_signature_candidate_free)
+
 typedef struct
 {
   /* The manifest (or index) the source was opened on: its descriptor, and its ref name. */
@@ -27,6 +49,12 @@ typedef struct
    * its digest instead. Only cancellation is an error. */
   gboolean (*check_blob) (MvSource *self, const MvDescriptor *desc, gboolean *out_confirmed,
                           GCancellable *cancellable, GError **error);
+  /* Optional (NULL: the source carries no signatures). The cosign signatures attached to
+   * manifest @digest, both forms: a missing attachment is none found, not an error; every
+   * other failure (a transport error, a cap exceeded, a malformed attachment) is an error, so
+   * that a policy that needs a signature fails closed. */
+  GPtrArray *(*fetch_signatures) (MvSource *self, const char *digest, GCancellable *cancellable,
+                                  GError **error);
   /* What to call the source in messages: "oci:/path:entry". */
   const char *(*describe) (MvSource *self);
   void (*free) (MvSource *self);
@@ -88,6 +116,20 @@ MvSource *mv_registry_source_new (const char *reference, const MvRegistryOptions
  */
 gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *name,
                                 char **out_digest, GCancellable *cancellable, GError **error);
+
+/**
+ * mv_import_from_source_checked:
+ * @signatures: (nullable): check the signatures of what @source resolves to against this
+ *   policy before any layer is fetched (mv-signature-private.h), and keep the verdict with the
+ *   model; NULL: no check (layouts)
+ * @reference: (nullable): with @signatures, the reference pulled (normalized): whichever
+ *   mirror @source is, the policy scope and signed identity are those of @reference
+ * mv_import_from_source() with a signature check.
+ */
+gboolean mv_import_from_source_checked (MvStore *store, MvSource *source, const char *name,
+                                        const struct _MvSignatureSettings *signatures,
+                                        const char *reference, char **out_digest,
+                                        GCancellable *cancellable, GError **error);
 
 /** mv_import_jobs: layers imported at once: $MODELVOL_JOBS (1-64), else 4 */
 guint mv_import_jobs (void);

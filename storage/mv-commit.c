@@ -920,3 +920,64 @@ abort:
   (void)ostree_repo_abort_transaction (store->repo, NULL, NULL);
   return FALSE;
 }
+
+gboolean
+mv_store_set_signature (MvStore *store, const char *digest, GBytes *verdict,
+                        GCancellable *cancellable, GError **error)
+{
+  g_auto (MvStoreLock) lock = { 0 };
+  g_autoptr (OstreeMutableTree) root = ostree_mutable_tree_new ();
+  g_autofree char *ref = NULL;
+  g_autofree char *subject = NULL;
+  g_autoptr (GVariant) meta = NULL;
+  g_auto (GVariantBuilder) mb = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+  if (!mv_digest_validate (digest, NULL, NULL, error))
+    return FALSE;
+  if (g_bytes_get_size (verdict) > 1024 * 1024)
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "signature verdict of %s: over 1 MiB",
+                     digest);
+  if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
+    return FALSE;
+  if (!mv_store_has_model (store, digest))
+    return mv_throw (error, MV_ERROR_NOT_FOUND, "model %s is not in the store", digest);
+  ref = mv_signature_ref (digest);
+  subject = g_strconcat ("signature verdict of model ", digest, NULL);
+  ostree_mutable_tree_set_metadata_checksum (root, mv_store_dirmeta (store));
+  g_variant_builder_add (&mb, "{sv}", MV_META_DIGEST, g_variant_new_string (digest));
+  g_variant_builder_add (&mb, "{sv}", MV_META_SIGNATURE,
+                         g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE,
+                                                    g_bytes_get_data (verdict, NULL),
+                                                    g_bytes_get_size (verdict), 1));
+  meta = g_variant_ref_sink (g_variant_builder_end (&mb));
+  if (!prepare_transaction (store->repo, cancellable, error))
+    return FALSE;
+  if (!write_commit_and_ref (store->repo, root, meta, subject, ref, cancellable, error))
+    {
+      (void)ostree_repo_abort_transaction (store->repo, NULL, NULL);
+      return mv_prefix_error (error, "keeping the signature verdict of %s", digest);
+    }
+  return TRUE;
+}
+
+GBytes *
+mv_store_get_signature (MvStore *store, const char *digest, GError **error)
+{
+  g_autofree char *ref = mv_signature_ref (digest);
+  g_autofree char *rev = mv_store_resolve_ref (store, ref, NULL);
+  g_autoptr (GVariant) meta = NULL;
+  g_autoptr (GVariant) v = NULL;
+  gsize len = 0;
+  const char *data;
+
+  if (rev == NULL)
+    return NULL;
+  meta = mv_store_load_commit_meta (store, rev, NULL, NULL, error);
+  if (meta == NULL)
+    return NULL;
+  v = g_variant_lookup_value (meta, MV_META_SIGNATURE, G_VARIANT_TYPE_BYTESTRING);
+  if (v == NULL)
+    return NULL;
+  data = g_variant_get_fixed_array (v, &len, 1);
+  return g_bytes_new (data, len);
+}

@@ -26,6 +26,15 @@ delete_ref (MvStore *store, const char *ref, GError **error)
   return ostree_repo_set_ref_immediate (store->repo, NULL, ref, NULL, NULL, error);
 }
 
+/* A model's signature verdict goes with it (mv_store_set_signature()). */
+static gboolean
+delete_signature (MvStore *store, const char *digest, GError **error)
+{
+  g_autofree char *ref = mv_signature_ref (digest);
+  g_autofree char *rev = mv_store_resolve_ref (store, ref, NULL);
+  return rev == NULL || delete_ref (store, ref, error);
+}
+
 static gboolean
 remove_checkout (MvStore *store, const char *digest, GCancellable *cancellable, GError **error)
 {
@@ -158,7 +167,7 @@ mv_store_remove_model (MvStore *store, const char *digest, GCancellable *cancell
       if (!delete_ref (store, nref, error))
         return FALSE;
     }
-  if (!delete_ref (store, mref, error))
+  if (!delete_ref (store, mref, error) || !delete_signature (store, digest, error))
     return FALSE;
   {
     guint n = 0;
@@ -845,6 +854,24 @@ mv_store_prune_full (MvStore *store, gboolean dry_run, gboolean keep_unnamed,
       if (!prune_ref (store, MV_REF_LAYER_PREFIX, k, dry_run, &stats.layers_removed, error))
         return FALSE;
     }
+
+  /* The signature verdicts of kept models stay; the others go with their models. */
+  {
+    g_autoptr (GHashTable) sigs = mv_store_list_prefix (store, MV_REF_SIGNATURE_PREFIX, error);
+    if (sigs == NULL)
+      return FALSE;
+    g_hash_table_iter_init (&it, sigs);
+    while (g_hash_table_iter_next (&it, &k, &v))
+      {
+        if (g_hash_table_contains (kept_models, k))
+          {
+            if (!add_reachable (store, reachable, v, cancellable, error))
+              return FALSE;
+          }
+        else if (!dry_run && !delete_signature (store, k, error))
+          return FALSE;
+      }
+  }
 
   /* 3. Objects nothing kept reaches. */
   {

@@ -12,6 +12,7 @@
 #define MV_REF_LAYER_PREFIX "modelvol/layer"
 #define MV_REF_MODEL_PREFIX "modelvol/model"
 #define MV_REF_NAME_PREFIX "modelvol/name"
+#define MV_REF_SIGNATURE_PREFIX "modelvol/signature"
 
 /* Checkouts a repair replaced while they were in use: <root>/retired/<hex>-<pid>-<random>. */
 #define MV_RETIRED_DIR "retired"
@@ -26,6 +27,7 @@
 #define MV_META_BYTES "modelvol.bytes"
 #define MV_META_FORMAT "modelvol.format"
 #define MV_META_DIFF_ID "modelvol.diff-id" /* a layer's uncompressed digest */
+#define MV_META_SIGNATURE "modelvol.signature" /* a model's signature verdict (JSON) */
 
 struct MvStore
 {
@@ -44,6 +46,11 @@ struct MvStore
   char *dirmeta_checksum; /* the one canonical directory: uid 0, gid 0, 0755, no xattrs */
   guint64 min_free_bytes; /* libostree's core.min-free-space-*: our object writer keeps it too */
   guint64 space_reserved; /* bytes object writers of this process are about to write (atomic) */
+  /* Signature checks of pulls through this store (mv_store_set_signature_options()); NULL
+   * and 0: modelvol.conf's [signatures], else the defaults. Read by plugin/mv-signature.c. */
+  char *signature_policy;
+  char *signature_registries_d;
+  int signature_mode; /* 0: from the config; else MvSignatureMode + 1 */
 };
 
 /**
@@ -58,6 +65,8 @@ void mv_store_give_repo (MvStore *store, OstreeRepo *repo);
 /** mv_layer_ref / mv_model_ref: (transfer full): ref names for a validated digest */
 char *mv_layer_ref (const char *digest);
 char *mv_model_ref (const char *digest);
+/** mv_signature_ref: (transfer full): the ref of a model's signature verdict commit */
+char *mv_signature_ref (const char *digest);
 /** mv_name_ref: (transfer full): the escaped ref for a normalized reference string */
 char *mv_name_ref (const char *name);
 /** mv_name_from_ref: (transfer full) (nullable): the reverse of mv_name_ref (without prefix) */

@@ -328,6 +328,8 @@ mv_store_free (MvStore *self)
   mv_close_fdp (&self->lock_fd);
   g_free (self->root);
   g_free (self->run_dir);
+  g_free (self->signature_policy);
+  g_free (self->signature_registries_d);
   g_free (self->dirmeta_checksum);
   g_free (self);
 }
@@ -426,7 +428,8 @@ mv_store_give_repo (MvStore *self, OstreeRepo *repo)
   g_mutex_unlock (&self->mutex);
 }
 
-/* Refs: modelvol/layer/sha256/<hex>, modelvol/model/sha256/<hex>, modelvol/name/<escaped>.
+/* Refs: modelvol/layer/sha256/<hex>, modelvol/model/sha256/<hex>, modelvol/name/<escaped>,
+ * modelvol/signature/sha256/<hex> (a model's signature verdict: mv_store_set_signature()).
  * Names are references; each "/" component is escaped on its own so that ostree's ref rules
  * ([\w\d][-._\w\d]*) hold: bytes other than [A-Za-z0-9.-] (and a leading '.' or '-') become
  * "_xx". Since '_' is escaped too, a leaf always differs from an intermediate directory. */
@@ -449,6 +452,12 @@ char *
 mv_model_ref (const char *digest)
 {
   return ref_for_digest (MV_REF_MODEL_PREFIX, digest);
+}
+
+char *
+mv_signature_ref (const char *digest)
+{
+  return ref_for_digest (MV_REF_SIGNATURE_PREFIX, digest);
 }
 
 char *

@@ -102,6 +102,25 @@ gboolean mv_store_commit_model (MvStore *store, const MvModelSpec *spec, GCancel
  */
 gboolean mv_store_set_name (MvStore *store, const char *name, const char *digest, GError **error);
 
+/**
+ * mv_store_set_signature:
+ * @digest: a stored model's manifest digest
+ * @verdict: the signature verdict (JSON, mv-verdict-private.h), at most 1 MiB
+ * Keeps @verdict with the model: a commit of an empty tree whose metadata holds it
+ * (MV_META_SIGNATURE), at modelvol/signature/<alg>/<hex>, replacing the verdict of an earlier
+ * pull. Model commits stay deterministic (the same manifest, the same commit); rm and prune
+ * drop the verdict with its model.
+ */
+gboolean mv_store_set_signature (MvStore *store, const char *digest, GBytes *verdict,
+                                 GCancellable *cancellable, GError **error);
+
+/**
+ * mv_store_get_signature:
+ * Returns: (transfer full) (nullable): the model's signature verdict, or NULL (no error) when
+ *   the model has none: it was imported, or pulled before modelvol kept verdicts
+ */
+GBytes *mv_store_get_signature (MvStore *store, const char *digest, GError **error);
+
 /** mv_store_has_model: TRUE if the model ref for @digest exists */
 gboolean mv_store_has_model (MvStore *store, const char *digest);
 

@@ -44,7 +44,7 @@ expected_files() {
 $bindir/modelvol
 $libdir/libmodelvol.so
 $libdir/libmodelvol.so.0
-$libdir/libmodelvol.so.0.1.0
+$libdir/libmodelvol.so.0.2.0
 $libdir/pkgconfig/modelvol.pc
 $incdir/modelvol/modelvol.h
 $libexecdir/modelvol/modelvol-hook
@@ -89,7 +89,7 @@ check_layout() {
     assert_eq "$bad" "" "$what: nothing outside the prefix $p"
   fi
   assert_eq "$(readlink "$dest$libdir/libmodelvol.so")" libmodelvol.so.0 "$what: libmodelvol.so -> .so.0"
-  assert_eq "$(readlink "$dest$libdir/libmodelvol.so.0")" libmodelvol.so.0.1.0 "$what: libmodelvol.so.0 -> .so.0.1.0"
+  assert_eq "$(readlink "$dest$libdir/libmodelvol.so.0")" libmodelvol.so.0.2.0 "$what: libmodelvol.so.0 -> .so.0.2.0"
   bad=$(for f in $(expected_files "$b"); do
     [ -L "$dest$f" ] && continue
     case $f in
