@@ -37,6 +37,7 @@ static const MvCommand commands[] = {
   { "rm", "Remove model names or models", mv_builtin_rm },
   { "prune", "Remove unnamed models and unreachable data", mv_builtin_prune },
   { "fsck", "Verify every stored object", mv_builtin_fsck },
+  { "verify", "Check stored models' signature verdicts against the policy now", mv_builtin_verify },
   { "df", "Show logical, shared and stored bytes per model", mv_builtin_df },
   { "metrics", "Print, write or serve the store's Prometheus metrics", mv_builtin_metrics },
   { "watch", "Run as a service: import CRI-O's artifacts, keep pins, prune", mv_builtin_watch },

@@ -80,10 +80,9 @@ set_signature_options (GOptionContext *context, MvStore *store, GError **error)
     mode = MV_SIGNATURE_ENFORCE;
   else if (opt_signature_mode != NULL)
     return mv_usage_error (context, error, "--signature-mode takes enforce or audit");
-  return mv_store_set_signature_options (store, opt_policy ? opt_policy : settings.policy,
-                                         opt_registries_d ? opt_registries_d
-                                                          : settings.registries_d,
-                                         mode, error);
+  return mv_store_set_signature_options (
+      store, opt_policy ? opt_policy : settings.policy,
+      opt_registries_d ? opt_registries_d : settings.registries_d, mode, error);
 }
 
 /* Audit mode: a model the policy would refuse is pulled; say so, once, on stderr. */

@@ -83,5 +83,6 @@ MV_BUILTIN (cdi);
 MV_BUILTIN (rm);
 MV_BUILTIN (prune);
 MV_BUILTIN (fsck);
+MV_BUILTIN (verify);
 MV_BUILTIN (df);
 MV_BUILTIN (metrics);

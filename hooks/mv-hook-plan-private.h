@@ -20,10 +20,10 @@ typedef struct
   char **pull_allowlist;
   gboolean noexec;
   gboolean signature_audit; /* [signatures] mode = audit: a stored model's failed check warns */
-  guint import_wait_s;   /* [hook] import-wait: how long to wait for another's import */
-  char *registries_conf; /* nullable: the containers default */
-  char *auth_file;       /* nullable: the containers-auth.json search order */
-  char *pull_limits[4];  /* nullable: [registries] keys of pull_limit_keys, checked */
+  guint import_wait_s;      /* [hook] import-wait: how long to wait for another's import */
+  char *registries_conf;    /* nullable: the containers default */
+  char *auth_file;          /* nullable: the containers-auth.json search order */
+  char *pull_limits[4];     /* nullable: [registries] keys of pull_limit_keys, checked */
 } MvHookConfig;
 
 void mv_hook_config_clear (MvHookConfig *c);

@@ -713,8 +713,8 @@ pull_with_options (MvStore *store, const char *reference, const MvRegistryOption
       copts.tls_verify = !g_array_index (insecure, gboolean, i);
       source = mv_registry_source_new (cand, &copts, &local_error);
       if (source != NULL
-          && mv_import_from_source_checked (store, source, target_name, &signatures,
-                                            normalized, out_digest, cancellable, &local_error))
+          && mv_import_from_source_checked (store, source, target_name, &signatures, normalized,
+                                            out_digest, cancellable, &local_error))
         {
           *bytes_read += source->bytes_read;
           return TRUE;
@@ -814,8 +814,7 @@ mv_store_resolve (MvStore *store, const char *model, char **out_digest, GError *
 }
 
 gboolean
-mv_store_get_signature_verdict (MvStore *store, const char *model, char **out_json,
-                                GError **error)
+mv_store_get_signature_verdict (MvStore *store, const char *model, char **out_json, GError **error)
 {
   g_autofree char *digest = resolve_model (store, model, NULL, error);
   g_autoptr (GError) local_error = NULL;
@@ -829,14 +828,13 @@ mv_store_get_signature_verdict (MvStore *store, const char *model, char **out_js
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  *out_json = verdict ? g_strndup (g_bytes_get_data (verdict, NULL), g_bytes_get_size (verdict))
-                      : NULL;
+  *out_json
+      = verdict ? g_strndup (g_bytes_get_data (verdict, NULL), g_bytes_get_size (verdict)) : NULL;
   return TRUE;
 }
 
 gboolean
-mv_store_check_signature (MvStore *store, const char *model, const char *reference,
-                          GError **error)
+mv_store_check_signature (MvStore *store, const char *model, const char *reference, GError **error)
 {
   g_auto (MvSignatureSettings) settings = { 0 };
   g_autofree char *name = NULL;

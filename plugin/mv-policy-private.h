@@ -150,3 +150,13 @@ char *mv_policy_key_fingerprint (GBytes *pem);
 gboolean mv_registries_d_use_sigstore_attachments (const char *dir, const char *reference,
                                                    gboolean *out_use, char **out_source,
                                                    GError **error);
+
+/**
+ * mv_registries_d_parse_for_fuzzing:
+ * @data: (array length=len): the contents of one registries.d file
+ *
+ * Reads @data as mv_registries_d_use_sigstore_attachments() reads each file of its directory,
+ * and forgets it: for tests/fuzz/fuzz-policy.c.
+ * Returns: TRUE, or FALSE with the error that file would give
+ */
+gboolean mv_registries_d_parse_for_fuzzing (const char *data, gsize len, GError **error);

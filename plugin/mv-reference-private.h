@@ -13,6 +13,15 @@ typedef struct
 } MvReference;
 
 void mv_reference_free (MvReference *ref);
+
+/**
+ * mv_reference_check_domain:
+ * @domain: a registry host as distribution/reference has it: a domain name or "[IPv6]", then
+ *   an optional ":port"
+ *
+ * Returns: (nullable): why @domain is not one (a static string), or NULL if it is
+ */
+const char *mv_reference_check_domain (const char *domain);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvReference, mv_reference_free)
 
 /**

@@ -52,8 +52,8 @@ domain_component_ok (const char *p, gsize n)
 }
 
 /* domain: (domain-name | "[" IPv6 "]") [":" port] */
-static const char *
-check_domain (const char *domain)
+const char *
+mv_reference_check_domain (const char *domain)
 {
   const char *host_end;
   const char *port = NULL;
@@ -258,7 +258,7 @@ mv_reference_parse (const char *s, MvReferenceFlags flags, GError **error)
       ref->domain = g_strdup (DEFAULT_DOMAIN);
       ref->path = g_strdup (name);
     }
-  if ((reason = check_domain (ref->domain)) != NULL)
+  if ((reason = mv_reference_check_domain (ref->domain)) != NULL)
     return fail (error, s, reason);
   if (g_str_equal (ref->domain, LEGACY_DEFAULT_DOMAIN))
     {

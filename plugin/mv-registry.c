@@ -1109,8 +1109,8 @@ fetch_simple_signatures (MvRegistrySource *self, const char *digest, GPtrArray *
       c->where = g_strdup_printf ("%s layer %u", tag, i);
       c->signature_b64 = g_strdup (sig);
       c->set_json = g_strdup (set);
-      c->payload = mv_source_fetch_verified (&self->parent, d->digest, d->size,
-                                             SIGNATURE_BLOB_MAX, FALSE, cancellable, error);
+      c->payload = mv_source_fetch_verified (&self->parent, d->digest, d->size, SIGNATURE_BLOB_MAX,
+                                             FALSE, cancellable, error);
       if (c->payload == NULL)
         return mv_prefix_error (error, "signature attachment %s layer %u", tag, i);
       g_ptr_array_add (out, g_steal_pointer (&c));
@@ -1164,11 +1164,12 @@ fetch_bundle_signatures (MvRegistrySource *self, const char *digest, GPtrArray *
       g_autoptr (MvSignatureCandidate) c = NULL;
       MvDescriptor *layer;
 
-      if (d->artifact_type == NULL || !g_str_has_prefix (d->artifact_type, BUNDLE_MEDIA_TYPE_PREFIX))
+      if (d->artifact_type == NULL
+          || !g_str_has_prefix (d->artifact_type, BUNDLE_MEDIA_TYPE_PREFIX))
         continue;
       if (++n > MAX_SIGNATURES)
-        return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                         "%s of %s: more than %d sigstore bundles", what, digest, MAX_SIGNATURES);
+        return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "%s of %s: more than %d sigstore bundles",
+                         what, digest, MAX_SIGNATURES);
       mb = mv_source_fetch_verified (&self->parent, d->digest, d->size, MV_MANIFEST_MAX_SIZE, TRUE,
                                      cancellable, error);
       if (mb == NULL)

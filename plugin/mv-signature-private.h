@@ -9,7 +9,7 @@
 #include "mv-verdict-private.h"
 #include "modelvol.h"
 
-typedef struct _MvSignatureSettings
+typedef struct MvSignatureSettings
 {
   char *policy;       /* the policy file */
   char *registries_d; /* the registries.d directory */

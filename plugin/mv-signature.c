@@ -112,8 +112,7 @@ check_sigstore (Check *c, const MvPolicyRequirement *req, MvVerdictRequirement *
                 GError **error)
 {
   g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_public_key_free);
-  g_autoptr (GPtrArray) rekor
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_public_key_free);
+  g_autoptr (GPtrArray) rekor = g_ptr_array_new_with_free_func ((GDestroyNotify)mv_public_key_free);
   g_autoptr (GError) first = NULL;
   gboolean use = FALSE;
   g_autofree char *decided_by = NULL;
@@ -152,14 +151,14 @@ check_sigstore (Check *c, const MvPolicyRequirement *req, MvVerdictRequirement *
       gboolean ok;
 
       if (cand->form == MV_SIGNATURE_SIMPLE_SIGNING)
-        ok = mv_sigstore_verify_simple_signing (
-            cand->payload, cand->signature_b64, cand->set_json,
-            (MvPublicKey *const *)keys->pdata, keys->len, (MvPublicKey *const *)rekor->pdata,
-            rekor->len, c->digest, &facts, &local_error);
+        ok = mv_sigstore_verify_simple_signing (cand->payload, cand->signature_b64, cand->set_json,
+                                                (MvPublicKey *const *)keys->pdata, keys->len,
+                                                (MvPublicKey *const *)rekor->pdata, rekor->len,
+                                                c->digest, &facts, &local_error);
       else
-        ok = mv_sigstore_verify_bundle (cand->bundle, (MvPublicKey *const *)keys->pdata,
-                                        keys->len, (MvPublicKey *const *)rekor->pdata, rekor->len,
-                                        c->digest, &facts, &local_error);
+        ok = mv_sigstore_verify_bundle (cand->bundle, (MvPublicKey *const *)keys->pdata, keys->len,
+                                        (MvPublicKey *const *)rekor->pdata, rekor->len, c->digest,
+                                        &facts, &local_error);
       if (ok)
         ok = mv_verdict_identity_matches (&req->identity, c->reference, facts->docker_reference,
                                           &local_error);

@@ -78,11 +78,11 @@ const char *mv_public_key_fingerprint (MvPublicKey *key);
 /** MvSignatureFacts: what a verified signature says, for the verdict. */
 typedef struct
 {
-  char *format;           /* "simple-signing" or "bundle" */
-  char *manifest_digest;  /* what it signs */
-  char *docker_reference; /* the signed identity (simple signing), a bundle subject's name, or
-                           * NULL (a bundle subject without a name) */
-  char *key_fingerprint;  /* of the key that verified */
+  char *format;                /* "simple-signing" or "bundle" */
+  char *manifest_digest;       /* what it signs */
+  char *docker_reference;      /* the signed identity (simple signing), a bundle subject's name, or
+                                * NULL (a bundle subject without a name) */
+  char *key_fingerprint;       /* of the key that verified */
   char *rekor_key_fingerprint; /* NULL: no SET was checked */
   gint64 integrated_time;      /* of the SET; -1 without */
 } MvSignatureFacts;
@@ -170,13 +170,13 @@ MvSigstorePayload *mv_sigstore_parse_payload (const char *data, gsize len, GErro
 /** MvRekorEntry: a Rekor v1 log entry and its SET, not yet trusted. */
 typedef struct
 {
-  char *kind;                    /* a bundle's kindVersion; NULL in a SET annotation */
-  char *version;                 /* likewise */
-  char *body_b64;                /* the entry body, canonical base64 (what the SET signs) */
-  GBytes *body;                  /* decoded */
-  gint64 integrated_time;        /* 0 when the bundle has none */
-  gint64 log_index;              /* >= 0 */
-  char *log_id;                  /* lowercase hex: the SHA-256 of the log's key */
+  char *kind;                     /* a bundle's kindVersion; NULL in a SET annotation */
+  char *version;                  /* likewise */
+  char *body_b64;                 /* the entry body, canonical base64 (what the SET signs) */
+  GBytes *body;                   /* decoded */
+  gint64 integrated_time;         /* 0 when the bundle has none */
+  gint64 log_index;               /* >= 0 */
+  char *log_id;                   /* lowercase hex: the SHA-256 of the log's key */
   GBytes *signed_entry_timestamp; /* the SET (ASN.1 ECDSA); NULL: the entry has none */
 } MvRekorEntry;
 
@@ -205,8 +205,8 @@ char *mv_sigstore_rekor_entry_canonical_payload (const MvRekorEntry *e);
 /** MvRekorBody: the body of a hashedrekord 0.0.1 or dsse 0.0.1 entry, not yet trusted. */
 typedef struct
 {
-  char *kind;           /* "hashedrekord" or "dsse" */
-  char *api_version;    /* "0.0.1" */
+  char *kind;            /* "hashedrekord" or "dsse" */
+  char *api_version;     /* "0.0.1" */
   GPtrArray *signatures; /* GBytes: hashedrekord's signature, or each of dsse's */
   GPtrArray *verifiers;  /* GBytes: the PEM (key or certificate) of each signature */
   char *hash_algorithm;  /* hashedrekord data.hash, dsse payloadHash: "sha256" ... */
@@ -235,13 +235,13 @@ typedef struct
 {
   char *media_type;
   MvSigstoreBundleContent content;
-  char *payload_type;       /* DSSE */
-  GBytes *payload;          /* DSSE: the statement */
-  GBytes *signature;        /* DSSE: its one signature; else the message signature */
-  GBytes *message_digest;   /* message signature: the SHA-256 it signs */
-  JsonNode *root;           /* the document, which owns tlog_entries */
-  JsonArray *tlog_entries;  /* (transfer none) (nullable): verificationMaterial.tlogEntries,
-                             * at most MV_SIGSTORE_TLOG_ENTRIES_MAX objects, parsed on use */
+  char *payload_type;      /* DSSE */
+  GBytes *payload;         /* DSSE: the statement */
+  GBytes *signature;       /* DSSE: its one signature; else the message signature */
+  GBytes *message_digest;  /* message signature: the SHA-256 it signs */
+  JsonNode *root;          /* the document, which owns tlog_entries */
+  JsonArray *tlog_entries; /* (transfer none) (nullable): verificationMaterial.tlogEntries,
+                            * at most MV_SIGSTORE_TLOG_ENTRIES_MAX objects, parsed on use */
 } MvSigstoreBundle;
 
 void mv_sigstore_bundle_free (MvSigstoreBundle *b);

@@ -257,45 +257,45 @@ classify_key (EVP_PKEY *pkey, const char *what, KeyKind *out_kind, GError **erro
 
   switch (EVP_PKEY_get_base_id (pkey))
     {
-    case EVP_PKEY_EC:
-      /* Named curves only: explicit parameters are how "curve swap" attacks start. */
-      if (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_EC_ENCODING, name, sizeof name,
-                                          &name_len)
-              != 1
-          || strcmp (name, OSSL_PKEY_EC_ENCODING_GROUP) != 0
-          || EVP_PKEY_get_group_name (pkey, name, sizeof name, &name_len) != 1)
-        {
-          ERR_clear_error ();
+      case EVP_PKEY_EC:
+        /* Named curves only: explicit parameters are how "curve swap" attacks start. */
+        if (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_EC_ENCODING, name, sizeof name,
+                                            &name_len)
+                != 1
+            || strcmp (name, OSSL_PKEY_EC_ENCODING_GROUP) != 0
+            || EVP_PKEY_get_group_name (pkey, name, sizeof name, &name_len) != 1)
+          {
+            ERR_clear_error ();
+            return mv_throw (error, MV_ERROR_UNSUPPORTED,
+                             "%s: an ECDSA key with explicit curve parameters is not accepted",
+                             what);
+          }
+        if (strcmp (name, "prime256v1") == 0)
+          *out_kind = KEY_EC_P256;
+        else if (strcmp (name, "secp384r1") == 0)
+          *out_kind = KEY_EC_P384;
+        else if (strcmp (name, "secp521r1") == 0)
+          *out_kind = KEY_EC_P521;
+        else
           return mv_throw (error, MV_ERROR_UNSUPPORTED,
-                           "%s: an ECDSA key with explicit curve parameters is not accepted",
-                           what);
+                           "%s: ECDSA curve %s is not accepted (P-256, P-384, P-521)", what, name);
+        return TRUE;
+      case EVP_PKEY_ED25519:
+        *out_kind = KEY_ED25519;
+        return TRUE;
+      case EVP_PKEY_RSA:
+        if (bits < 2048 || bits > 8192)
+          return mv_throw (error, MV_ERROR_UNSUPPORTED,
+                           "%s: an RSA key of %d bits is not accepted (2048 to 8192)", what, bits);
+        *out_kind = KEY_RSA;
+        return TRUE;
+      default:
+        {
+          const char *type = OBJ_nid2sn (EVP_PKEY_get_base_id (pkey));
+          return mv_throw (error, MV_ERROR_UNSUPPORTED,
+                           "%s: key type %s is not accepted (ECDSA, Ed25519, RSA)", what,
+                           type != NULL ? type : "unknown");
         }
-      if (strcmp (name, "prime256v1") == 0)
-        *out_kind = KEY_EC_P256;
-      else if (strcmp (name, "secp384r1") == 0)
-        *out_kind = KEY_EC_P384;
-      else if (strcmp (name, "secp521r1") == 0)
-        *out_kind = KEY_EC_P521;
-      else
-        return mv_throw (error, MV_ERROR_UNSUPPORTED,
-                         "%s: ECDSA curve %s is not accepted (P-256, P-384, P-521)", what, name);
-      return TRUE;
-    case EVP_PKEY_ED25519:
-      *out_kind = KEY_ED25519;
-      return TRUE;
-    case EVP_PKEY_RSA:
-      if (bits < 2048 || bits > 8192)
-        return mv_throw (error, MV_ERROR_UNSUPPORTED,
-                         "%s: an RSA key of %d bits is not accepted (2048 to 8192)", what, bits);
-      *out_kind = KEY_RSA;
-      return TRUE;
-    default:
-      {
-        const char *type = OBJ_nid2sn (EVP_PKEY_get_base_id (pkey));
-        return mv_throw (error, MV_ERROR_UNSUPPORTED,
-                         "%s: key type %s is not accepted (ECDSA, Ed25519, RSA)", what,
-                         type != NULL ? type : "unknown");
-      }
     }
 }
 
@@ -333,8 +333,7 @@ mv_public_key_new (GBytes *pem, const char *what, GError **error)
       if (check == NULL || EVP_PKEY_public_check (check) != 1)
         {
           ERR_clear_error ();
-          mv_throw (error, MV_ERROR_SIGNATURE, "%s: the public key fails its validity check",
-                    what);
+          mv_throw (error, MV_ERROR_SIGNATURE, "%s: the public key fails its validity check", what);
           return NULL;
         }
     }
@@ -365,8 +364,7 @@ verify_with_md (MvPublicKey *key, const EVP_MD *md, const void *msg, gsize len, 
   const guint8 *sig_data = g_bytes_get_data (sig, &sig_len);
   int rc = 0;
 
-  if (ctx != NULL && sig_len > 0
-      && EVP_DigestVerifyInit (ctx, &pctx, md, NULL, key->pkey) == 1
+  if (ctx != NULL && sig_len > 0 && EVP_DigestVerifyInit (ctx, &pctx, md, NULL, key->pkey) == 1
       && (key->kind != KEY_RSA || EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PADDING) == 1))
     rc = EVP_DigestVerify (ctx, sig_data, sig_len, len > 0 ? msg : (const void *)"", len);
   ERR_clear_error ();
@@ -379,18 +377,18 @@ key_verify (MvPublicKey *key, const void *msg, gsize len, GBytes *sig)
 {
   switch (key->kind)
     {
-    case KEY_EC_P256:
-      return verify_with_md (key, EVP_sha256 (), msg, len, sig);
-    case KEY_EC_P384:
-      return verify_with_md (key, EVP_sha384 (), msg, len, sig)
-             || verify_with_md (key, EVP_sha256 (), msg, len, sig);
-    case KEY_EC_P521:
-      return verify_with_md (key, EVP_sha512 (), msg, len, sig)
-             || verify_with_md (key, EVP_sha256 (), msg, len, sig);
-    case KEY_ED25519:
-      return verify_with_md (key, NULL, msg, len, sig);
-    case KEY_RSA:
-      return verify_with_md (key, EVP_sha256 (), msg, len, sig);
+      case KEY_EC_P256:
+        return verify_with_md (key, EVP_sha256 (), msg, len, sig);
+      case KEY_EC_P384:
+        return verify_with_md (key, EVP_sha384 (), msg, len, sig)
+               || verify_with_md (key, EVP_sha256 (), msg, len, sig);
+      case KEY_EC_P521:
+        return verify_with_md (key, EVP_sha512 (), msg, len, sig)
+               || verify_with_md (key, EVP_sha256 (), msg, len, sig);
+      case KEY_ED25519:
+        return verify_with_md (key, NULL, msg, len, sig);
+      case KEY_RSA:
+        return verify_with_md (key, EVP_sha256 (), msg, len, sig);
     }
   return FALSE;
 }
@@ -434,8 +432,7 @@ describe_keys (MvPublicKey *const *keys, guint n_keys)
 }
 
 static MvPublicKey *
-find_verifying_key (MvPublicKey *const *keys, guint n_keys, const void *msg, gsize len,
-                    GBytes *sig)
+find_verifying_key (MvPublicKey *const *keys, guint n_keys, const void *msg, gsize len, GBytes *sig)
 {
   for (guint i = 0; i < n_keys; i++)
     if (key_verify (keys[i], msg, len, sig))
@@ -514,8 +511,8 @@ get_object (JsonObject *o, const Where *w, const char *name, gboolean required, 
 }
 
 static gboolean
-get_string (JsonObject *o, const Where *w, const char *name, gboolean required,
-            const char **out, GError **error)
+get_string (JsonObject *o, const Where *w, const char *name, gboolean required, const char **out,
+            GError **error)
 {
   JsonNode *n = json_object_get_member (o, name);
 
@@ -529,8 +526,8 @@ get_string (JsonObject *o, const Where *w, const char *name, gboolean required,
 }
 
 static gboolean
-get_base64 (JsonObject *o, const Where *w, const char *name, gboolean required,
-            GBytes **out, GError **error)
+get_base64 (JsonObject *o, const Where *w, const char *name, gboolean required, GBytes **out,
+            GError **error)
 {
   const char *s;
 
@@ -568,8 +565,8 @@ parse_decimal (const char *s, gint64 *out)
  * with @as_string also a decimal string (protojson writes int64 so); absent is 0 unless
  * @required (protojson leaves out zero values). */
 static gboolean
-get_count (JsonObject *o, const Where *w, const char *name, gboolean required,
-           gboolean as_string, gint64 *out, GError **error)
+get_count (JsonObject *o, const Where *w, const char *name, gboolean required, gboolean as_string,
+           gint64 *out, GError **error)
 {
   JsonNode *n = json_object_get_member (o, name);
 
@@ -767,8 +764,8 @@ MvRekorEntry *
 mv_sigstore_parse_tlog_entry (JsonNode *node, guint index, GError **error)
 {
   static const char *const proto_names[]
-      = { "log_index",         "log_id",          "kind_version",       "integrated_time",
-          "inclusion_promise", "canonicalized_body", NULL };
+      = { "log_index",          "log_id", "kind_version", "integrated_time", "inclusion_promise",
+          "canonicalized_body", NULL };
   static const char *const log_id_proto[] = { "key_id", NULL };
   static const char *const promise_proto[] = { "signed_entry_timestamp", NULL };
   g_autofree char *path = g_strdup_printf ("verificationMaterial.tlogEntries[%u]", index);
@@ -997,7 +994,8 @@ parse_dsse (JsonObject *env, MvSigstoreBundle *b, GError **error)
                      json_array_get_length (sigs));
   sig = json_array_get_element (sigs, 0);
   if (!JSON_NODE_HOLDS_OBJECT (sig))
-    return mv_throw (error, MV_ERROR_SIGNATURE, "bundle: dsseEnvelope.signatures[0] is not an object");
+    return mv_throw (error, MV_ERROR_SIGNATURE,
+                     "bundle: dsseEnvelope.signatures[0] is not an object");
   if (!get_base64 (json_node_get_object (sig), &sw, "sig", TRUE, &b->signature, error))
     return FALSE;
   if (g_bytes_get_size (b->signature) == 0)
@@ -1022,8 +1020,7 @@ parse_message_signature (JsonObject *ms, MvSigstoreBundle *b, GError **error)
   if (g_bytes_get_size (b->signature) == 0)
     return fail_field (&mw, "signature", "is empty", error);
   alg = json_object_get_member (d, "algorithm");
-  if (alg == NULL || !JSON_NODE_HOLDS_VALUE (alg)
-      || json_node_get_value_type (alg) != G_TYPE_STRING
+  if (alg == NULL || !JSON_NODE_HOLDS_VALUE (alg) || json_node_get_value_type (alg) != G_TYPE_STRING
       || strcmp (json_node_get_string (alg), "SHA2_256") != 0)
     return mv_throw (error, MV_ERROR_UNSUPPORTED,
                      "bundle: messageSignature.messageDigest.algorithm is not SHA2_256: "
@@ -1102,8 +1099,7 @@ mv_sigstore_parse_bundle (const char *data, gsize len, GError **error)
     return NULL;
   if ((env == NULL) == (ms == NULL))
     {
-      mv_throw (error, MV_ERROR_UNSUPPORTED,
-                "bundle: unsupported bundle content (%s)",
+      mv_throw (error, MV_ERROR_UNSUPPORTED, "bundle: unsupported bundle content (%s)",
                 env == NULL ? "neither a DSSE envelope nor a message signature"
                             : "both a DSSE envelope and a message signature");
       return NULL;
@@ -1165,8 +1161,8 @@ mv_sigstore_parse_statement (const char *data, gsize len, GError **error)
   if (strcmp (type, STATEMENT_V1) != 0 && strcmp (type, STATEMENT_V01) != 0)
     {
       g_autofree char *shown = mv_escape_for_display (type, SHOWN_MAX);
-      mv_throw (error, MV_ERROR_SIGNATURE,
-                "in-toto statement: _type %s is not %s (or v0.1)", shown, STATEMENT_V1);
+      mv_throw (error, MV_ERROR_SIGNATURE, "in-toto statement: _type %s is not %s (or v0.1)", shown,
+                STATEMENT_V1);
       return NULL;
     }
   st->type = g_strdup (type);
@@ -1284,8 +1280,8 @@ facts_new (const char *format, const char *digest, const char *reference, MvPubl
 
 /* The SET of @e verifies with the policy's Rekor key its logID names. */
 static MvPublicKey *
-check_set (const MvRekorEntry *e, MvPublicKey *const *rekor_keys, guint n_rekor,
-           const char *what, GError **error)
+check_set (const MvRekorEntry *e, MvPublicKey *const *rekor_keys, guint n_rekor, const char *what,
+           GError **error)
 {
   g_autofree char *canonical = NULL;
   MvPublicKey *rk = NULL;
@@ -1302,8 +1298,8 @@ check_set (const MvRekorEntry *e, MvPublicKey *const *rekor_keys, guint n_rekor,
       rk = rekor_keys[i];
   if (rk == NULL)
     {
-      mv_throw (error, MV_ERROR_SIGNATURE, "%s: logID %s is none of the policy's Rekor keys",
-                what, e->log_id);
+      mv_throw (error, MV_ERROR_SIGNATURE, "%s: logID %s is none of the policy's Rekor keys", what,
+                e->log_id);
       return NULL;
     }
   /* As cosign and sigstore-go: the log signs with ECDSA over SHA-256, whatever the curve. */
@@ -1314,8 +1310,7 @@ check_set (const MvRekorEntry *e, MvPublicKey *const *rekor_keys, guint n_rekor,
       return NULL;
     }
   canonical = mv_sigstore_rekor_entry_canonical_payload (e);
-  if (!verify_with_md (rk, EVP_sha256 (), canonical, strlen (canonical),
-                       e->signed_entry_timestamp))
+  if (!verify_with_md (rk, EVP_sha256 (), canonical, strlen (canonical), e->signed_entry_timestamp))
     {
       mv_throw (error, MV_ERROR_SIGNATURE, "%s: the SET does not verify with Rekor key %s", what,
                 rk->fingerprint);
@@ -1362,18 +1357,17 @@ check_body (const MvRekorEntry *e, const char *want_kind, GBytes *sig, MvPublicK
   g_autofree char *key_what = g_strdup_printf ("%s: the logged public key", what);
   guint i;
 
-  body = mv_sigstore_parse_rekor_body (g_bytes_get_data (e->body, NULL),
-                                       g_bytes_get_size (e->body), error);
+  body = mv_sigstore_parse_rekor_body (g_bytes_get_data (e->body, NULL), g_bytes_get_size (e->body),
+                                       error);
   if (body == NULL)
     return mv_prefix_error (error, "%s", what);
   if (strcmp (body->kind, want_kind) != 0)
-    return mv_throw (error, MV_ERROR_UNSUPPORTED, "%s is a %s entry; this signature needs %s",
-                     what, body->kind, want_kind);
+    return mv_throw (error, MV_ERROR_UNSUPPORTED, "%s is a %s entry; this signature needs %s", what,
+                     body->kind, want_kind);
   if (e->kind != NULL
       && (strcmp (e->kind, body->kind) != 0 || strcmp (e->version, body->api_version) != 0))
-    return mv_throw (error, MV_ERROR_SIGNATURE,
-                     "%s: kindVersion does not match the body (%s %s)", what, body->kind,
-                     body->api_version);
+    return mv_throw (error, MV_ERROR_SIGNATURE, "%s: kindVersion does not match the body (%s %s)",
+                     what, body->kind, body->api_version);
   for (i = 0; i < body->signatures->len; i++)
     if (bytes_equal (body->signatures->pdata[i], sig))
       break;
@@ -1392,8 +1386,7 @@ check_body (const MvRekorEntry *e, const char *want_kind, GBytes *sig, MvPublicK
 }
 
 static gboolean
-check_keys_given (guint n_keys, const char *expected_digest, const char **out_hex,
-                  GError **error)
+check_keys_given (guint n_keys, const char *expected_digest, const char **out_hex, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
 
@@ -1407,8 +1400,8 @@ check_keys_given (guint n_keys, const char *expected_digest, const char **out_he
 /* Simple signing */
 
 gboolean
-mv_sigstore_verify_simple_signing (GBytes *payload, const char *signature_b64,
-                                   const char *set_json, MvPublicKey *const *keys, guint n_keys,
+mv_sigstore_verify_simple_signing (GBytes *payload, const char *signature_b64, const char *set_json,
+                                   MvPublicKey *const *keys, guint n_keys,
                                    MvPublicKey *const *rekor_keys, guint n_rekor,
                                    const char *expected_digest, MvSignatureFacts **out_facts,
                                    GError **error)
@@ -1426,8 +1419,7 @@ mv_sigstore_verify_simple_signing (GBytes *payload, const char *signature_b64,
     return FALSE;
   if (len > MV_SIGSTORE_PAYLOAD_MAX)
     return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED,
-                     "signature payload is %" G_GSIZE_FORMAT
-                     " bytes, above the limit of %d bytes",
+                     "signature payload is %" G_GSIZE_FORMAT " bytes, above the limit of %d bytes",
                      len, MV_SIGSTORE_PAYLOAD_MAX);
   if (signature_b64 == NULL)
     return mv_throw (error, MV_ERROR_SIGNATURE, "no %s annotation",
@@ -1442,8 +1434,8 @@ mv_sigstore_verify_simple_signing (GBytes *payload, const char *signature_b64,
   if (key == NULL)
     {
       g_autofree char *which = describe_keys (keys, n_keys);
-      return mv_throw (error, MV_ERROR_SIGNATURE, "signature payload: signature does not verify with %s",
-                       which);
+      return mv_throw (error, MV_ERROR_SIGNATURE,
+                       "signature payload: signature does not verify with %s", which);
     }
   p = mv_sigstore_parse_payload (data, len, error);
   if (p == NULL)
@@ -1507,8 +1499,8 @@ find_subject (MvInTotoStatement *st, const char *expected_digest, const char **o
       name = s->name;
     }
   if (!found)
-    return mv_throw (error, MV_ERROR_SIGNATURE,
-                     "bundle: no subject of the statement has digest %s", expected_digest);
+    return mv_throw (error, MV_ERROR_SIGNATURE, "bundle: no subject of the statement has digest %s",
+                     expected_digest);
   *out_name = name;
   return TRUE;
 }
@@ -1531,8 +1523,8 @@ check_bundle_tlog (MvSigstoreBundle *b, MvPublicKey *key, MvPublicKey *const *re
     }
   if (b->content == MV_SIGSTORE_BUNDLE_DSSE)
     {
-      g_autofree char *d = mv_digest_bytes (g_bytes_get_data (b->payload, NULL),
-                                            g_bytes_get_size (b->payload));
+      g_autofree char *d
+          = mv_digest_bytes (g_bytes_get_data (b->payload, NULL), g_bytes_get_size (b->payload));
       hash_hex = g_strdup (d + strlen ("sha256:"));
     }
   else
@@ -1604,8 +1596,8 @@ mv_sigstore_verify_bundle (GBytes *bundle, MvPublicKey *const *keys, guint n_key
                            shown, MV_SIGSTORE_INTOTO_PAYLOAD_TYPE);
         }
       pae = mv_sigstore_dsse_pae (b->payload_type, b->payload);
-      key = find_verifying_key (keys, n_keys, g_bytes_get_data (pae, NULL),
-                                g_bytes_get_size (pae), b->signature);
+      key = find_verifying_key (keys, n_keys, g_bytes_get_data (pae, NULL), g_bytes_get_size (pae),
+                                b->signature);
       if (key == NULL)
         {
           g_autofree char *which = describe_keys (keys, n_keys);

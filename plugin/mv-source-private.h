@@ -117,6 +117,8 @@ MvSource *mv_registry_source_new (const char *reference, const MvRegistryOptions
 gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *name,
                                 char **out_digest, GCancellable *cancellable, GError **error);
 
+struct MvSignatureSettings; /* mv-signature-private.h */
+
 /**
  * mv_import_from_source_checked:
  * @signatures: (nullable): check the signatures of what @source resolves to against this
@@ -127,7 +129,7 @@ gboolean mv_import_from_source (MvStore *store, MvSource *source, const char *na
  * mv_import_from_source() with a signature check.
  */
 gboolean mv_import_from_source_checked (MvStore *store, MvSource *source, const char *name,
-                                        const struct _MvSignatureSettings *signatures,
+                                        const struct MvSignatureSettings *signatures,
                                         const char *reference, char **out_digest,
                                         GCancellable *cancellable, GError **error);
 

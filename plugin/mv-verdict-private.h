@@ -11,24 +11,24 @@
 /* One requirement of the scope that applied, and how the pull met it. */
 typedef struct
 {
-  char *type;            /* as in policy.json: "insecureAcceptAnything", "sigstoreSigned" */
-  char *format;          /* sigstoreSigned: "simple-signing" or "bundle" */
-  char *key;             /* sigstoreSigned: "SHA256:<hex>" of the key that verified */
-  char *signed_identity; /* sigstoreSigned: the docker-reference signed (nullable) */
-  char *rekor_key;       /* sigstoreSigned: the Rekor key that signed the SET (nullable) */
+  char *type;             /* as in policy.json: "insecureAcceptAnything", "sigstoreSigned" */
+  char *format;           /* sigstoreSigned: "simple-signing" or "bundle" */
+  char *key;              /* sigstoreSigned: "SHA256:<hex>" of the key that verified */
+  char *signed_identity;  /* sigstoreSigned: the docker-reference signed (nullable) */
+  char *rekor_key;        /* sigstoreSigned: the Rekor key that signed the SET (nullable) */
   gint64 integrated_time; /* the SET's, -1 without */
   char *where;            /* the attachment: "sha256-<hex>.sig layer 0" */
 } MvVerdictRequirement;
 
 typedef struct
 {
-  char *reference;     /* the reference pulled, normalized: identities are checked against it */
-  char *signed_digest; /* what the reference resolved to (an index, or the model manifest) */
-  char *policy;        /* the policy file */
-  char *scope;         /* the scope that applied: "default", transports.docker[""], a scope */
-  gboolean audit;      /* pulled in audit mode */
-  gboolean accepted;   /* FALSE only in audit mode: the pull went on anyway */
-  char *reason;        /* why it was not accepted (nullable) */
+  char *reference;         /* the reference pulled, normalized: identities are checked against it */
+  char *signed_digest;     /* what the reference resolved to (an index, or the model manifest) */
+  char *policy;            /* the policy file */
+  char *scope;             /* the scope that applied: "default", transports.docker[""], a scope */
+  gboolean audit;          /* pulled in audit mode */
+  gboolean accepted;       /* FALSE only in audit mode: the pull went on anyway */
+  char *reason;            /* why it was not accepted (nullable) */
   GPtrArray *requirements; /* (element-type MvVerdictRequirement): met, in policy order */
   gint64 verified_at;      /* Unix seconds */
 } MvVerdict;

@@ -149,8 +149,8 @@ mv_verdict_parse (GBytes *json, GError **error)
   v->audit = g_strcmp0 (mode, "audit") == 0;
   {
     JsonNode *n = json_object_get_member (o, "accepted");
-    v->accepted = n != NULL && json_node_get_value_type (n) == G_TYPE_BOOLEAN
-                  && json_node_get_boolean (n);
+    v->accepted
+        = n != NULL && json_node_get_value_type (n) == G_TYPE_BOOLEAN && json_node_get_boolean (n);
   }
   {
     JsonNode *n = json_object_get_member (o, "verified-at");

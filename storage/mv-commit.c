@@ -935,8 +935,7 @@ mv_store_set_signature (MvStore *store, const char *digest, GBytes *verdict,
   if (!mv_digest_validate (digest, NULL, NULL, error))
     return FALSE;
   if (g_bytes_get_size (verdict) > 1024 * 1024)
-    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "signature verdict of %s: over 1 MiB",
-                     digest);
+    return mv_throw (error, MV_ERROR_LIMIT_EXCEEDED, "signature verdict of %s: over 1 MiB", digest);
   if (!mv_store_lock_acquire (store, FALSE, &lock, cancellable, error))
     return FALSE;
   if (!mv_store_has_model (store, digest))

@@ -26,7 +26,7 @@
 #define MV_META_FILES "modelvol.files"
 #define MV_META_BYTES "modelvol.bytes"
 #define MV_META_FORMAT "modelvol.format"
-#define MV_META_DIFF_ID "modelvol.diff-id" /* a layer's uncompressed digest */
+#define MV_META_DIFF_ID "modelvol.diff-id"     /* a layer's uncompressed digest */
 #define MV_META_SIGNATURE "modelvol.signature" /* a model's signature verdict (JSON) */
 
 struct MvStore

@@ -6,16 +6,17 @@
 # below against the binary's --help, so a new command or option fails the tests until it is
 # added here.
 
-_modelvol_commands="pull import login logout ls inspect path mount umount cdi rm prune fsck df metrics watch"
+_modelvol_commands="pull import login logout ls inspect verify path mount umount cdi rm prune fsck df metrics watch"
 _modelvol_global_opts="--root --json --quiet -q --verbose -v --help"
 
 # Options of each command (global options come on top).
-_modelvol_opts_pull="--name --tls-verify --authfile --cert-dir --registries-conf --jobs -j --timeout --low-speed-time --low-speed-limit --progress"
+_modelvol_opts_pull="--name --tls-verify --authfile --cert-dir --registries-conf --jobs -j --timeout --low-speed-time --policy --registries-d --signature-mode --low-speed-limit --progress"
 _modelvol_opts_import="--name --jobs -j --progress"
 _modelvol_opts_login="--username -u --password-stdin --authfile --tls-verify --cert-dir"
 _modelvol_opts_logout="--authfile"
 _modelvol_opts_ls=""
 _modelvol_opts_inspect=""
+_modelvol_opts_verify="--policy --registries-d"
 _modelvol_opts_path=""
 _modelvol_opts_mount="--subpath --noexec"
 _modelvol_opts_umount=""
@@ -31,10 +32,11 @@ _modelvol_opts_watch=""
 # Options not listed take no value.
 _modelvol_value_kind() {
   case $1 in
-    --root | --cert-dir | --output | -o | --mount-dir | --subpath) echo dir ;;
-    --authfile | --registries-conf | --textfile) echo file ;;
+    --root | --cert-dir | --output | -o | --mount-dir | --subpath | --registries-d) echo dir ;;
+    --authfile | --registries-conf | --textfile | --policy) echo file ;;
     --tls-verify) echo bool ;;
     --progress) echo progress ;;
+    --signature-mode) echo signature-mode ;;
     --name | --jobs | -j | --timeout | --low-speed-time | --low-speed-limit | --username | -u \
       | --listen)
       echo text ;;
@@ -73,6 +75,7 @@ _modelvol_value() {
       ;;
     bool) _modelvol_reply "$cur" true false ;;
     progress) _modelvol_reply "$cur" auto tty plain json none ;;
+    signature-mode) _modelvol_reply "$cur" enforce audit ;;
     *) COMPREPLY=() ;;
   esac
 }
@@ -153,7 +156,7 @@ _modelvol() {
   fi
 
   case $cmd in
-    inspect | path | rm) _modelvol_models "${words[0]}" "$root" "$cur" ;;
+    inspect | verify | path | rm) _modelvol_models "${words[0]}" "$root" "$cur" ;;
     mount)
       if [ $n_args -eq 0 ]; then
         _modelvol_models "${words[0]}" "$root" "$cur"
