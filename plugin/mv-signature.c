@@ -133,10 +133,24 @@ check_sigstore (Check *c, const MvPolicyRequirement *req, MvVerdictRequirement *
       if (c->source->klass->fetch_signatures == NULL)
         return mv_throw (error, MV_ERROR_SIGNATURE, "a signature is needed, and %s carries none",
                          c->source->klass->describe (c->source));
+      g_autoptr (GError) fetch_error = NULL;
+
       c->candidates
-          = c->source->klass->fetch_signatures (c->source, c->digest, c->cancellable, error);
+          = c->source->klass->fetch_signatures (c->source, c->digest, c->cancellable, &fetch_error);
       if (c->candidates == NULL)
-        return FALSE;
+        {
+          /* What the registry serves is unusable as a signature (too large, malformed, not what
+           * its digest says): a verdict, the policy is not met. Anything else (cancelled,
+           * unreachable, unauthorized) means the check could not run. */
+          if (fetch_error->domain == MV_ERROR
+              && (fetch_error->code == MV_ERROR_LIMIT_EXCEEDED
+                  || fetch_error->code == MV_ERROR_INVALID_MANIFEST
+                  || fetch_error->code == MV_ERROR_DIGEST_MISMATCH
+                  || fetch_error->code == MV_ERROR_UNSUPPORTED))
+            return mv_throw (error, MV_ERROR_SIGNATURE, "%s", fetch_error->message);
+          g_propagate_error (error, g_steal_pointer (&fetch_error));
+          return FALSE;
+        }
     }
   if (c->candidates->len == 0)
     return mv_throw (error, MV_ERROR_SIGNATURE,

@@ -252,7 +252,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvSigstoreBundle, mv_sigstore_bundle_free)
  * @data: (array length=len): a bundle
  *
  * Strict JSON, at most MV_SIGSTORE_BUNDLE_MAX bytes, protobuf-JSON names (camelCase; a
- * snake_case spelling of a field this reads is refused, other unknown fields are let pass),
+ * snake_case spelling of a field this reads is refused; an unknown field of the bundle or of
+ * its verificationMaterial is refused, as protojson does; deeper ones are let pass),
  * bytes as strict standard base64, int64 as a decimal string or an integer.
  * Returns: (transfer full) (nullable): the bundle, or NULL with MV_ERROR_SIGNATURE,
  *   MV_ERROR_LIMIT_EXCEEDED or MV_ERROR_UNSUPPORTED (media type, keyless, no content)

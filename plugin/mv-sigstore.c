@@ -461,7 +461,8 @@ fail_field (const Where *w, const char *name, const char *problem, GError **erro
   return mv_throw (error, MV_ERROR_SIGNATURE, "%s: %s %s", w->doc, field, problem);
 }
 
-/* Only these members, for the documents containers/image reads with exact fields. */
+/* Only these members: the documents containers/image reads with exact fields, and the
+ * protobuf-JSON ones sigstore-go reads with protojson (which refuses unknown fields). */
 static gboolean
 exact_members (JsonObject *o, const Where *w, const char *const *allowed, GError **error)
 {
@@ -1037,6 +1038,13 @@ mv_sigstore_parse_bundle (const char *data, gsize len, GError **error)
       = { "media_type", "verification_material", "message_signature", "dsse_envelope", NULL };
   static const char *const vm_proto[]
       = { "public_key", "x509_certificate_chain", "tlog_entries", NULL };
+  /* The fields of the bundle's protobuf schema (v0.1 to v0.3): sigstore-go (protojson) refuses
+   * any other, and so does this. */
+  static const char *const top_fields[]
+      = { "mediaType", "verificationMaterial", "messageSignature", "dsseEnvelope", NULL };
+  static const char *const vm_fields[]
+      = { "publicKey",   "x509CertificateChain",      "certificate",
+          "tlogEntries", "timestampVerificationData", NULL };
   const Where top = { "bundle", "" };
   const Where vw = { "bundle", "verificationMaterial" };
   g_autoptr (MvSigstoreBundle) b = g_new0 (MvSigstoreBundle, 1);
@@ -1048,7 +1056,7 @@ mv_sigstore_parse_bundle (const char *data, gsize len, GError **error)
   if (b->root == NULL)
     return NULL;
   o = json_node_get_object (b->root);
-  if (!no_proto_names (o, &top, top_proto, error)
+  if (!no_proto_names (o, &top, top_proto, error) || !exact_members (o, &top, top_fields, error)
       || !get_string (o, &top, "mediaType", TRUE, &media_type, error))
     return NULL;
   if (!g_strv_contains (bundle_media_types, media_type))
@@ -1061,7 +1069,7 @@ mv_sigstore_parse_bundle (const char *data, gsize len, GError **error)
   b->media_type = g_strdup (media_type);
 
   if ((vm = get_object (o, &top, "verificationMaterial", TRUE, error)) == NULL
-      || !no_proto_names (vm, &vw, vm_proto, error))
+      || !no_proto_names (vm, &vw, vm_proto, error) || !exact_members (vm, &vw, vm_fields, error))
     return NULL;
   if (json_object_has_member (vm, "certificate")
       || json_object_has_member (vm, "x509CertificateChain"))
