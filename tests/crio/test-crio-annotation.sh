@@ -4,8 +4,9 @@
 # on the pod (CRI-O copies sandbox annotations into each container's spec, where hooks.d's
 # `when.annotations` matches it) and on the container; and CDI devices from `modelvol cdi
 # generate`, by the CRI CDIDevices field and by a cdi.k8s.io/ annotation (CRI-O's own CDI).
-# Bytes are exact, mounts read-only, use records go when the container goes, and a model that
-# is not in the store fails creation with the hook's one line.
+# Bytes are exact, mounts read-only, use records go when the container goes, a model that is
+# not in the store fails creation with the hook's one line, and so does a stored model whose
+# signature verdict the policy in force no longer accepts (audit mode mounts it).
 . "$(dirname "$0")/../lib/common.sh"
 . "$TESTS_LIB/registry.sh"
 . "$TESTS_LIB/container.sh"
@@ -79,5 +80,79 @@ crio_run "$CRIO_POD" "$T/d2.json"
 assert_eq "$LAST_RC" 0 "a container with the CDI annotation starts"
 report_ok "CDI annotation"
 crio_rm "$LAST_CTR"
+
+# Signatures: before it mounts a stored model, the hook checks the verdict the model's pull
+# left against the policy in force now ([signatures] of its modelvol.conf, read at each
+# container creation). The signature is hand-made (tests/lib/sigforge.py, python3-cryptography):
+# test-signatures.sh covers cosign's own.
+for k in k1 k2; do
+  openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/$k.pem"
+  openssl pkey -in "$T/$k.pem" -pubout -out "$T/$k.pub" 2>/dev/null
+done
+mkdir -p "$T/registries.d"
+printf 'default-docker:\n  use-sigstore-attachments: true\n' >"$T/registries.d/default.yaml"
+for k in k1 k2; do
+  jq -n --arg r "$R" --arg key "$T/$k.pub" '{default: [{type: "insecureAcceptAnything"}],
+    transports: {docker: {($r + "/org/signed"): [{type: "sigstoreSigned", keyPath: $key,
+      signedIdentity: {type: "matchRepository"}}]}}}' >"$T/policy-$k.json"
+done
+mkmodel preset shared --variant a --seed crio-ann --out "$T/ls" --ref v1 >/dev/null
+ds=$(ocipush "oci:$T/ls:v1" "$R/org/signed:v1")
+run_ok "sigforge signs org/signed with k1" -- python3 "$TESTS_LIB/sigforge.py" good --form simple --key "$T/k1.pem" "$R/org/signed@$ds"
+run_ok "modelvol pull of the signed model under the k1 policy" -- \
+  mvol pull --tls-verify=false --policy "$T/policy-k1.json" --registries-d "$T/registries.d" "$R/org/signed:v1"
+cp "$CRIO_MODELVOL_CONF" "$T/modelvol.conf.base"
+sig_conf() { # POLICY [MODE]
+  { cat "$T/modelvol.conf.base"; printf '[signatures]\npolicy=%s\nregistries-d=%s\n' "$1" "$T/registries.d"
+    [ -z "${2:-}" ] || printf 'mode=%s\n' "$2"; } >"$CRIO_MODELVOL_CONF"
+}
+sann=$(jq -cn --arg r "$R/org/signed:v1" '[{ref: $r, path: "/models/llama"}]')
+sig_ctr() { # NAME: a container of $CRIO_POD that mounts org/signed by annotation
+  crio_ctr_config "$T/$1.json" "$1" x ".annotations[\"modelvol.io/mounts\"] = $(jq -Rn --arg a "$sann" '$a')"
+  jq --arg s "$REPORT" '.command = ["/bin/sh", "-c", $s, "/models/llama"]' "$T/$1.json" >"$T/$1.j" && mv "$T/$1.j" "$T/$1.json"
+  crio_run "$CRIO_POD" "$T/$1.json"
+}
+sig_conf "$T/policy-k1.json"
+sig_ctr s1
+assert_eq "$LAST_RC" 0 "a model whose stored verdict satisfies the policy in force starts"
+[ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
+report_ok "signed model"
+crio_rm "$LAST_CTR"
+sig_conf "$T/policy-k2.json"
+before=$(cri ps -a -q | sort)
+sig_ctr s2
+check "the policy now names another key: creation fails" -- test "$LAST_RC" != 0
+line="modelvol-hook: .*$(re_escape "$R/org/signed:v1"): policy $(re_escape "$T/policy-k2.json") \(scope $(re_escape "$R/org/signed")\) needs a signature the stored verdict does not give"
+check "with modelvol-hook's line naming the model, the policy and the scope" -- grep -Eq "$line" <<<"$LAST_STDERR"
+check "and the line is in CRI-O's log" -- grep -Eq "$line" "$CRIO_LOG"
+assert_eq "$(cri ps -a -q | sort)" "$before" "no container is left"
+assert_eq "$(uses)" 0 "and no use record"
+sig_conf "$T/policy-k2.json" audit
+sig_ctr s3
+assert_eq "$LAST_RC" 0 "in audit mode the hook mounts it anyway"
+[ "$LAST_RC" = 0 ] || diag "$LAST_STDERR"
+report_ok "audit mode"
+crio_rm "$LAST_CTR"
+
+# The hook's own pulls (annotation-pulls from the allowlist) are checked before anything is
+# stored: an unsigned model the policy wants signed fails creation, and stays out of the store.
+mkmodel preset shared --variant b --seed crio-ann-u --out "$T/lu" --ref v1 >/dev/null
+ocipush "oci:$T/lu:v1" "$R/org/unsigned:v1" >/dev/null
+jq -n --arg r "$R" --arg key "$T/k1.pub" '{default: [{type: "reject"}],
+  transports: {docker: {($r + "/org"): [{type: "sigstoreSigned", keyPath: $key,
+    signedIdentity: {type: "matchRepository"}}]}}}' >"$T/policy-org.json"
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$R" >"$T/registries.conf"
+sig_conf "$T/policy-org.json"
+printf '[hook]\nannotation-pulls=allowlist\npull-allowlist=%s\n[registries]\nconf=%s\n' "$R/org" "$T/registries.conf" >>"$CRIO_MODELVOL_CONF"
+sann=$(jq -cn --arg r "$R/org/unsigned:v1" '[{ref: $r, path: "/models/llama"}]')
+before=$(cri ps -a -q | sort)
+sig_ctr s4
+check "the hook's pull of an unsigned model: creation fails" -- test "$LAST_RC" != 0
+line="modelvol-hook: .*$(re_escape "$R/org/unsigned:v1"): refused by signature policy $(re_escape "$T/policy-org.json") \(scope $(re_escape "$R/org")\): no cosign signature"
+check "with the refusal line, in CRI-O's log" -- grep -Eq "$line" "$CRIO_LOG"
+assert_eq "$(cri ps -a -q | sort)" "$before" "no container is left"
+expect_fail 1 "org/unsigned:v1" "and the model is not in the store" -- mvol inspect "$R/org/unsigned:v1"
+sann=$(jq -cn --arg r "$R/org/signed:v1" '[{ref: $r, path: "/models/llama"}]')
+cp "$T/modelvol.conf.base" "$CRIO_MODELVOL_CONF"
 
 finish
