@@ -1,0 +1,1 @@
+MEYCIQCMkH+rHrxgPrzsiZ0MucTppocboO6liaCrRaekEwDZswIhAIkFc0UqoW7qGAGoYG2xJ2o35Ck7OBET3QZuro4TxLgj

@@ -1,0 +1,1 @@
+dXmU3wpwtzT5Thq+wxjbKPFKfKj6NLt8QFbY8ObLHabfcWVb9z+lCGb8rbf5W+rQOPM73haavJS3WfZ3Yb+1AQ==

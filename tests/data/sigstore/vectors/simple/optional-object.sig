@@ -1,0 +1,1 @@
+MEYCIQDirmcFX+lCmkbho4swCNxDnNaaIfZNMqlXrNdptJwd+wIhAPzXJ0YV/7gKEmawlGyOQ9zWRpZ6tSgmOQ1lzzbhLJ/Z
