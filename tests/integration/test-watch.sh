@@ -297,6 +297,33 @@ check "the cancelled model is not in the store" -- lacks_name "$P/org/slow:v1"
 run_ok "fsck after the cancelled pull" -- mvol fsck
 check "no import lock is left behind" -- bash -c "[ -z \"\$(ls -A '$ROOT/run/imports' 2>/dev/null)\" ]"
 
+# --- signatures: pins are pulled under [signatures], like any pull --------------------------
+new_root
+mkdir -p "$ROOT"
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/sk.pem"
+openssl pkey -in "$T/sk.pem" -pubout -out "$T/sk.pub" 2>/dev/null
+mkdir -p "$T/registries.d"
+printf 'default-docker:\n  use-sigstore-attachments: true\n' >"$T/registries.d/default.yaml"
+jq -n --arg r "$R/org" --arg k "$T/sk.pub" '{default: [{type: "insecureAcceptAnything"}],
+  transports: {docker: {($r): [{type: "sigstoreSigned", keyPath: $k,
+    signedIdentity: {type: "matchRepository"}}]}}}' >"$T/sig-policy.json"
+ds=$(ocipush "oci:$T/l-a:v1" "$R/org/signed:v1")
+run_ok "sign org/signed" -- python3 "$TESTS_LIB/sigforge.py" good --form simple --key "$T/sk.pem" "$R/org/signed@$ds"
+write_conf "pins=$R/org/signed:v1;$R/org/p:v1
+prune-interval=600
+[signatures]
+policy=$T/sig-policy.json
+registries-d=$T/registries.d"
+start_watch
+wait_until "the signed pin is pulled" 120 -- has_name "$R/org/signed:v1"
+wait_until "the unsigned pin is refused, with the policy's line" 120 -- \
+  grep -q "pull of pin $R/org/p:v1 failed: $R/org/p:v1: refused by signature policy $T/sig-policy.json (scope $R/org): no cosign signature" "$T/watch.log"
+has_name "$R/org/p:v1" && rc=0 || rc=1
+assert_eq "$rc" 1 "and is not stored"
+stop_watch "the service with a signature policy"
+run_ok "inspect the signed pin" -- mvol --json inspect "$R/org/signed:v1"
+assert_eq "$(jq -r .signature.accepted <<<"$LAST_STDOUT")" true "its verdict is kept"
+
 # --- the unit's hardening --------------------------------------------------------------
 # systemd is not PID 1 here: the unit is checked by systemd-analyze, and what its directives
 # do to the service is reproduced: a private mount namespace where everything is read-only but
