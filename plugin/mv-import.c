@@ -470,6 +470,31 @@ check_diff_ids (MvStore *store, MvManifest *m, char **diff_ids, GError **error)
   return TRUE;
 }
 
+/* Keeps @verdict with the model, unless the one kept already says the same (but for when it
+ * was made): a pull of an intact model writes nothing, and verified-at is when the model was
+ * first verified with this outcome. */
+static gboolean
+keep_verdict (MvStore *store, const char *digest, MvVerdict *verdict, GCancellable *cancellable,
+              GError **error)
+{
+  g_autoptr (GBytes) old_json = mv_store_get_signature (store, digest, NULL);
+  g_autoptr (MvVerdict) old = old_json ? mv_verdict_parse (old_json, NULL) : NULL;
+  g_autoptr (GBytes) json = NULL;
+
+  if (old != NULL)
+    {
+      gint64 now = verdict->verified_at;
+      verdict->verified_at = old->verified_at;
+      json = mv_verdict_to_json (verdict);
+      if (g_bytes_equal (json, old_json))
+        return TRUE;
+      verdict->verified_at = now;
+      g_clear_pointer (&json, g_bytes_unref);
+    }
+  json = mv_verdict_to_json (verdict);
+  return mv_store_set_signature (store, digest, json, cancellable, error);
+}
+
 static char *
 default_name (const char *ref_name)
 {
@@ -497,7 +522,6 @@ mv_import_from_source_checked (MvStore *store, MvSource *source, const char *nam
                                char **out_digest, GCancellable *cancellable, GError **error)
 {
   g_autoptr (MvVerdict) verdict = NULL;
-  g_autoptr (GBytes) verdict_json = NULL;
   g_auto (MvStoreLock) lock = { 0 };
   g_auto (MvImportLock) import_lock = { 0 };
   g_autoptr (MvDescriptor) root = NULL;
@@ -526,7 +550,6 @@ mv_import_from_source_checked (MvStore *store, MvSource *source, const char *nam
       /* Audit mode: the refusal is in the verdict; the CLI and the hook report it. */
       if (!verdict->accepted)
         g_debug ("%s: %s; pulling anyway (audit mode)", reference, verdict->reason);
-      verdict_json = mv_verdict_to_json (verdict);
     }
   m = resolve_manifest (source, root, &digest, &manifest_bytes, cancellable, error);
   if (m == NULL)
@@ -585,8 +608,7 @@ mv_import_from_source_checked (MvStore *store, MvSource *source, const char *nam
                                   layer_digests->len, cancellable, error))
     return mv_prefix_error (error, "%s: repairing model %s", what, digest);
 
-  if (verdict_json != NULL
-      && !mv_store_set_signature (store, digest, verdict_json, cancellable, error))
+  if (verdict != NULL && !keep_verdict (store, digest, verdict, cancellable, error))
     return mv_prefix_error (error, "%s", what);
   if (name == NULL)
     {
