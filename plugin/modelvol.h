@@ -726,9 +726,11 @@ typedef enum
  * checks signatures: the tag is resolved to a digest once, the signatures attached to that
  * digest are verified against the policy's requirements for the reference before any layer is
  * fetched, and the verdict is kept with the model. The policy file is read at each pull; a
- * missing or invalid one fails the pull (it is not taken for "accept anything").
+ * missing or invalid one fails the pull (it is not taken for "accept anything"). A
+ * @policy_path given here is also read at once, so that a bad file is named before any pull.
  *
- * Returns: %TRUE; %FALSE with %MV_ERROR_FAILED if @mode is not a #MvSignatureMode
+ * Returns: %TRUE; %FALSE with %MV_ERROR_FAILED if @mode is not a #MvSignatureMode, or with
+ *   the error that reading @policy_path gave (one line naming the file and the field)
  * Since: 0.2
  */
 MV_PUBLIC gboolean mv_store_set_signature_options (MvStore *store, const char *policy_path,

@@ -160,3 +160,15 @@ gboolean mv_registries_d_use_sigstore_attachments (const char *dir, const char *
  * Returns: TRUE, or FALSE with the error that file would give
  */
 gboolean mv_registries_d_parse_for_fuzzing (const char *data, gsize len, GError **error);
+
+/**
+ * mv_base64_decode_strict:
+ * @s: (array length=len): standard base64 (RFC 4648 section 4), padded
+ *
+ * Unlike g_base64_decode(), refuses anything not in the alphabet (white space included), a
+ * length not a multiple of 4, misplaced padding and non-zero trailing bits, so that one byte
+ * string has one encoding. Here rather than in mv-sigstore.c: the policy reader (keyData)
+ * links no crypto.
+ * Returns: (transfer full) (nullable): the bytes, or NULL if @s is not such base64
+ */
+GBytes *mv_base64_decode_strict (const char *s, gsize len);

@@ -23,7 +23,6 @@
 #include "mv-path-private.h"
 #include "mv-policy-private.h"
 #include "mv-reference-private.h"
-#include "mv-sigstore-private.h"
 
 #define SHOWN_MAX 200     /* bytes of an outside string shown in a message */
 #define YAML_DEPTH_MAX 32 /* nesting of a registries.d file */
@@ -55,6 +54,8 @@ check_name (const char *s, gboolean allow_tag, char **out_reason)
 {
   const char *slash = strchr (s, '/');
   g_autofree char *host = slash != NULL ? g_strndup (s, slash - s) : g_strdup (s);
+  g_autofree char *under_host = NULL;
+  g_autofree char *canonical = NULL;
   g_autoptr (MvReference) ref = NULL;
   g_autoptr (GError) local_error = NULL;
   const char *reason;
@@ -69,9 +70,12 @@ check_name (const char *s, gboolean allow_tag, char **out_reason)
       *out_reason = g_strdup (reason);
       return FALSE;
     }
+  /* A host alone is checked as a name under it would be: "busybox" or "index.docker.io" is
+   * no registry host a normalized reference has. */
   if (slash == NULL)
-    return TRUE;
-  ref = mv_reference_parse (s, MV_REFERENCE_NO_DEFAULT_TAG, &local_error);
+    under_host = g_strconcat (s, "/x", NULL);
+  ref = mv_reference_parse (slash != NULL ? s : under_host, MV_REFERENCE_NO_DEFAULT_TAG,
+                            &local_error);
   if (ref == NULL)
     {
       *out_reason = g_strdup (local_error->message);
@@ -85,9 +89,20 @@ check_name (const char *s, gboolean allow_tag, char **out_reason)
                                      shown);
       return FALSE;
     }
-  if (!allow_tag && (ref->tag != NULL || ref->digest != NULL))
+  if (slash == NULL || (ref->tag == NULL && ref->digest == NULL))
+    return TRUE;
+  if (!allow_tag)
     {
       *out_reason = g_strdup ("a tag or digest is not allowed here");
+      return FALSE;
+    }
+  /* A reference is looked up normalized: "docker.io/busybox:1" would never match (without a
+   * tag or digest, docker.io/busybox is the namespace of docker.io/busybox/...). */
+  canonical = mv_reference_to_string (ref);
+  if (strcmp (canonical, s) != 0)
+    {
+      g_autofree char *shown = mv_escape_for_display (canonical, SHOWN_MAX);
+      *out_reason = g_strdup_printf ("not written in full (as '%s')", shown);
       return FALSE;
     }
   return TRUE;
@@ -99,7 +114,8 @@ check_scope (const char *scope, char **out_reason)
 {
   if (g_str_has_prefix (scope, "*."))
     {
-      if (scope[2] == '[' || strchr (scope, ':') != NULL
+      /* mv_reference_check_domain() takes "" for a domain: "*." alone is checked here. */
+      if (scope[2] == '\0' || scope[2] == '[' || strchr (scope, ':') != NULL
           || mv_reference_check_domain (scope + 2) != NULL)
         {
           *out_reason = g_strdup ("a wildcard is \"*.\" and a domain name, without a port");
@@ -149,6 +165,61 @@ scope_candidates (const char *reference)
   for (const char *dot = strchr (name, '.'); dot != NULL; dot = strchr (dot + 1, '.'))
     g_ptr_array_add (out, g_strconcat ("*.", dot + 1, NULL));
   return out;
+}
+
+/* Base64 (mv_base64_decode_strict(): also for mv-sigstore.c) */
+
+static int
+b64_value (char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
+  return -1;
+}
+
+GBytes *
+mv_base64_decode_strict (const char *s, gsize len)
+{
+  g_autoptr (GByteArray) out = NULL;
+  gsize pad = 0;
+
+  if (s == NULL || len % 4 != 0)
+    return NULL;
+  if (len > 0 && s[len - 1] == '=')
+    pad = (len > 1 && s[len - 2] == '=') ? 2 : 1;
+  out = g_byte_array_sized_new (len / 4 * 3);
+  for (gsize i = 0; i < len; i += 4)
+    {
+      gboolean last = i + 4 == len;
+      int v[4];
+      guint32 w;
+
+      for (int j = 0; j < 4; j++)
+        {
+          if (last && j >= 4 - (int)pad)
+            v[j] = 0;
+          else if ((v[j] = b64_value (s[i + j])) < 0)
+            return NULL;
+        }
+      w = (guint32)v[0] << 18 | (guint32)v[1] << 12 | (guint32)v[2] << 6 | (guint32)v[3];
+      if (last && pad == 2 && (v[1] & 0x0f) != 0)
+        return NULL;
+      if (last && pad == 1 && (v[2] & 0x03) != 0)
+        return NULL;
+      {
+        guint8 b[3] = { w >> 16, w >> 8, w };
+        g_byte_array_append (out, b, last ? 3 - pad : 3);
+      }
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
 }
 
 /* Files */

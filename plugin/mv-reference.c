@@ -58,6 +58,9 @@ mv_reference_check_domain (const char *domain)
   const char *host_end;
   const char *port = NULL;
 
+  if (*domain == '\0')
+    return "empty registry host";
+
   if (domain[0] == '[')
     {
       const char *close = strchr (domain, ']');

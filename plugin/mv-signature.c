@@ -70,6 +70,12 @@ mv_store_set_signature_options (MvStore *store, const char *policy_path, const c
 {
   if ((guint)mode >= G_N_ELEMENTS (modes))
     return mv_throw (error, MV_ERROR_FAILED, "%d is not a signature mode", (int)mode);
+  if (policy_path != NULL)
+    {
+      g_autoptr (MvPolicy) policy = mv_policy_load (policy_path, error);
+      if (policy == NULL)
+        return mv_prefix_error (error, "signature policy");
+    }
   g_free (store->signature_policy);
   store->signature_policy = g_strdup (policy_path);
   g_free (store->signature_registries_d);

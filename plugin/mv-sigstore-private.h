@@ -26,6 +26,7 @@
 #include <json-glib/json-glib.h>
 
 #include "modelvol.h"
+#include "mv-policy-private.h" /* mv_base64_decode_strict() */
 
 G_BEGIN_DECLS
 
@@ -304,16 +305,5 @@ MvInTotoStatement *mv_sigstore_parse_statement (const char *data, gsize len, GEr
  *   @payload: "DSSEv1 <len> <type> <len> <payload>", lengths in bytes, in decimal
  */
 GBytes *mv_sigstore_dsse_pae (const char *payload_type, GBytes *payload);
-
-/**
- * mv_base64_decode_strict:
- * @s: (array length=len): standard base64 (RFC 4648 section 4), padded
- *
- * Unlike g_base64_decode(), refuses anything not in the alphabet (white space included), a
- * length not a multiple of 4, misplaced padding and non-zero trailing bits, so that one byte
- * string has one encoding.
- * Returns: (transfer full) (nullable): the bytes, or NULL if @s is not such base64
- */
-GBytes *mv_base64_decode_strict (const char *s, gsize len);
 
 G_END_DECLS

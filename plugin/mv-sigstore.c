@@ -41,62 +41,6 @@ static const char *const bundle_media_types[] = {
   NULL,
 };
 
-/* Base64 */
-
-static int
-b64_value (char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-GBytes *
-mv_base64_decode_strict (const char *s, gsize len)
-{
-  g_autoptr (GByteArray) out = NULL;
-  gsize pad = 0;
-
-  if (s == NULL || len % 4 != 0)
-    return NULL;
-  if (len > 0 && s[len - 1] == '=')
-    pad = (len > 1 && s[len - 2] == '=') ? 2 : 1;
-  out = g_byte_array_sized_new (len / 4 * 3);
-  for (gsize i = 0; i < len; i += 4)
-    {
-      gboolean last = i + 4 == len;
-      int v[4];
-      guint32 w;
-
-      for (int j = 0; j < 4; j++)
-        {
-          if (last && j >= 4 - (int)pad)
-            v[j] = 0;
-          else if ((v[j] = b64_value (s[i + j])) < 0)
-            return NULL;
-        }
-      w = (guint32)v[0] << 18 | (guint32)v[1] << 12 | (guint32)v[2] << 6 | (guint32)v[3];
-      /* One encoding per byte string: the bits the padding drops must be zero. */
-      if (last && pad == 2 && (v[1] & 0x0f) != 0)
-        return NULL;
-      if (last && pad == 1 && (v[2] & 0x03) != 0)
-        return NULL;
-      {
-        guint8 b[3] = { w >> 16, w >> 8, w };
-        g_byte_array_append (out, b, last ? 3 - pad : 3);
-      }
-    }
-  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
-}
-
 static char *
 hex_encode (const guint8 *data, gsize len)
 {

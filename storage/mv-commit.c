@@ -44,11 +44,11 @@ struct MvObjectWriter
 /* libostree keeps the repo's core.min-free-space-percent (or -size) free for the objects it
  * writes; ours keep it too, checked before an object's first bytes and at every MiB. The
  * layers of an import are written side by side: each writer reserves what it has been let
- * write and has not written yet (a whole raw layer is checked at once, before the kernel
- * copies it), and each check counts what the other writers of this process reserved, so two
- * layers never both take the last free bytes. A reservation is counted again by the others
- * while the kernel copies it (conservative). Across processes the check is not exact, as
- * libostree's is not. */
+ * write and has not written yet (a whole raw layer, or a tar member the kernel may copy, is
+ * checked at once, before the kernel copies it), and each check counts what the other writers of
+ * this process reserved, so two layers never both take the last free bytes. A reservation is
+ * counted again by the others while the kernel copies it (conservative). Across processes the check
+ * is not exact, as libostree's is not. */
 #define SPACE_CHECK_STEP (1024 * 1024)
 
 static void
@@ -474,7 +474,11 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
           if (w == NULL)
             return FALSE;
           /* A plain tar from a local file: the bytes straight from the blob, where the
-           * unpacker says they are, hashed for the blob and the object in one pass. */
+           * unpacker says they are, hashed for the blob and the object in one pass. The kernel
+           * may copy the member whole, past every check of mv_object_writer_write(): the space
+           * for all of it is checked first (as for a raw layer). */
+          if (e->size > 0 && !check_free_space (w, (gsize)e->size, error))
+            return mv_prefix_error (error, "tar member '%s'", path);
           copied = mv_entry_reader_copy_data (reader, w->fd, w->digester, error);
           if (copied < 0)
             return mv_prefix_error (error, "tar member '%s'", path);

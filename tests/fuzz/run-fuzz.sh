@@ -21,9 +21,9 @@ seconds=${FUZZ_SECONDS:-25}
 # tar headers or a config.json; references and headers are short.
 declare -A max_len=(
   [manifest]=65536 [config]=16384 [reference]=2048 [www-authenticate]=4096
-  [regconf]=8192 [hook]=65536 [tar]=131072 [frames]=65536
+  [regconf]=8192 [hook]=65536 [tar]=131072 [frames]=65536 [policy]=16384 [sigstore]=65536
 )
-all_targets=(manifest config reference www-authenticate regconf hook tar frames)
+all_targets=(manifest config reference www-authenticate regconf hook tar frames policy sigstore)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do

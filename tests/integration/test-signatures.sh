@@ -56,6 +56,18 @@ spull() {
   mvol pull --tls-verify=false --policy "$SIG_POLICY" --registries-d "$SIG_REGISTRIES_D" "$@"
 }
 
+# blob_digests REF: the config and layer digests of REF (on $R) as the registry serves it now.
+blob_digests() {
+  local rest=${1#"$R"/} name ref
+  if [[ $rest == *@* ]]; then
+    name=${rest%@*} ref=${rest#*@}
+  else
+    name=${rest%:*} ref=${rest##*:}
+  fi
+  curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$R/v2/$name/manifests/$ref" \
+    | jq -r '.config.digest, .layers[].digest'
+}
+
 # store_state: the store, but for the lock and the metrics counters (a refused pull counts as
 # a failed one: that is the only write it may make).
 store_state() {
@@ -68,12 +80,17 @@ store_state() {
 # (cosign is not asked), AGREE=cosign-accepts (cosign verify accepts it: a known difference,
 # see docs/security.md), AGREE=none (neither is asked: a modelvol-only setting).
 refused() {
-  local desc=$1 ref=$2 why=$3 before after
+  local desc=$1 ref=$2 why=$3 before after n0 fetched
   before=$(store_state)
+  n0=$(wc -l <"$REGISTRY_LOG")
   expect_fail 1 "^modelvol: $(re_escape "$ref"): refused by signature policy $(re_escape "$SIG_POLICY") \(scope [^)]*\): .*$why" \
     "$desc: refused" -- spull "$ref"
   after=$(store_state)
   assert_snapshot_eq "$before" "$after" "$desc: nothing stored"
+  if [[ $ref == "$R/"* ]]; then
+    fetched=$(tail -n +"$((n0 + 1))" "$REGISTRY_LOG" | grep -c -F -f <(blob_digests "$ref") || true)
+    assert_eq "$fetched" 0 "$desc: neither its config nor a layer was fetched"
+  fi
   if [ "${AGREE:-both}" != none ]; then
     policy_check "$ref" && rc=0 || rc=$?
     assert_eq "$rc" "${POLICY_RC:-1}" "$desc: containers/image refuses it too ($POLICY_VERDICT)"
