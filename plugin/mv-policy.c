@@ -404,7 +404,7 @@ get_string_array (Parse *p, const char *place, JsonObject *o, const char *name, 
 static gboolean
 check_base64 (Parse *p, const char *place, const char *b64, GBytes **out, GError **error)
 {
-  g_autoptr (GBytes) bytes = mv_base64_decode_strict (b64, strlen (b64));
+  g_autoptr (GBytes) bytes = mv_base64_decode_strict (b64, b64 != NULL ? strlen (b64) : 0);
 
   if (bytes == NULL)
     return refuse (p, place, error, "not strict base64 (RFC 4648 with padding, no white space)");
@@ -523,7 +523,7 @@ parse_identity (Parse *p, const char *place, JsonNode *node, MvSignedIdentity *o
 {
   static const char *const exact_reference[] = { "type", "dockerReference", NULL };
   static const char *const exact_repository[] = { "type", "dockerRepository", NULL };
-  static const char *const remap[] = { "type", "prefix", "signedPrefix", NULL };
+  static const char *const remap_members[] = { "type", "prefix", "signedPrefix", NULL };
   JsonObject *o;
   const char *type;
 
@@ -583,7 +583,7 @@ parse_identity (Parse *p, const char *place, JsonNode *node, MvSignedIdentity *o
     {
       const char *prefix, *signed_prefix;
 
-      if (!check_members (p, place, o, remap, error)
+      if (!check_members (p, place, o, remap_members, error)
           || !get_required_string (p, place, o, "prefix", &prefix, error)
           || !get_required_string (p, place, o, "signedPrefix", &signed_prefix, error))
         return FALSE;
