@@ -24,6 +24,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "modelvol.h"
@@ -259,8 +260,17 @@ run_action (Lib *lib, MvStore *store, const MvHookConfig *c, const MvHookAction 
               g_propagate_error (error, g_steal_pointer (&local_error));
               return FALSE;
             }
-          g_printerr ("modelvol-hook: warning: audit mode: mounting %s although %s\n", normalized,
-                      local_error->message);
+          {
+            g_autofree char *msg = mv_escape_for_display (local_error->message, 2000);
+            /* The runtime shows a hook's stderr only when the hook fails: the warning goes to
+             * syslog too (the journal, identifier modelvol-hook), where the operator rolling
+             * out a policy looks for it. */
+            g_printerr ("modelvol-hook: warning: audit mode: mounting %s although %s\n", normalized,
+                        msg);
+            openlog ("modelvol-hook", LOG_PID, LOG_DAEMON);
+            syslog (LOG_WARNING, "warning: audit mode: mounting %s although %s", normalized, msg);
+            closelog ();
+          }
           g_clear_error (&local_error);
         }
       /* Here for the name in the message; the library checks again under the store lock. */

@@ -36,6 +36,7 @@ TESTS_RUN=0
 TESTS_FAILED=0
 FAILED_NAMES=()
 CLEANUP_PIDS=()
+CLEANUP_FILES=() # removed at exit (files a test made outside $T, such as a /dev/log socket)
 TEST_START=$SECONDS
 
 _common_exit() {
@@ -44,6 +45,9 @@ _common_exit() {
   for p in "${CLEANUP_PIDS[@]}"; do
     kill -9 "$p" 2>/dev/null
     wait "$p" 2>/dev/null
+  done
+  for f in "${CLEANUP_FILES[@]}"; do
+    rm -f "$f"
   done
   if declare -F registry_stop >/dev/null; then registry_stop; fi
   if [ "${KEEP_TMP:-0}" = 1 ]; then
@@ -67,6 +71,12 @@ trap 'echo "# $TEST_NAME: line $LINENO: command failed: $BASH_COMMAND" >&2' ERR
 tap_ok() {
   TESTS_RUN=$((TESTS_RUN + 1))
   echo "ok $TESTS_RUN - $*"
+}
+
+# tap_skip REASON: a check that could not run here, reported as a skip (never a pass).
+tap_skip() {
+  TESTS_RUN=$((TESTS_RUN + 1))
+  echo "ok $TESTS_RUN - # SKIP $*"
 }
 
 tap_not_ok() {
