@@ -137,6 +137,18 @@ expect_fail 1 "$(re_escape "$R/org/simple:v1"): policy $(re_escape "$P2") \(scop
   "a policy that now names another key refuses the stored model" -- \
   env MODELVOL_CONFIG="$conf" "$MODELVOL" --root "$ROOT" verify "$R/org/simple:v1"
 
+# verify --policy: a policy tried before it is deployed; --json; a policy that cannot be read.
+expect_fail 1 "$(re_escape "$R/org/simple:v1"): policy $(re_escape "$P2") .*which the policy does not name now" \
+  "verify --policy FILE tries a policy before it is deployed" -- \
+  mvol verify --policy "$P2" --registries-d "$reg_d" "$R/org/simple:v1"
+run_ok "verify --json with the policy in force" -- mvol --json verify --policy "$P1" --registries-d "$reg_d"
+assert_eq "$(jq -c '[.models[] | {name, satisfied}]' <<<"$LAST_STDOUT")" \
+  "[{\"name\":\"$R/org/simple:v1\",\"satisfied\":true},{\"name\":\"$R/org/simple@$d_s\",\"satisfied\":true}]" \
+  "verify --json: every stored name (the tag and the digest pulled), satisfied"
+printf '{"default":[{"type":"reject"}],"transports":{"docker":{"docker.io/busybox:1":[{"type":"reject"}]}}}' >"$T/badscope.json"
+expect_fail 1 "$(re_escape "$T/badscope.json").*busybox:1.*not written in full" \
+  "verify --policy with a scope no reference can match names it" -- mvol verify --policy "$T/badscope.json"
+
 # --- refusals, each beside containers/image and cosign ---------------------------------------
 VERIFY_KEY=k1
 d_u=$(push org/unsigned v1 unsigned)
