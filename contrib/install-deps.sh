@@ -15,7 +15,7 @@ apt-get install -y -q --no-install-recommends \
   meson ninja-build pkg-config gcc g++ libc6-dev \
   libglib2.0-dev libjson-glib-dev libostree-dev libarchive-dev \
   libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev libseccomp-dev libtomlplusplus-dev libyaml-dev \
-  scdoc clang-format clang libclang-rt-dev llvm clang-tidy cppcheck golang-1.19-src \
+  scdoc shellcheck clang-format clang libclang-rt-dev llvm clang-tidy cppcheck golang-1.19-src \
   docker-registry skopeo apache2-utils ostree \
   libfuse3-dev fuse3 \
   zstd gzip tar python3 python3-prometheus-client python3-cryptography openssl jq bc time curl bsdutils \

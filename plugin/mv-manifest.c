@@ -245,7 +245,7 @@ parse_descriptor (JsonNode *node, const char *where, GError **error)
 static gboolean
 read_schema_version (JsonObject *o, const char *where, int *out, GError **error)
 {
-  gint64 v;
+  gint64 v = 0;
 
   if (!read_int (o, "schemaVersion", where, &v, error))
     return FALSE;

@@ -252,7 +252,7 @@ mv_public_key_new (GBytes *pem, const char *what, GError **error)
   g_autoptr (EVP_PKEY_CTX) check = NULL;
   g_autofree char *digest = NULL;
   MvPublicKey *key;
-  KeyKind kind;
+  KeyKind kind = KEY_EC_P256;
 
   if (!pem_decode (pem, what, &label, &der, error))
     return NULL;

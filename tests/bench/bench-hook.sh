@@ -45,6 +45,7 @@ conf=$work/modelvol.conf
 printf '[store]\nroot=%s\n[crio]\ngraphroot=%s\n' "$root" "$work/graph" >"$conf"
 
 # Bundles, made with the test library's helpers.
+# shellcheck disable=SC2034  # read by tests/lib/container.sh and common.sh
 T=$work MODELVOL=$mv MODELVOL_HOOK=$hook TEST_NAME=bench-hook
 # shellcheck source=../lib/container.sh
 . tests/lib/container.sh

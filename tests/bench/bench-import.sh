@@ -84,7 +84,7 @@ PY
 
 echo "runs: $runs; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)" >&2
 imp=() ext=() ext_sync=() reimp=()
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
   imp+=("$(time_cmd "rm -rf $work/store" "$mv --root $work/store import oci:$work/layout:v1 >/dev/null")")
   reimp+=("$(time_cmd ":" "$mv --root $work/store import oci:$work/layout:v1 >/dev/null")")
   ext+=("$(time_cmd "rm -rf $work/plain" "plain_extract $work/plain")")
@@ -95,7 +95,7 @@ done
 python3 tests/lib/mkmodel.py preset many-files --files 20000 --out "$work/many" --ref v1 >/dev/null
 "$mv" --root "$work/store" import "oci:$work/many:v1" --name bench/many:v1 >/dev/null
 co=() cpa=()
-for i in $(seq "$runs"); do
+for _ in $(seq "$runs"); do
   co+=("$(time_cmd "rm -rf $work/store/checkouts/*" "$mv --root $work/store path bench/many:v1 >/dev/null")")
   p=$("$mv" --root "$work/store" path bench/many:v1)
   cpa+=("$(time_cmd "rm -rf $work/copy" "cp -a $p $work/copy")")

@@ -21,6 +21,7 @@ MODELVOL_CONFIG=$CRIO_MODELVOL_CONF "$MODELVOL" watch >"$T/watch.log" 2>&1 &
 WATCH_PID=$!
 CLEANUP_PIDS+=("$WATCH_PID")
 
+# shellcheck disable=SC2034  # read by wait_until (tests/lib/crio.sh)
 WAIT_LOG=$T/watch.log
 metric() { mvol metrics | awk -v k="$1" '$1 == k {print $2}'; }
 

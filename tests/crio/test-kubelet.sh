@@ -85,8 +85,10 @@ EOF
 "$KUBELET_BIN" --config "$K/config.yaml" --root-dir "$K/root" --hostname-override modelvol-test-node \
   --v=2 >"$K/kubelet.log" 2>&1 &
 KUBELET_PID=$!
+# shellcheck disable=SC2034  # read by crio_stop and wait_until (tests/lib/crio.sh)
 CRIO_KILL_FIRST=$KUBELET_PID
 
+# shellcheck disable=SC2034
 WAIT_LOG=$K/kubelet.log
 wait_until "the kubelet answers on its healthz port" 120 -- curl -sf "http://127.0.0.1:$hport/healthz"
 

@@ -38,7 +38,7 @@ if [ ! -f "$builddir/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$builddir" -Dfuzzing=true -Db_sanitize=address,undefined \
     -Db_lundef=false -Dbuildtype=debugoptimized -Dman=disabled
 fi
-ninja -C "$builddir" -j2 $(printf 'tests/fuzz/fuzz-%s ' "${targets[@]}")
+ninja -C "$builddir" -j2 "${targets[@]/#/tests/fuzz/fuzz-}"
 
 # Leaks fail the run as in the suite; GLib's type system is the one suppression (lsan.supp).
 export ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0"

@@ -34,8 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "$TEST_NAME: missing (run contrib/install-deps.sh): ${missing[*]}" >&2
     exit 1
   fi
-  echo "# SKIP: missing (run contrib/install-deps.sh): ${missing[*]}"
-  exit 77
+  skip_all "missing (run contrib/install-deps.sh): ${missing[*]}"
 fi
 
 # --- the layers, and the unpacker and driver checked here first -------------------------------

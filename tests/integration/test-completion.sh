@@ -14,6 +14,7 @@ mapfile -t cmds < <("$MODELVOL" --help | awk '/^Commands:/ {on = 1; next} on && 
 assert_match "${#cmds[@]}" '^1[0-9]$' "modelvol --help lists its commands (${#cmds[@]})"
 # shellcheck source=/dev/null
 . "$COMPLETION"
+# shellcheck disable=SC2154  # set by the completion script
 assert_eq "$(printf '%s\n' "${cmds[@]}" | sort)" "$(printf '%s\n' $_modelvol_commands | sort)" \
   "the completion knows exactly the commands of modelvol --help"
 for c in "${cmds[@]}"; do
@@ -25,6 +26,7 @@ for c in "${cmds[@]}"; do
   assert_eq "$got" "$(printf '%s\n' ${!var:-} | { grep . || true; } | sort -u)" "options of '$c' match its --help"
 done
 mapfile -t globals < <("$MODELVOL" ls --help-global | grep -E '^  +-' | grep -oE '(^|, |^ +)(-[a-zA-Z]|--[a-z][a-z-]*)' | tr -d ', ' | sort -u)
+# shellcheck disable=SC2154  # set by the completion script
 assert_eq "$(printf '%s\n' "${globals[@]}")" "$(printf '%s\n' $_modelvol_global_opts | grep -vx -- --help | sort -u)" \
   "global options match --help-global"
 

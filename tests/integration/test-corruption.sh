@@ -260,7 +260,7 @@ repaired $c $V "$ino"
 check "[$c] the object b shares with that layer was kept" -- test "$(stat -c %i "$CB/weights/shared.safetensors")" = "$(stat -c %i "$CA/weights/shared.safetensors")"
 
 # --- a chmod'ed object (through the checkout), as in ostree: back is clean, else a pull ---------
-c=chmod
+c="chmod"
 V=README.md
 chmod o+x "$CA/$V"
 mount_refuses $c "$A" "model $AE \($DA\) is damaged \(file '$V' has mode 0645, it was stored with 0644\)"

@@ -14,8 +14,7 @@ if [ ! -x "$EXAMPLE" ]; then
   exit 1
 fi
 if [ "$(id -u)" != 0 ]; then
-  echo "# $TEST_NAME: mounting needs root: skipped"
-  exit 77
+  skip_all "mounting needs root"
 fi
 SRC=$SRCDIR/docs/examples/modelvol-example.c
 

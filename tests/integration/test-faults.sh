@@ -26,8 +26,7 @@ export TEST_TMPDIR
 . "$(dirname "$0")/../lib/common.sh"
 
 if ! command -v strace >/dev/null || ! strace -f -qq -o /dev/null -e trace=getpid true 2>/dev/null; then
-  echo "# SKIP: strace unusable here"
-  exit 77
+  skip_all "strace unusable here"
 fi
 # (LeakSanitizer cannot run under ptrace; the runs under strace are killed or fail anyway.)
 TRACED_ASAN="${ASAN_OPTIONS:-}:detect_leaks=0"

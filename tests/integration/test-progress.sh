@@ -111,7 +111,7 @@ if command -v script >/dev/null; then
   check "and the display is cleared before the digest" -- bash -c 'tr "\r" "\n" <"$0" | grep -aqE "\[J(sha256:[0-9a-f]{64})$"' "$T/typescript"
   check "no plain lines on a terminal" -- bash -c '! grep -aq "^Copying blob" "$0"' "$T/typescript"
 else
-  tap_ok "# SKIP script(1) is not installed"
+  tap_skip "script(1) is not installed"
 fi
 
 # --- pull: the same forms; a layer that starts over; throttled JSON progress events ---------

@@ -256,7 +256,7 @@ registry_stop
 # htpasswd Basic auth over it.
 mkdir -p "$T/pki"
 (
-  cd "$T/pki"
+  cd "$T/pki" || exit 1
   openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
     -subj "/CN=modelvol test CA" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \

@@ -12,8 +12,7 @@
 
 EVIL=${MODELVOL_UNPACK_EVIL:-$(dirname "$MODELVOL")/../storage/modelvol-unpack-evil}
 if [ ! -x "$EVIL" ]; then
-  echo "# SKIP: $EVIL not built (tests disabled?)"
-  exit 77
+  skip_all "$EVIL not built (tests disabled?)"
 fi
 mkmodel preset all-kinds --out "$T/l" --ref v1 --expect "$T/exp" >/dev/null
 mounts_before=$(awk '{print $5}' /proc/self/mountinfo | sort)

@@ -303,7 +303,6 @@ refused "no SET where the policy names a Rekor key" "$R/org/simple:v1" "SET"
 SIG_POLICY=$P1
 
 # --- audit mode ------------------------------------------------------------------------------
-n=$(model_count)
 run_ok "audit mode pulls an unsigned model" -- spull --signature-mode audit "$R/org/unsigned:v1"
 assert_match "$LAST_STDERR" "^modelvol: warning: $(re_escape "$R/org/unsigned:v1"): audit mode: pulled although policy $(re_escape "$P1") \(scope $(re_escape "$R")\): no cosign signature" \
   "and warns with the reason"

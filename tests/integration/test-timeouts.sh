@@ -20,7 +20,6 @@ for tag in v1 hang deadline ra1 ra2 ra3 ra4; do
   run_ok "push tag $tag" -- ocipush "oci:$T/m:v1" "$R/org/m:$tag"
 done
 big=$(jq -r '[.layers[]] | max_by(.size) | .digest' "$T/m.json")
-small=$(jq -r '[.layers[]] | sort_by(.size) | .[-2].digest' "$T/m.json")
 
 cat >"$T/rules.json" <<JSON
 [

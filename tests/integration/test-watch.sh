@@ -200,7 +200,7 @@ max-disk-fill=$((fill - 1))"
   check "the pinned model still stays" -- has_model "$DP"
   stop_watch "the service"
 else
-  tap_ok "# SKIP max-disk-fill: the store's filesystem is ${fill}% full"
+  tap_skip "max-disk-fill: the store's filesystem is ${fill}% full"
 fi
 run_ok "fsck after evictions" -- mvol fsck
 

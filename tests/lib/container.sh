@@ -23,8 +23,7 @@ if [ ! -x "$MODELVOL_HOOK" ]; then
   exit 1
 fi
 if ! command -v runc >/dev/null || ! [ -x /bin/busybox ]; then
-  echo "# SKIP: runc or busybox-static missing"
-  exit 77
+  skip_all "runc or busybox-static missing"
 fi
 
 # A runc state root of this test's own: container ids never meet those of another test run
@@ -116,7 +115,9 @@ PY
 ctr_run() {
   local dir=$1 id=$2
   LAST_RC=0
+  # shellcheck disable=SC2034  # read by the tests
   LAST_STDOUT=$(runc run --bundle "$dir" "$id" </dev/null 2>"$T/.ctr-stderr") || LAST_RC=$?
+  # shellcheck disable=SC2034
   LAST_STDERR=$(cat "$T/.ctr-stderr")
   runc delete -f "$id" >/dev/null 2>&1 || true
 }
@@ -141,6 +142,7 @@ _container_exit() {
   for c in "${CLEANUP_CONTAINERS[@]}"; do runc delete -f "$c" >/dev/null 2>&1; done
 }
 if declare -F _common_exit >/dev/null; then
+  # shellcheck disable=SC2154  # assigned in the trap itself
   trap '_ctr_rc=$?; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
 fi
 

@@ -57,8 +57,7 @@ _crio_missing() {
     echo "# $TEST_NAME: $1 (contrib/install-deps.sh builds it)" >&2
     exit 1
   fi
-  echo "# SKIP: $1 (run contrib/install-deps.sh)"
-  exit 77
+  skip_all "$1 (run contrib/install-deps.sh)"
 }
 for _b in "$CRIO_BIN" "$PINNS_BIN" "$CRICTL_BIN"; do
   [ -x "$_b" ] || _crio_missing "$_b is not built"
@@ -236,6 +235,7 @@ crio_stop() {
 # The EXIT trap: CRI-O first (its containers hold mounts under $T), then the runc containers of
 # container.sh if sourced, then common.sh's cleanup (registry, temp dir), with errexit off so
 # that one failing step cannot skip the rest.
+# shellcheck disable=SC2154  # assigned in the trap itself
 trap '_crio_rc=$?; set +e; crio_stop; if declare -F _container_exit >/dev/null; then _container_exit; fi
   (exit $_crio_rc); _common_exit' EXIT
 
@@ -282,7 +282,7 @@ crio_image_mount_config() {
 
 crio_run() {
   local pod=$1 cfg=$2 podcfg=${3:-$CRIO_POD_CFG}
-  LAST_RC=0 LAST_STDERR= LAST_CTR=
+  LAST_RC=0 LAST_STDERR='' LAST_CTR=''
   LAST_CTR=$(cri create "$pod" "$cfg" "$podcfg" 2>"$T/crio-run.err") || LAST_RC=$?
   if [ "$LAST_RC" = 0 ]; then
     cri start "$LAST_CTR" >/dev/null 2>"$T/crio-run.err" || LAST_RC=$?

@@ -19,8 +19,7 @@ if [ "$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || [ ! -x "$EIOFS" ]; then
     echo "$(basename "$0"): needs root, /dev/fuse and eiofs (libfuse3-dev at build time): missing" >&2
     exit 1
   fi
-  echo "# SKIP: needs root, /dev/fuse and eiofs (MODELVOL_EIOFS)"
-  exit 77
+  skip_all "needs root, /dev/fuse and eiofs (MODELVOL_EIOFS)"
 fi
 EIO_PID=
 EIO_MNT=

@@ -129,6 +129,7 @@ registry_start_open() {
   local saved_log=${REGISTRY_LOG:-}
   unset REGISTRY_PID
   MVTEST_REGISTRY_NAME=${MVTEST_REGISTRY_NAME:-open-registry} registry_start "$1" >/dev/null
+  # shellcheck disable=SC2034  # read by the tests
   OPEN_REGISTRY=$REGISTRY
   CLEANUP_PIDS+=("$REGISTRY_PID")
   REGISTRY_PID=$saved_pid REGISTRY_PORT=$saved_port REGISTRY=$saved REGISTRY_LOG=$saved_log

@@ -25,7 +25,7 @@
 # Functions (each exits 0 or prints one line on stderr and returns non-zero, unless noted):
 #   sig_tools_or_skip        the three tools and python3-cryptography are there (and our two
 #                            tools built from the current sources), else the test is skipped
-#                            (exit 77), or fails when CI=true (the CI image has them).
+#                            (skip_all), or fails when CI=true (the CI image has them).
 #   ggcr_registry_start DIR [spec|ggcr|off]
 #                            one ggcr-registry (in memory; its log DIR/ggcr-registry.log) on a
 #                            free port; killed when the test ends (CLEANUP_PIDS). Sets GGCR_PORT,
@@ -92,8 +92,7 @@ _sig_missing() {
     echo "# $TEST_NAME: $1 (contrib/install-deps.sh builds or installs it)" >&2
     exit 1
   fi
-  echo "# SKIP: $1 (run contrib/install-deps.sh)"
-  exit 77
+  skip_all "$1 (run contrib/install-deps.sh)"
 }
 
 # _sig_src_hash DIR: as go_tool_src_hash in contrib/build-go-tools.sh.

@@ -8,8 +8,7 @@
 . "$TESTS_LIB/container.sh"
 
 if ! command -v podman >/dev/null; then
-  echo "# SKIP: podman is not installed"
-  exit 77
+  skip_all "podman is not installed"
 fi
 
 CONF=$T/modelvol.conf
@@ -39,6 +38,7 @@ _podman_exit() {
   # Nothing left is fine too (grep finds nothing): the trap must go on to the common cleanup.
   awk '{print $5}' /proc/self/mountinfo | grep "^$T/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
+# shellcheck disable=SC2154  # assigned in the trap itself
 trap '_ctr_rc=$?; _podman_exit; _container_exit; (exit $_ctr_rc); _common_exit' EXIT
 pod() { # [PODMAN RUN OPTIONS...] -- COMMAND...
   local opts=()
