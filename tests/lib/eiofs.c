@@ -3,7 +3,7 @@
  * the unpacker under its seccomp filter, which strace's error injection cannot reach).
  *
  *   eiofs SOURCE MOUNTPOINT [--file REL] [--offset N [--length L]] [--open] [--every N]
- *         [--log FILE]
+ *         [--hold FLAG] [--log FILE]
  *
  * Every file and directory under SOURCE appears under MOUNTPOINT, read-only, with direct I/O:
  * each read(2) and pread(2) reaches us as it was made (kernel copies, sendfile(2), still go
@@ -16,6 +16,9 @@
  *   --length L  only bytes N to N+L-1 are bad: reads beyond them succeed again
  *   --open      opening it fails with EIO
  *   --every N   every N-th read of it fails with EIO (counted over all its opens)
+ *   --hold FLAG instead of failing, a read that meets the bad range waits until the file
+ *               FLAG exists, then succeeds: the reader is provably in the middle of the file
+ *               for as long as the test wants (logged "HOLD read REL at OFF by COMM")
  * Each injected error is one line in the --log file ("EIO read REL at OFF by COMM", "EIO open
  * REL by COMM": COMM names the reading thread), so that a test can tell its fault was met,
  * and by whom. Runs in the foreground, single-threaded, mounted with allow_other: the
@@ -43,8 +46,9 @@ static struct
   uint64_t offset;  /* UINT64_MAX: none */
   uint64_t length;  /* of the bad range at offset */
   int fail_open;
-  uint64_t every; /* 0: none */
-  uint64_t reads; /* of the file, for --every */
+  uint64_t every;   /* 0: none */
+  uint64_t reads;   /* of the file, for --every */
+  const char *hold; /* NULL: fail; else the flag file a held read waits for */
   FILE *log;
 } eio = { .source_dfd = -1, .offset = UINT64_MAX, .length = UINT64_MAX };
 
@@ -75,7 +79,7 @@ is_target (const char *path)
 /* The log line names the reader by its thread's name: the importer's threads, or the
  * unpacker (modelvol-unpack), which reads a plain tar layer's headers itself. */
 static void
-log_fault (const char *what, const char *path, int64_t off)
+log_fault_as (const char *kind, const char *what, const char *path, int64_t off)
 {
   char proc[64], comm[64] = "?";
   FILE *f;
@@ -91,10 +95,16 @@ log_fault (const char *what, const char *path, int64_t off)
       fclose (f);
     }
   if (off < 0)
-    fprintf (eio.log, "EIO %s %s by %s\n", what, relative (path), comm);
+    fprintf (eio.log, "%s %s %s by %s\n", kind, what, relative (path), comm);
   else
-    fprintf (eio.log, "EIO %s %s at %" PRId64 " by %s\n", what, relative (path), off, comm);
+    fprintf (eio.log, "%s %s %s at %" PRId64 " by %s\n", kind, what, relative (path), off, comm);
   fflush (eio.log);
+}
+
+static void
+log_fault (const char *what, const char *path, int64_t off)
+{
+  log_fault_as ("EIO", what, path, off);
 }
 
 static void *
@@ -186,7 +196,16 @@ eio_read (const char *path, char *buf, size_t size, off_t off, struct fuse_file_
   if (is_target (path))
     {
       eio.reads++;
-      if (meets_bad_range ((uint64_t)off, size) || (eio.every > 0 && eio.reads % eio.every == 0))
+      if (eio.hold != NULL && meets_bad_range ((uint64_t)off, size))
+        {
+          /* Once: after the flag, every read goes through. */
+          log_fault_as ("HOLD", "read", path, off);
+          while (access (eio.hold, F_OK) != 0)
+            usleep (10000);
+          eio.offset = UINT64_MAX;
+        }
+      else if (meets_bad_range ((uint64_t)off, size)
+               || (eio.every > 0 && eio.reads % eio.every == 0))
         {
           log_fault ("read", path, off);
           return -EIO;
@@ -226,7 +245,7 @@ static int
 usage (void)
 {
   fprintf (stderr, "usage: eiofs SOURCE MOUNTPOINT [--file REL] [--offset N [--length L]] "
-                   "[--open] [--every N] [--log FILE]\n");
+                   "[--open] [--every N] [--hold FLAG] [--log FILE]\n");
   return 2;
 }
 
@@ -253,6 +272,8 @@ main (int argc, char **argv)
       const char *a = argv[i];
       if (strcmp (a, "--open") == 0)
         eio.fail_open = 1;
+      else if (strcmp (a, "--hold") == 0 && i + 1 < argc)
+        eio.hold = argv[++i];
       else if (strcmp (a, "--file") == 0 && i + 1 < argc)
         eio.file = relative (argv[++i]);
       else if (strcmp (a, "--offset") == 0 && i + 1 < argc)
