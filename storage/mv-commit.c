@@ -476,8 +476,10 @@ import_tar_entry (LayerImport *li, MvEntryReader *reader, MvEntry *e, GError **e
           /* A plain tar from a local file: the bytes straight from the blob, where the
            * unpacker says they are, hashed for the blob and the object in one pass. The kernel
            * may copy the member whole, past every check of mv_object_writer_write(): the space
-           * for all of it is checked first (as for a raw layer). */
-          if (e->size > 0 && !check_free_space (w, (gsize)e->size, error))
+           * for all of it is checked first (as for a raw layer; its size is bounded by the
+           * blob then, where a compressed member's is only the header's word). */
+          if (e->size > 0 && mv_entry_reader_copies_data (reader)
+              && !check_free_space (w, (gsize)e->size, error))
             return mv_prefix_error (error, "tar member '%s'", path);
           copied = mv_entry_reader_copy_data (reader, w->fd, w->digester, error);
           if (copied < 0)

@@ -540,6 +540,13 @@ remote_copy_data (gpointer data, int dest_fd, MvDigester *also, GError **error)
 }
 
 static gboolean
+remote_copies_data (gpointer data)
+{
+  Remote *r = data;
+  return r->by_offset;
+}
+
+static gboolean
 remote_finish (gpointer data, GError **error)
 {
   Remote *r = data;
@@ -589,7 +596,8 @@ remote_free (gpointer data)
 }
 
 static const MvRemoteEntries remote_vtable = {
-  remote_next, remote_read_data, remote_finish, remote_free, remote_copy_data, remote_diff_id,
+  remote_next,      remote_read_data, remote_finish,      remote_free,
+  remote_copy_data, remote_diff_id,   remote_copies_data,
 };
 
 MvEntryReader *

@@ -225,6 +225,7 @@ typedef struct
   void (*free) (gpointer remote);
   int (*copy_data) (gpointer remote, int dest_fd, MvDigester *also, GError **error);
   char *(*diff_id) (gpointer remote);
+  gboolean (*copies_data) (gpointer remote); /* would copy_data copy the current entry? */
 } MvRemoteEntries;
 MvEntryReader *mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote);
 
@@ -240,5 +241,11 @@ gssize mv_entry_reader_read_data (MvEntryReader *self, const void **out_buf, GEr
  * Returns: 1 done, 0 not for this reader (use mv_entry_reader_read_data()), -1 on error
  */
 int mv_entry_reader_copy_data (MvEntryReader *self, int dest_fd, MvDigester *also, GError **error);
+/**
+ * mv_entry_reader_copies_data:
+ * Returns: TRUE if mv_entry_reader_copy_data() would copy the current file entry (its size is
+ *   then bounded by the blob, whose bytes are copied), FALSE if it would return 0
+ */
+gboolean mv_entry_reader_copies_data (MvEntryReader *self);
 void mv_entry_reader_free (MvEntryReader *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MvEntryReader, mv_entry_reader_free)

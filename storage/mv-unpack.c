@@ -1359,6 +1359,14 @@ mv_entry_reader_copy_data (MvEntryReader *self, int dest_fd, MvDigester *also, G
   return self->remote_vtable->copy_data (self->remote, dest_fd, also, error);
 }
 
+gboolean
+mv_entry_reader_copies_data (MvEntryReader *self)
+{
+  return self->remote_vtable != NULL && self->remote_vtable->copy_data != NULL
+         && self->remote_vtable->copies_data != NULL
+         && self->remote_vtable->copies_data (self->remote);
+}
+
 MvEntryReader *
 mv_entry_reader_new_remote (const MvRemoteEntries *vtable, gpointer remote)
 {

@@ -236,14 +236,17 @@ mv_process_start_time (int pid)
 }
 
 /* A record is "key=value" lines: kind=container with pid= and start=, or kind=mount with
- * target=. Anything unreadable counts as live: a record is never dropped on a guess. */
+ * target=. Anything unreadable counts as live: a record is never dropped on a guess. So does
+ * a record with a key twice or a line of no key: a mount target with a newline in its name
+ * ("kind=mount\ntarget=/mnt/a\nb\n") reads as another target, not mounted, or as another
+ * kind of record altogether. */
 static gboolean
 record_is_live (int dfd, const char *name)
 {
   g_autoptr (GBytes) bytes = mv_file_get_contents_at (dfd, name, FALSE, MV_USE_RECORD_MAX, NULL);
   g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
-  const char *kind = NULL, *target = NULL;
+  const char *kind = NULL, *target = NULL, *pid_text = NULL, *start_text = NULL;
   int pid = 0;
   guint64 start = 0;
 
@@ -253,15 +256,26 @@ record_is_live (int dfd, const char *name)
   lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i]; i++)
     {
+      const char **value = NULL;
       if (g_str_has_prefix (lines[i], "kind="))
-        kind = lines[i] + 5;
+        value = &kind;
       else if (g_str_has_prefix (lines[i], "pid="))
-        pid = (int)g_ascii_strtoll (lines[i] + 4, NULL, 10);
+        value = &pid_text;
       else if (g_str_has_prefix (lines[i], "start="))
-        start = g_ascii_strtoull (lines[i] + 6, NULL, 10);
+        value = &start_text;
       else if (g_str_has_prefix (lines[i], "target="))
-        target = lines[i] + 7;
+        value = &target;
+      else if (lines[i][0] != '\0' || lines[i + 1] != NULL)
+        return TRUE;
+      if (value != NULL && *value != NULL)
+        return TRUE;
+      if (value != NULL)
+        *value = strchr (lines[i], '=') + 1;
     }
+  if (pid_text != NULL)
+    pid = (int)g_ascii_strtoll (pid_text, NULL, 10);
+  if (start_text != NULL)
+    start = g_ascii_strtoull (start_text, NULL, 10);
   if (g_strcmp0 (kind, "container") == 0 && pid > 0)
     return mv_process_start_time (pid) == start;
   if (g_strcmp0 (kind, "mount") == 0 && target != NULL)
