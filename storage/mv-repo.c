@@ -91,6 +91,62 @@ sweep_ostree_staging (MvStore *self)
     }
 }
 
+/* Is @name what libglnx names a ref file before renaming it into place ("tmp." and six
+ * alphanumerics)? No ref of ours looks so: digest leaves are hex, and a name ref's leaf always
+ * holds an escaped ':' or '@' ("_3a", "_40"). */
+static gboolean
+is_glnx_tmp_name (const char *name)
+{
+  if (!g_str_has_prefix (name, "tmp.") || strlen (name) != 10)
+    return FALSE;
+  for (const char *p = name + 4; *p; p++)
+    if (!g_ascii_isalnum (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* libostree writes a ref as a temp file linked under a temp name, then renamed over the ref:
+ * a kill between the two leaves "tmp.XXXXXX" beside the refs. Removes those under
+ * @dfd/@path, @depth levels down at most. Best effort: a ref file is never touched. */
+static void
+sweep_ref_tmp_files (int dfd, const char *path, int depth)
+{
+  mv_autofd int fd = openat (dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  g_autoptr (GPtrArray) subdirs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) stale = g_ptr_array_new_with_free_func (g_free);
+  struct dirent *de;
+  DIR *dir;
+  int dup_fd;
+
+  if (fd < 0 || depth < 0)
+    return;
+  dup_fd = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  dir = dup_fd >= 0 ? fdopendir (dup_fd) : NULL;
+  if (dir == NULL)
+    {
+      if (dup_fd >= 0)
+        close (dup_fd);
+      return;
+    }
+  while ((de = readdir (dir)) != NULL)
+    {
+      if (g_str_equal (de->d_name, ".") || g_str_equal (de->d_name, ".."))
+        continue;
+      if (de->d_type == DT_DIR)
+        g_ptr_array_add (subdirs, g_strdup (de->d_name));
+      else if (de->d_type == DT_REG && is_glnx_tmp_name (de->d_name))
+        g_ptr_array_add (stale, g_strdup (de->d_name));
+    }
+  closedir (dir);
+  for (guint i = 0; i < stale->len; i++)
+    {
+      g_debug ("sweeping a leftover ref temp file %s/%s", path, (const char *)stale->pdata[i]);
+      (void)unlinkat (fd, stale->pdata[i], 0);
+    }
+  for (guint i = 0; i < subdirs->len; i++)
+    sweep_ref_tmp_files (fd, subdirs->pdata[i], depth - 1);
+}
+
 /* Removes what interrupted operations left in tmp/ and repo/tmp/, only when no one else uses
  * the store. */
 static gboolean
@@ -105,6 +161,8 @@ sweep_tmp (MvStore *self, GCancellable *cancellable, GError **error)
     return TRUE; /* another process is at work: its files are not leftovers */
 
   sweep_ostree_staging (self);
+  /* modelvol/<kind>/<alg>/<hex>, names a few levels deeper (one per "/" of a reference). */
+  sweep_ref_tmp_files (ostree_repo_get_dfd (self->repo), "refs/heads/modelvol", 64);
 
   /* By fd, not GFile: GIO's VFS would load its extension points (half a MiB resident). */
   dfd = fcntl (self->tmp_dfd, F_DUPFD_CLOEXEC, 3);

@@ -196,7 +196,26 @@ if command -v strace >/dev/null && strace -f -qq -o /dev/null -e trace=getpid tr
     done
   done
 else
-  echo "# strace unusable here: syscall-point kills skipped"
+  tap_skip "strace unusable here: syscall-point kills"
 fi
+
+# A kill between libostree's link of a ref under its temp name and the rename over the ref
+# leaves "tmp.XXXXXX" beside the refs (test-faults meets it now and then): the next open of
+# the store removes such files, and nothing else.
+new_root
+run_ok "ref temp files: import S" -- mvol import "oci:$T/small:$S"
+refs=$ROOT/repo/refs/heads/modelvol
+layer_dir=$(dirname "$(find "$refs/layer" -type f | head -n 1)")
+name_dir=$(dirname "$(find "$refs/name" -type f | head -n 1)")
+printf x >"$layer_dir/tmp.AbC123"
+printf x >"$name_dir/tmp.q9Z8y7"
+printf x >"$layer_dir/tmp.not-1"
+before=$(find "$refs" -type f ! -name 'tmp.*' | sort)
+run_ok "ref temp files: the store opens" -- mvol ls
+check "ref temp files: both are gone" -- test ! -e "$layer_dir/tmp.AbC123" -a ! -e "$name_dir/tmp.q9Z8y7"
+check "ref temp files: a file of another shape stays" -- test -e "$layer_dir/tmp.not-1"
+assert_eq "$(find "$refs" -type f ! -name 'tmp.*' | sort)" "$before" "ref temp files: every ref stays"
+rm -f "$layer_dir/tmp.not-1"
+run_ok "ref temp files: fsck clean" -- mvol fsck
 
 finish
