@@ -4,7 +4,9 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "mv-digest-private.h"
 #include "mv-error-private.h"
@@ -149,9 +151,10 @@ static char *
 creds_from_helper (const char *helper, const char *host, GError **error)
 {
   g_autofree char *prog = g_strconcat ("docker-credential-", helper, NULL);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) proc = NULL;
-  g_autoptr (GBytes) in = g_bytes_new (host, strlen (host));
   g_autoptr (GBytes) out = NULL;
+  mv_autofd int in_fd = -1;
   g_autoptr (JsonNode) root = NULL;
   const char *user, *secret;
 
@@ -164,14 +167,23 @@ creds_from_helper (const char *helper, const char *host, GError **error)
       mv_throw (error, MV_ERROR_AUTH, "credential helper name '%s' is not valid", shown);
       return NULL;
     }
-  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                               | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-                           error, prog, "get", NULL);
+  /* The request is read from a file, not a pipe: a helper that exits without reading it
+   * must not kill us with SIGPIPE (a library leaves the signal's disposition alone). */
+  in_fd = memfd_create ("docker-credential-request", MFD_CLOEXEC);
+  if (in_fd < 0 || mv_loop_write (in_fd, host, strlen (host)) < 0 || lseek (in_fd, 0, SEEK_SET) < 0)
+    {
+      mv_throw_errno_prefix (error, "credential helper %s: the request", prog);
+      return NULL;
+    }
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_take_stdin_fd (launcher, mv_steal_fd (&in_fd));
+  proc = g_subprocess_launcher_spawn (launcher, error, prog, "get", NULL);
   if (proc == NULL)
     return NULL;
   {
     g_autoptr (GError) local_error = NULL;
-    if (!g_subprocess_communicate (proc, in, NULL, &out, NULL, &local_error)
+    if (!g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &local_error)
         && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
       {
         mv_throw (error, MV_ERROR_AUTH, "credential helper %s failed for %s: %s", prog, host,
@@ -263,7 +275,7 @@ auth_from_file (const char *path, const char *host, GError **error)
   if (entry == NULL)
     return NULL;
   {
-    const char *b64 = json_object_get_string_member_with_default (entry, "auth", NULL);
+    const char *b64 = string_member (entry, "auth");
     gsize len = 0;
     g_autofree guchar *raw = NULL;
     if (b64 == NULL)
