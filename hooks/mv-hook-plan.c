@@ -540,7 +540,8 @@ mv_hook_rootfs (JsonObject *config, const char *bundle, GError **error)
 }
 
 /* An allowlist entry "host[:port]" or "host[:port]/path" matches a normalized reference at a
- * component boundary. */
+ * component boundary. After a bare "host[:port]" a ':' starts a port, another registry: only
+ * a repository prefix ends where a tag or digest starts. */
 gboolean
 mv_hook_pull_allowed (const MvHookConfig *c, const char *normalized)
 {
@@ -548,8 +549,9 @@ mv_hook_pull_allowed (const MvHookConfig *c, const char *normalized)
     {
       const char *e = c->pull_allowlist[i];
       gsize n = strlen (e);
+      gboolean repo = strchr (e, '/') != NULL;
       if (n > 0 && strncmp (normalized, e, n) == 0
-          && (normalized[n] == '/' || normalized[n] == ':' || normalized[n] == '@'))
+          && (normalized[n] == '/' || (repo && (normalized[n] == ':' || normalized[n] == '@'))))
         return TRUE;
     }
   return FALSE;
