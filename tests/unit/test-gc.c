@@ -4,8 +4,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ostree.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +13,7 @@
 #include "mv-fdio-private.h"
 #include "mv-integrity-private.h"
 #include "mv-repo-private.h"
+#include "mvtest-store.h"
 
 typedef struct
 {
@@ -25,88 +24,32 @@ typedef struct
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = NULL;
-
   g_unsetenv ("MODELVOL_RUN_DIR");
-  f->dir = g_dir_make_tmp ("mv-test-gc-XXXXXX", &error);
-  g_assert_no_error (error);
-  root = g_build_filename (f->dir, "store", NULL);
-  f->store = mv_store_open (root, MV_STORE_OPEN_CREATE, NULL, &error);
-  g_assert_no_error (error);
+  f->store = mvtest_store_new ("mv-test-gc-XXXXXX", &f->dir);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  mv_store_free (f->store);
-  g_assert_true (mv_rm_rf_at (AT_FDCWD, f->dir, NULL, NULL));
-  g_free (f->dir);
-}
-
-typedef struct
-{
-  const char *name;
-  int type; /* AE_IFREG, AE_IFDIR, AE_IFLNK */
-  const char *data_or_target;
-} TarEntry;
-
-/* A plain tar in memory, written with libarchive. */
-static GBytes *
-make_tar (const TarEntry *entries)
-{
-  struct archive *a = archive_write_new ();
-  gsize cap = 1 << 16, used = 0;
-  char *buf;
-
-  for (const TarEntry *e = entries; e->name; e++)
-    cap += 1024 + (e->type == AE_IFREG ? strlen (e->data_or_target) : 0);
-  buf = g_malloc (cap);
-  archive_write_set_format_pax_restricted (a);
-  archive_write_set_bytes_in_last_block (a, 1);
-  g_assert_cmpint (archive_write_open_memory (a, buf, cap, &used), ==, ARCHIVE_OK);
-  for (const TarEntry *e = entries; e->name; e++)
-    {
-      struct archive_entry *ae = archive_entry_new ();
-      archive_entry_set_pathname (ae, e->name);
-      archive_entry_set_perm (ae, e->type == AE_IFDIR ? 0755 : 0644);
-      archive_entry_set_filetype (ae, e->type);
-      if (e->type == AE_IFLNK)
-        archive_entry_set_symlink (ae, e->data_or_target);
-      if (e->type == AE_IFREG)
-        archive_entry_set_size (ae, strlen (e->data_or_target));
-      g_assert_cmpint (archive_write_header (a, ae), ==, ARCHIVE_OK);
-      if (e->type == AE_IFREG)
-        archive_write_data (a, e->data_or_target, strlen (e->data_or_target));
-      archive_entry_free (ae);
-    }
-  archive_write_close (a);
-  archive_write_free (a);
-  return g_bytes_new_take (buf, used);
+  mvtest_store_free (f->store, f->dir);
 }
 
 static char *
 import_blob (MvStore *store, GBytes *blob, MvLayerFormat format, const char *filepath)
 {
   g_autoptr (GError) error = NULL;
-  char *digest = mv_digest_bytes (g_bytes_get_data (blob, NULL), g_bytes_get_size (blob));
-  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (blob);
-  MvLayerSpec spec = { .digest = digest,
-                       .size = g_bytes_get_size (blob),
-                       .format = format,
-                       .filepath = filepath,
-                       .mode = 0644 };
+  char *digest = NULL;
 
-  g_assert_true (mv_store_import_layer (store, &spec, in, NULL, &error));
+  g_assert_true (mvtest_import_bytes (store, blob, format, filepath, 0644, &digest, &error));
   g_assert_no_error (error);
   g_assert_true (mv_store_has_layer (store, digest));
   return digest;
 }
 
 static char *
-import_tar (MvStore *store, const TarEntry *entries)
+import_tar (MvStore *store, const MvTestTarEntry *entries)
 {
-  g_autoptr (GBytes) tar = make_tar (entries);
+  g_autoptr (GBytes) tar = mvtest_make_tar (entries, FALSE);
   return import_blob (store, tar, MV_LAYER_FORMAT_TAR, NULL);
 }
 
@@ -202,33 +145,6 @@ object_file (MvStore *store, const char *csum)
   return g_build_filename (mv_store_get_root (store), "repo", "objects", rel, NULL);
 }
 
-/* Objects under repo/objects whose names end in @suffix ("" for all). */
-static guint
-count_objects (MvStore *store, const char *suffix)
-{
-  guint n = 0;
-  for (int i = 0; i < 256; i++)
-    {
-      char sub[3];
-      g_snprintf (sub, sizeof sub, "%02x", i);
-      g_autofree char *dir
-          = g_build_filename (mv_store_get_root (store), "repo", "objects", sub, NULL);
-      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-      const char *name;
-      while (d && (name = g_dir_read_name (d)))
-        if (g_str_has_suffix (name, suffix))
-          n++;
-    }
-  return n;
-}
-
-static char *
-own_record (void)
-{
-  return g_strdup_printf ("kind=container\npid=%d\nstart=%" G_GUINT64_FORMAT "\n", getpid (),
-                          mv_process_start_time (getpid ()));
-}
-
 static void
 prune_ok (Fixture *f, gboolean dry_run, MvPruneStats *stats)
 {
@@ -271,12 +187,12 @@ static void
 test_prune (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const TarEntry ea[] = { { "a.txt", AE_IFREG, "alpha unique" },
-                          { "shared.txt", AE_IFREG, "shared between a and b" },
-                          { NULL } };
-  const TarEntry eb[] = { { "b.txt", AE_IFREG, "beta unique" },
-                          { "shared.txt", AE_IFREG, "shared between a and b" },
-                          { NULL } };
+  const MvTestTarEntry ea[] = { { "a.txt", AE_IFREG, "alpha unique" },
+                                { "shared.txt", AE_IFREG, "shared between a and b" },
+                                { NULL } };
+  const MvTestTarEntry eb[] = { { "b.txt", AE_IFREG, "beta unique" },
+                                { "shared.txt", AE_IFREG, "shared between a and b" },
+                                { NULL } };
   g_autofree char *la = import_tar (f->store, ea);
   g_autofree char *lb = import_tar (f->store, eb);
   g_autofree char *lc = import_raw (f->store, "c.bin", "gamma, used by a container");
@@ -287,7 +203,7 @@ test_prune (Fixture *f, gconstpointer data)
   g_autoptr (GHashTable) fa = file_objects_of (f->store, a);
   g_autoptr (GHashTable) fb = file_objects_of (f->store, b);
   g_autoptr (GHashTable) fc = file_objects_of (f->store, c);
-  g_autofree char *rec = own_record ();
+  g_autofree char *rec = mvtest_own_record (FALSE);
   g_autofree char *checkout_b = NULL;
   g_autofree char *checkout_a = NULL;
   g_autofree char *shared = NULL, *only_b = NULL;
@@ -316,16 +232,16 @@ test_prune (Fixture *f, gconstpointer data)
   g_assert_nonnull (only_b);
 
   /* A dry run counts and changes nothing. */
-  before = count_objects (f->store, "");
+  before = mvtest_count_objects (f->store, "");
   prune_ok (f, TRUE, &dry);
-  g_assert_cmpuint (count_objects (f->store, ""), ==, before);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ""), ==, before);
   g_assert_true (mv_store_has_model (f->store, b));
   g_assert_true (mv_store_has_layer (f->store, lorphan));
   g_assert_true (g_file_test (checkout_b, G_FILE_TEST_IS_DIR));
   g_assert_true (has_file_object (f->store, only_b));
 
   prune_ok (f, FALSE, &real);
-  after = count_objects (f->store, "");
+  after = mvtest_count_objects (f->store, "");
   assert_stats_equal (&dry, &real);
   g_assert_cmpuint (real.models_removed, ==, 1);
   g_assert_cmpuint (real.layers_removed, ==, 2); /* b's and the orphan */
@@ -372,14 +288,14 @@ test_prune (Fixture *f, gconstpointer data)
   g_assert_cmpuint (real.checkouts_removed, ==, 1);
   g_assert_false (has_file_object (f->store, shared));
   g_assert_false (g_file_test (checkout_a, G_FILE_TEST_EXISTS));
-  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 1);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, 1);
 
   /* The container is gone: so is c, and every file object. */
   g_assert_true (mv_uses_drop (mv_store_get_run_dir (f->store), c, "ctr", &error));
   prune_ok (f, FALSE, &real);
   g_assert_cmpuint (real.models_removed, ==, 1);
-  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
-  g_assert_cmpuint (count_objects (f->store, ".commit"), ==, 0);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, 0);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".commit"), ==, 0);
 }
 
 /* A shared object survives while any model needs it; keep_unnamed keeps every model. */
@@ -389,7 +305,7 @@ test_prune_shared (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   const char *text = "the same bytes in two layers";
   g_autofree char *l1 = import_raw (f->store, "one/w.bin", text);
-  const TarEntry e2[] = { { "two.bin", AE_IFREG, text }, { NULL } };
+  const MvTestTarEntry e2[] = { { "two.bin", AE_IFREG, text }, { NULL } };
   g_autofree char *l2 = import_tar (f->store, e2);
   g_autofree char *m1 = commit_model (f->store, "{\"m\":1}", l1, NULL);
   g_autofree char *m2 = commit_model (f->store, "{\"m\":2}", l2, NULL);
@@ -666,11 +582,11 @@ test_fsck_clean (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) problems = NULL;
-  const TarEntry e[] = { { "d", AE_IFDIR, NULL },
-                         { "d/x", AE_IFREG, "x" },
-                         { "empty", AE_IFREG, "" },
-                         { "link", AE_IFLNK, "d/x" },
-                         { NULL } };
+  const MvTestTarEntry e[] = { { "d", AE_IFDIR, NULL },
+                               { "d/x", AE_IFREG, "x" },
+                               { "empty", AE_IFREG, "" },
+                               { "link", AE_IFLNK, "d/x" },
+                               { NULL } };
   g_autofree char *l = import_tar (f->store, e);
   g_autofree char *m = NULL;
   g_autofree char *checkout = NULL;
@@ -700,12 +616,13 @@ test_df (Fixture *f, gconstpointer data)
   g_autofree char *big = g_strnfill (1000, 's');
   g_autofree char *a100 = g_strnfill (100, 'a');
   g_autofree char *b50 = g_strnfill (50, 'b');
-  const TarEntry ea[] = { { "shared.bin", AE_IFREG, big },
-                          { "a.bin", AE_IFREG, a100 },
-                          { "copy.bin", AE_IFREG, big },
-                          { "link", AE_IFLNK, "a.bin" },
-                          { NULL } };
-  const TarEntry eb[] = { { "shared.bin", AE_IFREG, big }, { "b.bin", AE_IFREG, b50 }, { NULL } };
+  const MvTestTarEntry ea[] = { { "shared.bin", AE_IFREG, big },
+                                { "a.bin", AE_IFREG, a100 },
+                                { "copy.bin", AE_IFREG, big },
+                                { "link", AE_IFLNK, "a.bin" },
+                                { NULL } };
+  const MvTestTarEntry eb[]
+      = { { "shared.bin", AE_IFREG, big }, { "b.bin", AE_IFREG, b50 }, { NULL } };
   g_autoptr (GPtrArray) models = NULL;
   MvDfStats stats, plain;
   g_autofree char *la = NULL, *lb = NULL, *a = NULL, *b = NULL;

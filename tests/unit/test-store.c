@@ -2,8 +2,6 @@
  * SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <gio/gunixinputstream.h>
 #include <ostree.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 #include "mv-digest-private.h"
 #include "mv-fdio-private.h"
 #include "mv-repo-private.h"
+#include "mvtest-store.h"
 
 typedef struct
 {
@@ -22,119 +21,13 @@ typedef struct
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  f->dir = g_dir_make_tmp ("mv-test-store-XXXXXX", &error);
-  g_assert_no_error (error);
-  g_autofree char *root = g_build_filename (f->dir, "store", NULL);
-  f->store = mv_store_open (root, MV_STORE_OPEN_CREATE, NULL, &error);
-  g_assert_no_error (error);
+  f->store = mvtest_store_new ("mv-test-store-XXXXXX", &f->dir);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  mv_store_free (f->store);
-  g_assert_true (mv_rm_rf_at (AT_FDCWD, f->dir, NULL, NULL));
-  g_free (f->dir);
-}
-
-typedef struct
-{
-  const char *name;
-  int type; /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR, or 1 for a hardlink */
-  const char *data_or_target;
-  int mode;
-} TarEntry;
-
-/* A tar (optionally gzip) in memory, written with libarchive. */
-static GBytes *
-make_tar (const TarEntry *entries, gboolean gzip)
-{
-  struct archive *a = archive_write_new ();
-  gsize cap = 1 << 20, used = 0;
-  char *buf;
-
-  for (const TarEntry *e = entries; e->name; e++)
-    cap += 1024 + (e->type == AE_IFREG ? strlen (e->data_or_target) : 0);
-  buf = g_malloc (cap);
-
-  archive_write_set_format_pax_restricted (a);
-  if (gzip)
-    archive_write_add_filter_gzip (a);
-  archive_write_set_bytes_in_last_block (a, 1);
-  g_assert_cmpint (archive_write_open_memory (a, buf, cap, &used), ==, ARCHIVE_OK);
-  for (const TarEntry *e = entries; e->name; e++)
-    {
-      struct archive_entry *ae = archive_entry_new ();
-      archive_entry_set_pathname (ae, e->name);
-      archive_entry_set_perm (ae, e->mode ? e->mode : 0644);
-      if (e->type == 1)
-        {
-          archive_entry_set_filetype (ae, AE_IFREG);
-          archive_entry_set_hardlink (ae, e->data_or_target);
-        }
-      else
-        archive_entry_set_filetype (ae, e->type);
-      if (e->type == AE_IFLNK)
-        archive_entry_set_symlink (ae, e->data_or_target);
-      if (e->type == AE_IFREG)
-        archive_entry_set_size (ae, strlen (e->data_or_target));
-      g_assert_cmpint (archive_write_header (a, ae), ==, ARCHIVE_OK);
-      if (e->type == AE_IFREG)
-        archive_write_data (a, e->data_or_target, strlen (e->data_or_target));
-      archive_entry_free (ae);
-    }
-  archive_write_close (a);
-  archive_write_free (a);
-  return g_bytes_new_take (buf, used);
-}
-
-static gboolean
-import_bytes (MvStore *store, GBytes *blob, MvLayerFormat format, const char *filepath,
-              guint32 mode, char **out_digest, GError **error)
-{
-  g_autofree char *digest
-      = mv_digest_bytes (g_bytes_get_data (blob, NULL), g_bytes_get_size (blob));
-  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (blob);
-  MvLayerSpec spec = { .digest = digest,
-                       .size = g_bytes_get_size (blob),
-                       .format = format,
-                       .filepath = filepath,
-                       .mode = mode };
-  if (!mv_store_import_layer (store, &spec, in, NULL, error))
-    return FALSE;
-  if (out_digest)
-    *out_digest = g_steal_pointer (&digest);
-  return TRUE;
-}
-
-static guint
-count_objects (MvStore *store, const char *suffix)
-{
-  guint n = 0;
-  for (int i = 0; i < 256; i++)
-    {
-      char sub[3];
-      g_snprintf (sub, sizeof sub, "%02x", i);
-      g_autofree char *dir
-          = g_build_filename (mv_store_get_root (store), "repo", "objects", sub, NULL);
-      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-      const char *name;
-      while (d && (name = g_dir_read_name (d)))
-        if (g_str_has_suffix (name, suffix))
-          n++;
-    }
-  return n;
-}
-
-static guint
-count_entries (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  guint n = 0;
-  while (d && g_dir_read_name (d))
-    n++;
-  return n;
+  mvtest_store_free (f->store, f->dir);
 }
 
 /* Checks every object of a stored layer with libostree and with our own re-hash of the file
@@ -179,7 +72,7 @@ static void
 test_objects_match_ostree (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const TarEntry entries[] = {
+  const MvTestTarEntry entries[] = {
     { "./", AE_IFDIR, NULL, 0755 },
     { "./a.txt", AE_IFREG, "hello\n", 0644 },
     { "./bin/run.sh", AE_IFREG, "#!/bin/sh\necho hi\n", 04755 },
@@ -187,10 +80,11 @@ test_objects_match_ostree (Fixture *f, gconstpointer data)
     { "./empty", AE_IFREG, "", 0600 },
     { NULL },
   };
-  g_autoptr (GBytes) tar = make_tar (entries, TRUE);
+  g_autoptr (GBytes) tar = mvtest_make_tar (entries, TRUE);
   g_autofree char *digest = NULL;
 
-  g_assert_true (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR_GZIP, NULL, 0, &digest, &error));
+  g_assert_true (
+      mvtest_import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR_GZIP, NULL, 0, &digest, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (check_layer_objects (f->store, digest), ==, 4); /* a.txt, run.sh, link, empty */
 
@@ -225,19 +119,19 @@ test_objects_match_ostree (Fixture *f, gconstpointer data)
 }
 
 static void
-expect_layer_fails (Fixture *f, const TarEntry *entries, int code, const char *fragment)
+expect_layer_fails (Fixture *f, const MvTestTarEntry *entries, int code, const char *fragment)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) tar = make_tar (entries, FALSE);
+  g_autoptr (GBytes) tar = mvtest_make_tar (entries, FALSE);
   g_autofree char *tmp = g_build_filename (mv_store_get_root (f->store), "tmp", NULL);
-  guint before = count_objects (f->store, ".file");
+  guint before = mvtest_count_objects (f->store, ".file");
 
-  g_assert_false (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, NULL, &error));
+  g_assert_false (mvtest_import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, NULL, &error));
   g_assert_error (error, MV_ERROR, code);
   if (strstr (error->message, fragment) == NULL)
     g_error ("message '%s' lacks '%s'", error->message, fragment);
-  g_assert_cmpuint (count_objects (f->store, ".file"), ==, before);
-  g_assert_cmpuint (count_entries (tmp), ==, 0);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, before);
+  g_assert_cmpuint (mvtest_count_entries (tmp), ==, 0);
   g_clear_error (&error);
   {
     g_autoptr (GHashTable) layers = mv_store_list_prefix (f->store, MV_REF_LAYER_PREFIX, &error);
@@ -250,38 +144,38 @@ static void
 test_bad_layers (Fixture *f, gconstpointer data)
 {
   {
-    const TarEntry e[] = { { "../x", AE_IFREG, "x" }, { NULL } };
+    const MvTestTarEntry e[] = { { "../x", AE_IFREG, "x" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "../x");
   }
   {
-    const TarEntry e[] = { { "/abs", AE_IFREG, "x" }, { NULL } };
+    const MvTestTarEntry e[] = { { "/abs", AE_IFREG, "x" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "/abs");
   }
   {
-    const TarEntry e[] = { { "l", AE_IFLNK, "/etc" }, { NULL } };
+    const MvTestTarEntry e[] = { { "l", AE_IFLNK, "/etc" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "'l'");
   }
   {
     /* symlink-then-write */
-    const TarEntry e[] = {
+    const MvTestTarEntry e[] = {
       { "d", AE_IFDIR, NULL, 0755 }, { "l", AE_IFLNK, "d" }, { "l/f", AE_IFREG, "x" }, { NULL }
     };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "l/f");
   }
   {
-    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "b", 1, "a" }, { NULL } };
+    const MvTestTarEntry e[] = { { "a", AE_IFREG, "x" }, { "b", 1, "a" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "hardlink");
   }
   {
-    const TarEntry e[] = { { "dev", AE_IFCHR, NULL }, { NULL } };
+    const MvTestTarEntry e[] = { { "dev", AE_IFCHR, NULL }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "character device");
   }
   {
-    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "a", AE_IFREG, "y" }, { NULL } };
+    const MvTestTarEntry e[] = { { "a", AE_IFREG, "x" }, { "a", AE_IFREG, "y" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "more than once");
   }
   {
-    const TarEntry e[] = { { "a", AE_IFREG, "x" }, { "a/b", AE_IFREG, "y" }, { NULL } };
+    const MvTestTarEntry e[] = { { "a", AE_IFREG, "x" }, { "a/b", AE_IFREG, "y" }, { NULL } };
     expect_layer_fails (f, e, MV_ERROR_UNSAFE_PATH, "not a directory");
   }
 }
@@ -299,7 +193,7 @@ test_digest_mismatch (Fixture *f, gconstpointer data)
 
   g_assert_false (mv_store_import_layer (f->store, &spec, in, NULL, &error));
   g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
-  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, 0);
   g_assert_false (mv_store_has_layer (f->store, wrong));
 
   /* More bytes than the descriptor says: stopped at size + 1. */
@@ -312,11 +206,11 @@ test_digest_mismatch (Fixture *f, gconstpointer data)
     };
     g_assert_false (mv_store_import_layer (f->store, &s2, in2, NULL, &error));
     g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
-    g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+    g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, 0);
   }
 }
 
-/* @len pseudo-random letters (so make_tar can take them as a string). */
+/* @len pseudo-random letters (so mvtest_make_tar can take them as a string). */
 static char *
 random_text (gsize len, guint32 seed)
 {
@@ -370,7 +264,7 @@ test_raw_from_file (Fixture *f, gconstpointer data)
   g_assert_false (import_file (f->store, path, digest, len + 1, &error));
   g_assert_error (error, MV_ERROR, MV_ERROR_DIGEST_MISMATCH);
   g_clear_error (&error);
-  g_assert_cmpuint (count_objects (f->store, ".file"), ==, 0);
+  g_assert_cmpuint (mvtest_count_objects (f->store, ".file"), ==, 0);
   g_assert_false (mv_store_has_layer (f->store, digest));
 
   g_assert_true (import_file (f->store, path, digest, len, &error));
@@ -414,7 +308,7 @@ test_plain_tar_chunks (Fixture *f, gconstpointer data)
   g_autofree char *b = random_text (262144, 2);
   g_autofree char *c = random_text (700001, 3);
   g_autofree char *d = random_text (5, 4);
-  const TarEntry entries[] = {
+  const MvTestTarEntry entries[] = {
     { "x", AE_IFREG, "1" },
     { "a", AE_IFREG, a },
     { "b", AE_IFREG, b },
@@ -423,10 +317,11 @@ test_plain_tar_chunks (Fixture *f, gconstpointer data)
     { "d", AE_IFREG, d },
     { NULL },
   };
-  g_autoptr (GBytes) tar = make_tar (entries, FALSE);
+  g_autoptr (GBytes) tar = mvtest_make_tar (entries, FALSE);
   g_autofree char *digest = NULL;
 
-  g_assert_true (import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, &digest, &error));
+  g_assert_true (
+      mvtest_import_bytes (f->store, tar, MV_LAYER_FORMAT_TAR, NULL, 0, &digest, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (check_layer_objects (f->store, digest), ==, 5);
 }
@@ -435,12 +330,12 @@ static void
 test_merge (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  const TarEntry e1[] = { { "dir/a", AE_IFREG, "A" }, { "same", AE_IFREG, "S" }, { NULL } };
-  const TarEntry e2[] = { { "dir/b", AE_IFREG, "B" }, { "same", AE_IFREG, "S" }, { NULL } };
-  const TarEntry e3[] = { { "dir/a", AE_IFREG, "different" }, { NULL } };
-  g_autoptr (GBytes) t1 = make_tar (e1, FALSE);
-  g_autoptr (GBytes) t2 = make_tar (e2, FALSE);
-  g_autoptr (GBytes) t3 = make_tar (e3, FALSE);
+  const MvTestTarEntry e1[] = { { "dir/a", AE_IFREG, "A" }, { "same", AE_IFREG, "S" }, { NULL } };
+  const MvTestTarEntry e2[] = { { "dir/b", AE_IFREG, "B" }, { "same", AE_IFREG, "S" }, { NULL } };
+  const MvTestTarEntry e3[] = { { "dir/a", AE_IFREG, "different" }, { NULL } };
+  g_autoptr (GBytes) t1 = mvtest_make_tar (e1, FALSE);
+  g_autoptr (GBytes) t2 = mvtest_make_tar (e2, FALSE);
+  g_autoptr (GBytes) t3 = mvtest_make_tar (e3, FALSE);
   g_autoptr (GBytes) raw = g_bytes_new_static ("W", 1);
   g_autofree char *d1 = NULL, *d2 = NULL, *d3 = NULL, *d4 = NULL;
   g_autoptr (GBytes) manifest = g_bytes_new_static ("{\"m\":1}", 7);
@@ -448,10 +343,11 @@ test_merge (Fixture *f, gconstpointer data)
   g_autofree char *bad_digest = mv_digest_bytes ("{\"m\":2}", 7);
   g_autoptr (MvModelInfo) info = NULL;
 
-  g_assert_true (import_bytes (f->store, t1, MV_LAYER_FORMAT_TAR, NULL, 0, &d1, &error));
-  g_assert_true (import_bytes (f->store, t2, MV_LAYER_FORMAT_TAR, NULL, 0, &d2, &error));
-  g_assert_true (import_bytes (f->store, t3, MV_LAYER_FORMAT_TAR, NULL, 0, &d3, &error));
-  g_assert_true (import_bytes (f->store, raw, MV_LAYER_FORMAT_RAW, "dir/w.bin", 0755, &d4, &error));
+  g_assert_true (mvtest_import_bytes (f->store, t1, MV_LAYER_FORMAT_TAR, NULL, 0, &d1, &error));
+  g_assert_true (mvtest_import_bytes (f->store, t2, MV_LAYER_FORMAT_TAR, NULL, 0, &d2, &error));
+  g_assert_true (mvtest_import_bytes (f->store, t3, MV_LAYER_FORMAT_TAR, NULL, 0, &d3, &error));
+  g_assert_true (
+      mvtest_import_bytes (f->store, raw, MV_LAYER_FORMAT_RAW, "dir/w.bin", 0755, &d4, &error));
   g_assert_no_error (error);
 
   {

@@ -17,6 +17,7 @@
 #include "mv-digest-private.h"
 #include "mv-fdio-private.h"
 #include "mv-repo-private.h"
+#include "mvtest-store.h"
 
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -46,16 +47,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_assert_true (mv_rm_rf_at (AT_FDCWD, f->dir, NULL, NULL));
   g_free (f->dir);
   g_free (f->run);
-}
-
-/* A record of the calling process: live as long as it runs. */
-static char *
-own_record (void)
-{
-  guint64 start = mv_process_start_time (getpid ());
-  g_assert_cmpuint (start, >, 0);
-  return g_strdup_printf ("kind=container\npid=%d\nstart=%" G_GUINT64_FORMAT "\n", getpid (),
-                          start);
 }
 
 /* The pid and start time of a process that has exited and been reaped. */
@@ -93,16 +84,6 @@ read_record (const char *run, const char *hex, const char *user)
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return NULL;
   return contents;
-}
-
-static guint
-count_entries (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  guint n = 0;
-  while (d && g_dir_read_name (d))
-    n++;
-  return n;
 }
 
 static void
@@ -150,7 +131,7 @@ static void
 test_add_list_drop (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *rec = own_record ();
+  g_autofree char *rec = mvtest_own_record (TRUE);
   g_autofree char *hex512 = g_strnfill (128, 'c');
   g_autofree char *digest512 = g_strconcat ("sha512:", hex512, NULL);
   g_autofree char *uses = g_build_filename (f->run, "uses", NULL);
@@ -188,7 +169,7 @@ test_add_list_drop (Fixture *f, gconstpointer data)
     g_assert_cmpint (stat (file, &st), ==, 0);
     g_assert_true (S_ISREG (st.st_mode));
     g_assert_cmpint (st.st_mode & 07777, ==, 0600);
-    g_assert_cmpuint (count_entries (dir), ==, 2); /* no temporary files left */
+    g_assert_cmpuint (mvtest_count_entries (dir), ==, 2); /* no temporary files left */
   }
   got = read_record (f->run, HEX_A, "c1");
   g_assert_cmpstr (got, ==, rec);
@@ -288,7 +269,7 @@ static void
 test_stale (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *live = own_record ();
+  g_autofree char *live = mvtest_own_record (TRUE);
   guint64 dead_start = 0;
   int dead = dead_pid (&dead_start);
   g_autofree char *gone
@@ -356,7 +337,7 @@ test_stale (Fixture *f, gconstpointer data)
   g_assert_true (mv_uses_add (f->run, DIGEST_A, "reused", reused, &error));
   g_assert_no_error (error);
   g_assert_false (mv_uses_model_in_use (f->run, DIGEST_A));
-  g_assert_cmpuint (count_entries (dir), ==, 0);
+  g_assert_cmpuint (mvtest_count_entries (dir), ==, 0);
 }
 
 /* The start time of a process is field 22 of /proc/PID/stat, whatever its name holds. */
@@ -483,18 +464,11 @@ typedef struct
 static void
 store_setup (StoreFixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *root = NULL;
-
   g_unsetenv ("MODELVOL_RUN_DIR");
-  f->dir = g_dir_make_tmp ("mv-test-uses-store-XXXXXX", &error);
-  g_assert_no_error (error);
-  root = g_build_filename (f->dir, "store", NULL);
-  f->store = mv_store_open (root, MV_STORE_OPEN_CREATE, NULL, &error);
-  g_assert_no_error (error);
+  f->store = mvtest_store_new ("mv-test-uses-store-XXXXXX", &f->dir);
   f->run = g_strdup (mv_store_get_run_dir (f->store));
   {
-    g_autofree char *want = g_build_filename (root, "run", NULL);
+    g_autofree char *want = g_build_filename (f->dir, "store", "run", NULL);
     g_assert_cmpstr (f->run, ==, want);
   }
 }
@@ -502,9 +476,7 @@ store_setup (StoreFixture *f, gconstpointer data)
 static void
 store_teardown (StoreFixture *f, gconstpointer data)
 {
-  mv_store_free (f->store);
-  g_assert_true (mv_rm_rf_at (AT_FDCWD, f->dir, NULL, NULL));
-  g_free (f->dir);
+  mvtest_store_free (f->store, f->dir);
   g_free (f->run);
 }
 
@@ -513,25 +485,21 @@ static char *
 make_model (MvStore *store, const char *text, const char *manifest_text)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *ldigest = mv_digest_bytes (text, strlen (text));
+  g_autofree char *ldigest = NULL;
   g_autoptr (GBytes) blob = g_bytes_new (text, strlen (text));
-  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (blob);
   g_autoptr (GBytes) manifest = g_bytes_new (manifest_text, strlen (manifest_text));
   char *digest = mv_digest_bytes (manifest_text, strlen (manifest_text));
-  const char *layers[] = { ldigest };
-  MvLayerSpec spec = { .digest = ldigest,
-                       .size = strlen (text),
-                       .format = MV_LAYER_FORMAT_RAW,
-                       .filepath = "w.bin",
-                       .mode = 0644 };
+  const char *layers[1];
   MvModelSpec mspec = { .digest = digest,
                         .manifest = manifest,
                         .config = manifest,
                         .layer_digests = layers,
                         .n_layers = 1 };
 
-  g_assert_true (mv_store_import_layer (store, &spec, in, NULL, &error));
+  g_assert_true (
+      mvtest_import_bytes (store, blob, MV_LAYER_FORMAT_RAW, "w.bin", 0644, &ldigest, &error));
   g_assert_no_error (error);
+  layers[0] = ldigest;
   g_assert_true (mv_store_commit_model (store, &mspec, NULL, &error));
   g_assert_no_error (error);
   return digest;
@@ -544,7 +512,7 @@ test_records_keep_models (StoreFixture *f, gconstpointer data)
   g_autofree char *used = make_model (f->store, "used weights", "{\"m\":1}");
   g_autofree char *mounted = make_model (f->store, "mounted weights", "{\"m\":2}");
   g_autofree char *idle = make_model (f->store, "idle weights", "{\"m\":3}");
-  g_autofree char *rec = own_record ();
+  g_autofree char *rec = mvtest_own_record (TRUE);
   g_autofree char *path = NULL;
   g_autofree char *want = NULL;
   guint64 dead_start;
@@ -604,7 +572,7 @@ test_records_keep_checkouts (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *digest = make_model (f->store, "weights", "{\"m\":1}");
-  g_autofree char *rec = own_record ();
+  g_autofree char *rec = mvtest_own_record (TRUE);
   g_autofree char *path = NULL;
   MvPruneStats stats = { 0 };
 
@@ -707,7 +675,7 @@ test_concurrent (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *digest = make_model (f->store, "shared weights", "{\"m\":1}");
-  g_autofree char *rec = own_record ();
+  g_autofree char *rec = mvtest_own_record (TRUE);
   const char *root = mv_store_get_root (f->store);
   GPid pids[9];
   guint n = 0, dropped = 0;
@@ -746,7 +714,7 @@ test_concurrent (StoreFixture *f, gconstpointer data)
     }
   {
     g_autofree char *dir = g_build_filename (f->run, "uses", digest + 7, NULL);
-    g_assert_cmpuint (count_entries (dir), ==, 9); /* no temporary files left behind */
+    g_assert_cmpuint (mvtest_count_entries (dir), ==, 9); /* no temporary files left behind */
   }
   g_assert_true (mv_store_has_model (f->store, digest));
   for (guint i = 0; i < 8; i++)
