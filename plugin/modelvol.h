@@ -43,6 +43,8 @@
 
 #include <gio/gio.h>
 
+#include "modelvol-version.h" /* MV_CHECK_VERSION, MV_*_VERSION (generated) */
+
 G_BEGIN_DECLS
 
 #define MV_PUBLIC __attribute__ ((visibility ("default")))

@@ -125,6 +125,11 @@ main (int argc, char **argv)
       return 2;
     }
   printf ("libmodelvol %s\n", mv_version ());
+#if !MV_CHECK_VERSION(0, 2, 0)
+#error "modelvol-example needs the libmodelvol 0.2 headers (signature verdicts)"
+#endif
+  /* Built against these headers; a library older than them lacks what they declare. */
+  printf ("headers %s\n", MV_VERSION_S);
 
   /* 1. Open the store (created if missing, mode 0700). */
   store = mv_store_open (argv[1], MV_STORE_OPEN_CREATE, NULL, &error);

@@ -46,6 +46,7 @@ run_ok "the example runs" -- "$EXAMPLE" "$ROOT" "$T/layout"
 out=$LAST_STDOUT
 field() { sed -n "s/^$1: //p" <<<"$out"; }
 assert_eq "$(head -n 1 <<<"$out")" "libmodelvol $(mvol --version | awk '{print $2}')" "prints the library version"
+assert_eq "$(sed -n 2p <<<"$out")" "headers $(mvol --version | awk '{print $2}')" "and the headers' (MV_VERSION_S, modelvol-version.h) are the same"
 assert_eq "$(field store)" "$ROOT" "prints the store root"
 assert_eq "$(field imported)" "$want_digest" "prints the imported manifest digest"
 assert_eq "$(field name)" "$REF" "the model is named by skopeo's ref name"

@@ -47,6 +47,7 @@ $libdir/libmodelvol.so.0
 $libdir/libmodelvol.so.0.2.0
 $libdir/pkgconfig/modelvol.pc
 $incdir/modelvol/modelvol.h
+$incdir/modelvol/modelvol-version.h
 $libexecdir/modelvol/modelvol-hook
 $libexecdir/modelvol/modelvol-hook-main
 $libexecdir/modelvol/modelvol-unpack
