@@ -98,14 +98,20 @@ lib_load (Lib *lib, GError **error)
     { "mv_store_check_signature", (void **)&lib->check_signature },
   };
 
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
   const char *path = MV_HOOK_LIB;
+  gboolean built = FALSE;
 
   /* By absolute path: the installed library, or the build tree's when this is the hook as
    * built (tests). Never a search path: the environment is not ours to trust. */
-  if (g_strcmp0 (self, MV_HOOK_BUILD_MAIN) == 0)
-    path = MV_HOOK_BUILD_LIB;
-  else if (!g_file_test (path, G_FILE_TEST_EXISTS))
+#ifdef MV_HOOK_BUILD_MAIN
+  {
+    g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+    built = g_strcmp0 (self, MV_HOOK_BUILD_MAIN) == 0;
+    if (built)
+      path = MV_HOOK_BUILD_LIB;
+  }
+#endif
+  if (!built && !g_file_test (path, G_FILE_TEST_EXISTS))
     path = "libmodelvol.so.0"; /* installed elsewhere: the system's library directories */
   lib->handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
   if (lib->handle == NULL)

@@ -90,8 +90,10 @@ main (int argc, char **argv)
   if (n > 0)
     {
       self[n] = '\0';
+#ifdef MV_HOOK_BUILD_EXE
       if (strcmp (self, MV_HOOK_BUILD_EXE) == 0)
         main_path = MV_HOOK_BUILD_MAIN;
+#endif
     }
   execv (main_path, argv);
   fprintf (stderr, "modelvol-hook: running %s: %s\n", main_path, strerror (errno));

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -114,10 +115,30 @@ feeder_thread (gpointer data)
   return NULL;
 }
 
+#ifdef MV_BUILD_ROOT
+/* Is this process's executable in the build tree (tests, uninstalled runs)? */
+static gboolean
+running_from_build_tree (void)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+
+  if (n <= 0)
+    return FALSE;
+  self[n] = '\0';
+  return g_str_has_prefix (self, MV_BUILD_ROOT "/");
+}
+#endif
+
 static char *
 find_helper (GError **error)
 {
-  static const char *const candidates[] = { MV_UNPACK_HELPER, MV_UNPACK_BUILD_HELPER };
+#ifdef MV_BUILD_ROOT
+  const char *const candidates[]
+      = { MV_UNPACK_HELPER, running_from_build_tree () ? MV_UNPACK_BUILD_HELPER : NULL };
+#else
+  const char *const candidates[] = { MV_UNPACK_HELPER };
+#endif
 #ifdef MV_TEST_BUILD
   /* Test builds only: the deliberately compromised unpacker of tests/runtime. */
   const char *test = g_getenv ("MODELVOL_TEST_UNPACK_HELPER");
@@ -125,7 +146,7 @@ find_helper (GError **error)
     return g_strdup (test);
 #endif
   for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
-    if (g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
+    if (candidates[i] != NULL && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
       return g_strdup (candidates[i]);
   mv_throw (error, MV_ERROR_FAILED, "the unpacker %s is not installed", MV_UNPACK_HELPER);
   return NULL;

@@ -123,7 +123,16 @@ L1=$(abs "$P1" "$(opt "$BUILD_ROOT" libdir)")
 # (The CLI links the library's code statically; the hook and programs load the .so.)
 run_ok "the installed CLI runs from the DESTDIR" -- env LD_LIBRARY_PATH="$D$L1" "$D$P1/bin/modelvol" --version
 assert_eq "$LAST_STDOUT" "modelvol $(meson introspect --projectinfo "$BUILD_ROOT" | jq -r .version)" "...and prints its version"
-run_ok "...imports" -- env LD_LIBRARY_PATH="$D$L1" "$D$P1/bin/modelvol" --root "$ROOT" import "oci:$T/layout:v1" --name example.com/m:v1
+# Out of the build tree, a binary never falls back on the build tree's unpacker: in the DESTDIR
+# it finds none (it looks where it will be installed), and is pointed at the DESTDIR's one.
+unpack1=$(abs "$P1" "$(opt "$BUILD_ROOT" libexecdir)")/modelvol/modelvol-unpack
+if [ ! -e "$unpack1" ]; then
+  expect_fail 1 "the unpacker $(re_escape "$unpack1") is not installed" \
+    "...finds no unpacker outside its install (never the build tree's)" -- \
+    env LD_LIBRARY_PATH="$D$L1" "$D$P1/bin/modelvol" --root "$ROOT" import "oci:$T/layout:v1"
+fi
+run_ok "...imports" -- env LD_LIBRARY_PATH="$D$L1" MODELVOL_TEST_UNPACK_HELPER="$D$unpack1" \
+  "$D$P1/bin/modelvol" --root "$ROOT" import "oci:$T/layout:v1" --name example.com/m:v1
 run_ok "the installed hook's front door passes over a container of no interest" -- \
   bash -c 'echo "{\"ociVersion\": \"1.0.2\", \"id\": \"x\", \"status\": \"creating\", \"bundle\": \"/b\"}" | "$1" createRuntime' \
   _ "$D$(abs "$P1" "$(opt "$BUILD_ROOT" libexecdir)")/modelvol/modelvol-hook"
