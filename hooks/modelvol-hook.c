@@ -45,7 +45,9 @@ main (int argc, char **argv)
   static char state[STATE_MAX + 1];
   size_t len = 0;
   int wanted = 0, fd;
+#ifdef MV_HOOK_BUILD_EXE
   char self[PATH_MAX];
+#endif
   ssize_t n;
   const char *main_path = MV_HOOK_MAIN;
 
@@ -85,16 +87,16 @@ main (int argc, char **argv)
       return 1;
     }
   close (fd);
+#ifdef MV_HOOK_BUILD_EXE
   /* The build tree's hook runs the build tree's main (tests); an installed one, the installed. */
   n = readlink ("/proc/self/exe", self, sizeof self - 1);
   if (n > 0)
     {
       self[n] = '\0';
-#ifdef MV_HOOK_BUILD_EXE
       if (strcmp (self, MV_HOOK_BUILD_EXE) == 0)
         main_path = MV_HOOK_BUILD_MAIN;
-#endif
     }
+#endif
   execv (main_path, argv);
   fprintf (stderr, "modelvol-hook: running %s: %s\n", main_path, strerror (errno));
   return 1;
