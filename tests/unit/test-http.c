@@ -20,153 +20,10 @@
 /* ---------------------------------------------------------------------------------------- */
 /* A real HTTP server on 127.0.0.1: one connection at a time, each answered by a handler.   */
 
-typedef struct Server Server;
-typedef void (*Handler) (Server *s, guint index, const char *request, int fd);
+#include "mvtest-server.h"
 
-struct Server
-{
-  int listen_fd;
-  int wake[2]; /* written to stop the thread */
-  guint16 port;
-  GThread *thread;
-  Handler handler;
-  gconstpointer data;
-  GMutex mutex;
-  GPtrArray *requests; /* the request heads, in order */
-};
-
-static gboolean
-send_all (int fd, const void *buf, gsize len)
-{
-  const char *p = buf;
-  while (len > 0)
-    {
-      ssize_t k = send (fd, p, len, MSG_NOSIGNAL);
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k <= 0)
-        return FALSE;
-      p += k;
-      len -= k;
-    }
-  return TRUE;
-}
-
-static gboolean
-send_str (int fd, const char *s)
-{
-  return send_all (fd, s, strlen (s));
-}
-
-/* Waits until the client closes the connection, the server stops, or @max_ms pass. */
-static void
-stall (Server *s, int fd, int max_ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64)max_ms * 1000;
-  for (;;)
-    {
-      struct pollfd p[2] = { { fd, POLLIN, 0 }, { s->wake[0], POLLIN, 0 } };
-      gint64 left = (end - g_get_monotonic_time ()) / 1000;
-      char c[256];
-      if (left <= 0 || poll (p, 2, (int)left) <= 0 || p[1].revents)
-        return;
-      if (recv (fd, c, sizeof c, 0) <= 0)
-        return;
-    }
-}
-
-static char *
-read_head (Server *s, int fd)
-{
-  g_autoptr (GString) head = g_string_new (NULL);
-  while (strstr (head->str, "\r\n\r\n") == NULL && head->len < 64 * 1024)
-    {
-      struct pollfd p[2] = { { fd, POLLIN, 0 }, { s->wake[0], POLLIN, 0 } };
-      char buf[1024];
-      ssize_t n;
-      if (poll (p, 2, 5000) <= 0 || p[1].revents)
-        return NULL;
-      n = recv (fd, buf, sizeof buf, 0);
-      if (n <= 0)
-        return NULL;
-      g_string_append_len (head, buf, n);
-      if (head->str[0] == 0x16)
-        break; /* a TLS ClientHello: the handler answers it with whatever it sends */
-    }
-  return g_string_free (g_steal_pointer (&head), FALSE);
-}
-
-static gpointer
-server_thread (gpointer data)
-{
-  Server *s = data;
-  for (guint index = 0;; index++)
-    {
-      struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->wake[0], POLLIN, 0 } };
-      g_autofree char *head = NULL;
-      int fd;
-
-      if (poll (p, 2, -1) < 0 || p[1].revents)
-        return NULL;
-      fd = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-      if (fd < 0)
-        continue;
-      head = read_head (s, fd);
-      if (head != NULL)
-        {
-          g_mutex_lock (&s->mutex);
-          g_ptr_array_add (s->requests, g_strdup (head));
-          g_mutex_unlock (&s->mutex);
-          s->handler (s, index, head, fd);
-        }
-      shutdown (fd, SHUT_WR);
-      close (fd);
-    }
-}
-
-static int
-listen_local (guint16 *out_port)
-{
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t len = sizeof a;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *)&a, sizeof a), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *)&a, &len), ==, 0);
-  *out_port = ntohs (a.sin_port);
-  return fd;
-}
-
-static Server *
-server_new (Handler handler, gconstpointer data)
-{
-  Server *s = g_new0 (Server, 1);
-
-  s->listen_fd = listen_local (&s->port);
-  g_assert_cmpint (listen (s->listen_fd, 16), ==, 0);
-  g_assert_cmpint (pipe2 (s->wake, O_CLOEXEC), ==, 0);
-  s->handler = handler;
-  s->data = data;
-  g_mutex_init (&s->mutex);
-  s->requests = g_ptr_array_new_with_free_func (g_free);
-  s->thread = g_thread_new ("test-server", server_thread, s);
-  return s;
-}
-
-static void
-server_free (Server *s)
-{
-  g_assert_cmpint (write (s->wake[1], "x", 1), ==, 1);
-  g_thread_join (s->thread);
-  close (s->listen_fd);
-  close (s->wake[0]);
-  close (s->wake[1]);
-  g_ptr_array_unref (s->requests);
-  g_mutex_clear (&s->mutex);
-  g_free (s);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Server, server_free)
+typedef MvTestServer Server;
+typedef MvTestHandler Handler;
 
 static char *
 server_url (Server *s, const char *path)
@@ -213,7 +70,7 @@ request_header (const char *request, const char *name)
 static void
 handle_raw (Server *s, guint index, const char *request, int fd)
 {
-  send_str (fd, s->data);
+  mvtest_send_str (fd, s->data);
 }
 
 static const MvHttpOptions plain = { .tls_verify = TRUE, .connect_timeout = 5 };
@@ -411,7 +268,7 @@ test_get_headers (void)
                                  "Content-Length: 5\r\n"
                                  "\r\n"
                                  "hello";
-  g_autoptr (Server) s = server_new (handle_raw, response);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_raw, response);
   g_autofree char *url = server_url (s, "/v2/some/path?q=1");
   const char *const hdrs[] = { "X-Test: one", "Accept: application/x-test", NULL };
   g_autoptr (GError) error = NULL;
@@ -462,7 +319,7 @@ test_get_interim (void)
                                  "Content-Length: 2\r\n"
                                  "\r\n"
                                  "ok";
-  g_autoptr (Server) s = server_new (handle_raw, response);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_raw, response);
   g_autofree char *url = server_url (s, "/");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = mv_http_get (&plain, url, NULL, 1024, 0, NULL, &error);
@@ -505,7 +362,7 @@ test_get_status (void)
   for (gsize i = 0; i < G_N_ELEMENTS (statuses); i++)
     {
       const StatusCase *t = &statuses[i];
-      g_autoptr (Server) s = server_new (handle_raw, t->response);
+      g_autoptr (MvTestServer) s = mvtest_server_new (handle_raw, t->response);
       g_autofree char *url = server_url (s, "/thing");
       g_autoptr (GError) error = NULL;
       g_autoptr (MvHttpResponse) resp = NULL;
@@ -530,8 +387,8 @@ handle_body_of_size (Server *s, guint index, const char *request, int fd)
   g_autofree guint8 *body = pattern (len);
   g_autofree char *head
       = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n\r\n", len);
-  if (send_str (fd, head))
-    send_all (fd, body, len);
+  if (mvtest_send_str (fd, head))
+    mvtest_send_all (fd, body, len);
 }
 
 static void
@@ -541,7 +398,8 @@ test_get_body_cap (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      g_autoptr (Server) s = server_new (handle_body_of_size, GSIZE_TO_POINTER (sizes[i]));
+      g_autoptr (MvTestServer) s
+          = mvtest_server_new (handle_body_of_size, GSIZE_TO_POINTER (sizes[i]));
       g_autofree char *url = server_url (s, "/blob");
       g_autofree guint8 *want = pattern (sizes[i]);
       g_autoptr (GError) error = NULL;
@@ -569,16 +427,16 @@ static void
 handle_head (Server *s, guint index, const char *request, int fd)
 {
   if (g_str_has_prefix (request, "HEAD "))
-    send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 12345\r\nDocker-Content-Digest: "
-                  "sha256:abc\r\n\r\n");
+    mvtest_send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 12345\r\nDocker-Content-Digest: "
+                         "sha256:abc\r\n\r\n");
   else
-    send_str (fd, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+    mvtest_send_str (fd, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
 }
 
 static void
 test_head (void)
 {
-  g_autoptr (Server) s = server_new (handle_head, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_head, NULL);
   g_autofree char *url = server_url (s, "/v2/r/blobs/x");
   const char *const hdrs[] = { "Authorization: Bearer t", NULL };
   g_autoptr (GError) error = NULL;
@@ -608,14 +466,14 @@ handle_close (Server *s, guint index, const char *request, int fd)
 static void
 handle_truncated (Server *s, guint index, const char *request, int fd)
 {
-  send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+  mvtest_send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
 }
 
 static void
 handle_stall (Server *s, guint index, const char *request, int fd)
 {
-  if (send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789"))
-    stall (s, fd, 10000);
+  if (mvtest_send_str (fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789"))
+    mvtest_server_stall (s, fd, 10000);
 }
 
 static void
@@ -630,7 +488,7 @@ static void
 test_refused (void)
 {
   guint16 port;
-  int fd = listen_local (&port); /* bound, never listening: nothing accepts */
+  int fd = mvtest_listen_local (&port); /* bound, never listening: nothing accepts */
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/v2/", port);
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = mv_http_get (&plain, url, NULL, 1024, 0, NULL, &error);
@@ -674,7 +532,7 @@ test_failures (void)
   for (gsize i = 0; i < G_N_ELEMENTS (failures); i++)
     {
       const FailCase *t = &failures[i];
-      g_autoptr (Server) s = server_new (t->handler, t->data);
+      g_autoptr (MvTestServer) s = mvtest_server_new (t->handler, t->data);
       g_autofree char *url = g_strdup_printf ("%s://127.0.0.1:%u/x", t->scheme, s->port);
       g_autoptr (GError) error = NULL;
       g_autoptr (MvHttpResponse) resp = NULL;
@@ -714,7 +572,7 @@ test_protocols (void)
 static void
 test_deadline_exceeded (void)
 {
-  g_autoptr (Server) s = server_new (handle_stall, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_stall, NULL);
   g_autofree char *url = server_url (s, "/slow");
   g_autoptr (GError) error = NULL;
   gint64 start = g_get_monotonic_time ();
@@ -734,7 +592,7 @@ test_deadline_exceeded (void)
 static void
 test_low_speed (void)
 {
-  g_autoptr (Server) s = server_new (handle_stall, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_stall, NULL);
   g_autofree char *url = server_url (s, "/slow");
   const MvHttpOptions opts = { .tls_verify = TRUE, .low_speed_time = 1, .low_speed_limit = 1000 };
   g_autoptr (GError) error = NULL;
@@ -760,7 +618,7 @@ cancel_soon (GCancellable *c)
 static void
 test_cancelled (void)
 {
-  g_autoptr (Server) s = server_new (handle_stall, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_stall, NULL);
   g_autofree char *url = server_url (s, "/slow");
   g_autoptr (GCancellable) before = g_cancellable_new ();
   g_autoptr (GCancellable) during = g_cancellable_new ();
@@ -805,7 +663,8 @@ read_all (GInputStream *stream, GError **error)
 static void
 test_stream_whole (void)
 {
-  g_autoptr (Server) s = server_new (handle_body_of_size, GSIZE_TO_POINTER (STREAM_SIZE));
+  g_autoptr (MvTestServer) s
+      = mvtest_server_new (handle_body_of_size, GSIZE_TO_POINTER (STREAM_SIZE));
   g_autofree char *url = server_url (s, "/blob");
   g_autofree guint8 *want = pattern (STREAM_SIZE);
   const char *const hdrs[] = { "X-Test: stream", NULL };
@@ -838,7 +697,7 @@ test_stream_not_200 (void)
 {
   static const char response[] = "HTTP/1.1 404 Not Found\r\nX-Why: gone\r\n"
                                  "Content-Length: 4\r\n\r\nnope";
-  g_autoptr (Server) s = server_new (handle_raw, response);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_raw, response);
   g_autofree char *url = server_url (s, "/blob");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
@@ -855,15 +714,15 @@ static void
 handle_big_error (Server *s, guint index, const char *request, int fd)
 {
   g_autofree char *body = g_strnfill (1024 * 1024, 'e');
-  if (send_str (fd, "HTTP/1.1 500 Oops\r\nContent-Length: 1048576\r\n\r\n"))
-    send_str (fd, body);
+  if (mvtest_send_str (fd, "HTTP/1.1 500 Oops\r\nContent-Length: 1048576\r\n\r\n"))
+    mvtest_send_str (fd, body);
 }
 
 /* A non-200 body is read capped: no error, and no more than the cap kept. */
 static void
 test_stream_error_body_cap (void)
 {
-  g_autoptr (Server) s = server_new (handle_big_error, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_big_error, NULL);
   g_autofree char *url = server_url (s, "/blob");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
@@ -900,8 +759,8 @@ handle_resume (Server *s, guint index, const char *request, int fd)
   if (range == NULL || mode == RESUME_FULL)
     {
       head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", STREAM_SIZE);
-      if (send_str (fd, head))
-        send_all (fd, body, range == NULL ? CUT : STREAM_SIZE);
+      if (mvtest_send_str (fd, head))
+        mvtest_send_all (fd, body, range == NULL ? CUT : STREAM_SIZE);
       return;
     }
   g_assert_true (g_str_has_prefix (range, "bytes="));
@@ -917,14 +776,14 @@ handle_resume (Server *s, guint index, const char *request, int fd)
         "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %" G_GUINT64_FORMAT
         "-%d/%d\r\nContent-Length: %" G_GUINT64_FORMAT "\r\n\r\n",
         mode == RESUME_WRONG_FROM ? 0 : from, STREAM_SIZE - 1, STREAM_SIZE, STREAM_SIZE - from);
-  if (send_str (fd, head))
-    send_all (fd, body + from, mode == RESUME_BREAKS ? 1000 : STREAM_SIZE - from);
+  if (mvtest_send_str (fd, head))
+    mvtest_send_all (fd, body + from, mode == RESUME_BREAKS ? 1000 : STREAM_SIZE - from);
 }
 
 static void
 test_stream_resume (void)
 {
-  g_autoptr (Server) s = server_new (handle_resume, GINT_TO_POINTER (RESUME_EXACT));
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_resume, GINT_TO_POINTER (RESUME_EXACT));
   g_autofree char *url = server_url (s, "/blob");
   g_autofree guint8 *want = pattern (STREAM_SIZE);
   const char *const hdrs[] = { "Authorization: Bearer tok", NULL };
@@ -970,7 +829,7 @@ test_stream_resume_refused (void)
   for (gsize i = 0; i < G_N_ELEMENTS (resume_failures); i++)
     {
       const ResumeFail *t = &resume_failures[i];
-      g_autoptr (Server) s = server_new (handle_resume, GINT_TO_POINTER (t->mode));
+      g_autoptr (MvTestServer) s = mvtest_server_new (handle_resume, GINT_TO_POINTER (t->mode));
       g_autofree char *url = server_url (s, "/blob");
       g_autofree guint8 *want = pattern (STREAM_SIZE);
       g_autoptr (GError) error = NULL;
@@ -1005,7 +864,7 @@ static void
 test_stream_no_body (void)
 {
   static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
-  g_autoptr (Server) s = server_new (handle_raw, response);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_raw, response);
   g_autofree char *url = server_url (s, "/blob");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
@@ -1023,7 +882,7 @@ test_stream_no_body (void)
 static void
 test_stream_deadline (void)
 {
-  g_autoptr (Server) s = server_new (handle_stall, NULL);
+  g_autoptr (MvTestServer) s = mvtest_server_new (handle_stall, NULL);
   g_autofree char *url = server_url (s, "/blob");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;
@@ -1046,7 +905,8 @@ test_stream_deadline (void)
 static void
 test_stream_early_unref (void)
 {
-  g_autoptr (Server) s = server_new (handle_body_of_size, GSIZE_TO_POINTER (32 * 1024 * 1024));
+  g_autoptr (MvTestServer) s
+      = mvtest_server_new (handle_body_of_size, GSIZE_TO_POINTER (32 * 1024 * 1024));
   g_autofree char *url = server_url (s, "/blob");
   g_autoptr (GError) error = NULL;
   g_autoptr (MvHttpResponse) resp = NULL;

@@ -225,130 +225,10 @@ test_token_url (void)
 /* ---------------------------------------------------------------------------------------- */
 /* A real HTTP server on 127.0.0.1, one connection at a time (as in test-http.c).           */
 
-typedef struct Server Server;
-typedef void (*Handler) (Server *s, guint index, const char *request, int fd);
+#include "mvtest-server.h"
 
-struct Server
-{
-  int listen_fd;
-  int wake[2];
-  guint16 port;
-  GThread *thread;
-  Handler handler;
-  gpointer data;
-  GMutex mutex;
-  GPtrArray *requests;
-};
-
-static gboolean
-send_all (int fd, const void *buf, gsize len)
-{
-  const char *p = buf;
-  while (len > 0)
-    {
-      ssize_t k = send (fd, p, len, MSG_NOSIGNAL);
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k <= 0)
-        return FALSE;
-      p += k;
-      len -= k;
-    }
-  return TRUE;
-}
-
-static char *
-read_head (Server *s, int fd)
-{
-  g_autoptr (GString) head = g_string_new (NULL);
-  while (strstr (head->str, "\r\n\r\n") == NULL && head->len < 64 * 1024)
-    {
-      struct pollfd p[2] = { { fd, POLLIN, 0 }, { s->wake[0], POLLIN, 0 } };
-      char buf[1024];
-      ssize_t n;
-      if (poll (p, 2, 5000) <= 0 || p[1].revents)
-        return NULL;
-      n = recv (fd, buf, sizeof buf, 0);
-      if (n <= 0)
-        return NULL;
-      g_string_append_len (head, buf, n);
-      if (head->str[0] == 0x16)
-        break; /* a TLS ClientHello (an insecure registry is tried with https first) */
-    }
-  return g_string_free (g_steal_pointer (&head), FALSE);
-}
-
-static gpointer
-server_thread (gpointer data)
-{
-  Server *s = data;
-  for (guint index = 0;; index++)
-    {
-      struct pollfd p[2] = { { s->listen_fd, POLLIN, 0 }, { s->wake[0], POLLIN, 0 } };
-      g_autofree char *head = NULL;
-      int fd;
-
-      if (poll (p, 2, -1) < 0 || p[1].revents)
-        return NULL;
-      fd = accept4 (s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-      if (fd < 0)
-        continue;
-      head = read_head (s, fd);
-      if (head != NULL)
-        {
-          g_mutex_lock (&s->mutex);
-          g_ptr_array_add (s->requests, g_strdup (head));
-          g_mutex_unlock (&s->mutex);
-          s->handler (s, index, head, fd);
-        }
-      shutdown (fd, SHUT_WR);
-      close (fd);
-    }
-}
-
-static int
-listen_local (guint16 *out_port)
-{
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t len = sizeof a;
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *)&a, sizeof a), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *)&a, &len), ==, 0);
-  *out_port = ntohs (a.sin_port);
-  return fd;
-}
-
-static Server *
-server_new (Handler handler, gpointer data)
-{
-  Server *s = g_new0 (Server, 1);
-
-  s->listen_fd = listen_local (&s->port);
-  g_assert_cmpint (listen (s->listen_fd, 16), ==, 0);
-  g_assert_cmpint (pipe2 (s->wake, O_CLOEXEC), ==, 0);
-  s->handler = handler;
-  s->data = data;
-  g_mutex_init (&s->mutex);
-  s->requests = g_ptr_array_new_with_free_func (g_free);
-  s->thread = g_thread_new ("test-server", server_thread, s);
-  return s;
-}
-
-static void
-server_free (Server *s)
-{
-  g_assert_cmpint (write (s->wake[1], "x", 1), ==, 1);
-  g_thread_join (s->thread);
-  close (s->listen_fd);
-  close (s->wake[0]);
-  close (s->wake[1]);
-  g_ptr_array_unref (s->requests);
-  g_mutex_clear (&s->mutex);
-  g_free (s);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Server, server_free)
+typedef MvTestServer Server;
+typedef MvTestHandler Handler;
 
 /* The requests whose head starts with @prefix ("GET /v2/x "), in order (transfer container). */
 static GPtrArray *
@@ -451,7 +331,7 @@ ok_response (const char *extra, const char *body, gsize len)
 static void
 handle_routes (Server *s, guint index, const char *request, int fd)
 {
-  GPtrArray *routes = s->data;
+  GPtrArray *routes = (gpointer)s->data;
   g_autofree char *authz = request_header (request, "Authorization");
   g_autofree char *response = NULL;
 
@@ -469,7 +349,7 @@ handle_routes (Server *s, guint index, const char *request, int fd)
   g_mutex_unlock (&routes_lock);
   if (response == NULL)
     response = g_strdup ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-  send_all (fd, response, strlen (response));
+  mvtest_send_all (fd, response, strlen (response));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -723,7 +603,7 @@ static void
 fake_init (Fake *f)
 {
   f->routes = g_ptr_array_new_with_free_func ((GDestroyNotify)route_free);
-  f->server = server_new (handle_routes, f->routes);
+  f->server = mvtest_server_new (handle_routes, f->routes);
   f->host = g_strdup_printf ("127.0.0.1:%u", f->server->port);
   f->reference = g_strdup_printf ("%s/m:v1", f->host);
   route_add (f->routes, 0, "GET /v2/ ", NULL, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
@@ -732,7 +612,7 @@ fake_init (Fake *f)
 static void
 fake_clear (Fake *f)
 {
-  server_free (f->server);
+  mvtest_server_free (f->server);
   g_ptr_array_unref (f->routes);
   g_free (f->host);
   g_free (f->reference);
@@ -992,7 +872,7 @@ test_fake_redirects (void)
   g_autofree char *cred = b64 ("alice:secret");
   g_autofree char *authz = g_strconcat ("Basic ", cred, NULL);
   g_autoptr (GPtrArray) cdn_routes = g_ptr_array_new_with_free_func ((GDestroyNotify)route_free);
-  g_autoptr (Server) cdn = server_new (handle_routes, cdn_routes);
+  g_autoptr (MvTestServer) cdn = mvtest_server_new (handle_routes, cdn_routes);
   g_autofree char *blob_get = g_strdup_printf ("GET /v2/m/blobs/%s ", digest);
   Fake f;
   g_autofree char *authfile = NULL;
@@ -1283,7 +1163,7 @@ static guint16
 free_port (void)
 {
   guint16 port;
-  int fd = listen_local (&port);
+  int fd = mvtest_listen_local (&port);
   close (fd);
   return port;
 }
@@ -1809,7 +1689,7 @@ typedef struct
 static void
 handle_proxy (Server *s, guint index, const char *request, int fd)
 {
-  Proxy *p = s->data;
+  Proxy *p = (gpointer)s->data;
   struct sockaddr_in a = { .sin_family = AF_INET,
                            .sin_addr.s_addr = htonl (INADDR_LOOPBACK),
                            .sin_port = htons (p->upstream) };
@@ -1827,7 +1707,8 @@ handle_proxy (Server *s, guint index, const char *request, int fd)
   req = g_string_new_len (request, end - request);
   g_string_append (req, "\r\nConnection: close\r\n\r\n");
   up = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect (up, (struct sockaddr *)&a, sizeof a) < 0 || !send_all (up, req->str, req->len))
+  if (connect (up, (struct sockaddr *)&a, sizeof a) < 0
+      || !mvtest_send_all (up, req->str, req->len))
     {
       close (up);
       return;
@@ -1836,7 +1717,7 @@ handle_proxy (Server *s, guint index, const char *request, int fd)
     {
       char buf[16384];
       ssize_t n = recv (up, buf, MIN (sizeof buf, limit - sent), 0);
-      if (n <= 0 || !send_all (fd, buf, n))
+      if (n <= 0 || !mvtest_send_all (fd, buf, n))
         break;
       sent += n;
     }
@@ -1847,7 +1728,7 @@ static void
 test_registry_resume (Fixture *fx, gconstpointer data)
 {
   Proxy proxy = { 0 };
-  g_autoptr (Server) s = NULL;
+  g_autoptr (MvTestServer) s = NULL;
   g_autofree char *reference = NULL;
   g_autoptr (MvSource) source = NULL;
   g_autoptr (GError) error = NULL;
@@ -1861,7 +1742,7 @@ test_registry_resume (Fixture *fx, gconstpointer data)
   if (fx->dir == NULL)
     return;
   proxy.upstream = fx->open_port;
-  s = server_new (handle_proxy, &proxy);
+  s = mvtest_server_new (handle_proxy, &proxy);
   reference = reference_on (s->port, ":v1");
   source = source_new (reference, NULL, &error);
   g_assert_no_error (error);
